@@ -1,0 +1,279 @@
+//! Settings, read from the environment.
+//!
+//! Every variable is optional: with none set, Dropcast serves on 127.0.0.1:8080
+//! from a SQLite file under `./data`. `shared/API.md` is the list of record;
+//! variables beyond it are documented on [`Settings::from_env`].
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A setting that could not be understood. Startup stops with this message.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var}={value:?} is not a valid address (host:port): {reason}")]
+    Address {
+        var: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("{var}={value:?}: {reason}")]
+    Invalid {
+        var: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+}
+
+/// Everything the server needs to know about its surroundings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where the HTTP and websocket listener binds. Port 0 picks a free port (tests).
+    pub http_addr: SocketAddr,
+    /// Base of every URL the server hands out, without a trailing slash.
+    pub public_url: url::Url,
+    /// Database file, replay buffers and clips live under here.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    /// Bearer token for admin routes; `None` means generate one at start and print it.
+    pub admin_token: Option<String>,
+    /// RTMP ingest listener; also the port printed in a show's `ingest.rtmp` URL.
+    pub rtmp_addr: SocketAddr,
+    /// SRT ingest listener; also the port printed in a show's `ingest.srt` URL.
+    pub srt_addr: SocketAddr,
+    /// How much of each live stream the replay buffer keeps.
+    pub replay_seconds: u64,
+    /// HTTP worker threads; each runs its own single-threaded runtime.
+    pub http_workers: usize,
+    /// Settings of the live websocket channel.
+    pub live: LiveSettings,
+}
+
+/// Tuning of the live channel. The defaults suit production; tests shorten them.
+#[derive(Debug, Clone)]
+pub struct LiveSettings {
+    /// How often the server pings each socket.
+    pub heartbeat_interval: Duration,
+    /// A socket that sends nothing (not even a pong) for this long is closed.
+    pub client_timeout: Duration,
+    /// A socket whose frames cannot be written for this long is closed: the
+    /// client stopped reading and its buffers are full.
+    pub send_timeout: Duration,
+    /// Frames a room keeps for sockets that are behind. A socket further
+    /// behind than this is sent a fresh snapshot instead.
+    pub broadcast_capacity: usize,
+    /// Shortest gap between two stock frames of one product; changes inside it
+    /// are coalesced into one frame carrying the latest figure.
+    pub stock_min_interval: Duration,
+    /// How often the viewer count is sent when it changed.
+    pub viewers_interval: Duration,
+    /// A room with no sockets for this long is dropped from memory.
+    pub room_idle: Duration,
+}
+
+impl Default for LiveSettings {
+    fn default() -> Self {
+        LiveSettings {
+            heartbeat_interval: Duration::from_secs(15),
+            client_timeout: Duration::from_secs(45),
+            send_timeout: Duration::from_secs(30),
+            broadcast_capacity: 256,
+            stock_min_interval: Duration::from_millis(100),
+            viewers_interval: Duration::from_secs(1),
+            room_idle: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the settings from the process environment.
+    ///
+    /// Beyond `shared/API.md`: `DROPCAST_HTTP_WORKERS` (default: the number of
+    /// cores).
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Reads the settings through `get`, so tests can supply their own values.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let http_addr = address(&get, "DROPCAST_HTTP_ADDR", "127.0.0.1:8080")?;
+        let public_url = match get("DROPCAST_PUBLIC_URL") {
+            Some(value) => parse_public_url(&value)?,
+            None => parse_public_url(&format!("http://{http_addr}"))?,
+        };
+        let data_dir = PathBuf::from(get("DROPCAST_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let database_url = get("DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite://{}/dropcast.db", data_dir.display()));
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Invalid {
+                var: "DATABASE_URL",
+                value: redact_url(&database_url),
+                reason: "must start with sqlite:, postgres:// or postgresql://",
+            });
+        }
+        let admin_token = get("DROPCAST_ADMIN_TOKEN");
+        if let Some(token) = &admin_token
+            && token.len() < 16
+        {
+            return Err(ConfigError::Invalid {
+                var: "DROPCAST_ADMIN_TOKEN",
+                value: "(hidden)".into(),
+                reason: "must be at least 16 characters",
+            });
+        }
+        let rtmp_addr = address(&get, "DROPCAST_RTMP_ADDR", "127.0.0.1:1935")?;
+        let srt_addr = address(&get, "DROPCAST_SRT_ADDR", "127.0.0.1:9000")?;
+        let replay_seconds = number(&get, "DROPCAST_REPLAY_SECONDS", 600, 10..=86_400)?;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let http_workers = number(&get, "DROPCAST_HTTP_WORKERS", cores as u64, 1..=256)? as usize;
+        Ok(Settings {
+            http_addr,
+            public_url,
+            data_dir,
+            database_url,
+            admin_token,
+            rtmp_addr,
+            srt_addr,
+            replay_seconds,
+            http_workers,
+            live: LiveSettings::default(),
+        })
+    }
+
+    /// The public base URL as a string without a trailing slash, for joining paths.
+    pub fn public_base(&self) -> String {
+        self.public_url.as_str().trim_end_matches('/').to_string()
+    }
+
+    /// The host name viewers and encoders reach us by (from the public URL).
+    pub fn public_host(&self) -> String {
+        match self.public_url.host() {
+            Some(url::Host::Ipv6(ip)) => format!("[{ip}]"),
+            Some(host) => host.to_string(),
+            None => self.http_addr.ip().to_string(),
+        }
+    }
+}
+
+fn address(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: &str,
+) -> Result<SocketAddr, ConfigError> {
+    let value = get(var).unwrap_or_else(|| default.to_string());
+    let mut addrs = value.to_socket_addrs().map_err(|e| ConfigError::Address {
+        var,
+        value: value.clone(),
+        reason: e.to_string(),
+    })?;
+    addrs.next().ok_or_else(|| ConfigError::Address {
+        var,
+        value: value.clone(),
+        reason: "resolves to no address".into(),
+    })
+}
+
+fn number(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let Some(value) = get(var) else {
+        return Ok(default);
+    };
+    match value.trim().parse::<u64>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(ConfigError::Invalid {
+            var,
+            value,
+            reason: "must be a whole number in the allowed range",
+        }),
+    }
+}
+
+fn parse_public_url(value: &str) -> Result<url::Url, ConfigError> {
+    let invalid = |reason| ConfigError::Invalid {
+        var: "DROPCAST_PUBLIC_URL",
+        value: value.to_string(),
+        reason,
+    };
+    let url = url::Url::parse(value).map_err(|_| invalid("not a URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid("must be an http:// or https:// URL with a host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("must not have a query or fragment"));
+    }
+    Ok(url)
+}
+
+/// A database URL with any password replaced, fit for logs and error messages.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        Ok(url) => url.to_string(),
+        Err(_) => "(unparseable URL)".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_give_a_working_single_machine() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.http_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.public_base(), "http://127.0.0.1:8080");
+        assert_eq!(s.database_url, "sqlite://./data/dropcast.db");
+        assert_eq!(s.rtmp_addr.port(), 1935);
+        assert_eq!(s.srt_addr.port(), 9000);
+        assert_eq!(s.replay_seconds, 600);
+        assert!(s.admin_token.is_none());
+    }
+
+    #[test]
+    fn data_dir_moves_the_default_database() {
+        let s = settings(&[("DROPCAST_DATA_DIR", "/srv/dc")]).unwrap();
+        assert_eq!(s.database_url, "sqlite:///srv/dc/dropcast.db");
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_variable_named() {
+        for (var, value) in [
+            ("DROPCAST_HTTP_ADDR", "nonsense"),
+            ("DROPCAST_PUBLIC_URL", "ftp://x"),
+            ("DROPCAST_REPLAY_SECONDS", "-4"),
+            ("DATABASE_URL", "mysql://x"),
+            ("DROPCAST_ADMIN_TOKEN", "short"),
+        ] {
+            let err = settings(&[(var, value)]).unwrap_err().to_string();
+            assert!(err.contains(var), "{err}");
+        }
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+    }
+}

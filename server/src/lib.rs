@@ -1,0 +1,44 @@
+//! Dropcast: a self-hosted live-commerce server.
+//!
+//! Creators push a stream and run a show; viewers watch, see stock and
+//! countdowns move in real time, and buy in one tap. This crate is the actix-web
+//! server behind all of it and the `dropcast` binary.
+//!
+//! # Layout
+//! - [`configuration`]: settings from the environment (`shared/API.md` lists them).
+//! - [`startup`]: [`startup::Application`] binds, migrates and runs the server;
+//!   tests bind port 0 through it.
+//! - [`cli`]: `dropcast serve`, `dropcast admin create-creator`.
+//! - [`db`]: the database pool (SQLite or PostgreSQL behind sqlx's `Any` driver)
+//!   and its migrations.
+//! - [`store`]: every SQL statement, grouped by table.
+//! - [`domain`]: newtypes that parse and validate input (`Sku`, `PriceCents`, …).
+//! - [`auth`]: bearer tokens (stored hashed) and the caller's role.
+//! - [`input`]: the bounded JSON body extractor and per-field validation errors.
+//! - [`error`]: [`error::ApiError`], the one error shape of the API.
+//! - [`live`]: the per-show rooms that fan live events out to websockets.
+//! - [`routes`]: one module a resource.
+//! - [`telemetry`]: tracing, request ids and Prometheus metrics.
+
+pub mod auth;
+pub mod cli;
+pub mod configuration;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod input;
+pub mod live;
+pub mod routes;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+
+/// Wall-clock time in Unix epoch milliseconds, the unit of every `…_ms` field.
+pub fn now_ms() -> i64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,40 @@
+//! `GET /api/v1/shows/{show}/live`: upgrades to the live websocket.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::domain::ids::looks_like_id;
+use crate::error::ApiError;
+use crate::live::JoinError;
+use crate::live::socket::{self, SocketContext};
+use crate::routes::show_not_found;
+use crate::startup::AppState;
+
+pub async fn socket(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let show_id = path.into_inner();
+    if !looks_like_id(&show_id) {
+        return Err(show_not_found());
+    }
+    // Join before upgrading, so an unknown show is a plain 404.
+    let subscription = state.hub.join(&show_id).await.map_err(|e| match e {
+        JoinError::NotFound => show_not_found(),
+        JoinError::Unavailable => ApiError::unavailable(
+            "live_unavailable",
+            "the show's live state could not be loaded",
+        ),
+    })?;
+    let (response, session, stream) = actix_ws::handle(&req, body).map_err(|e| {
+        ApiError::bad_request("not_a_websocket", format!("websocket upgrade failed: {e}"))
+    })?;
+    let ctx = SocketContext {
+        settings: state.hub.settings().clone(),
+        metrics: state.metrics.clone(),
+        shutdown: state.shutdown.clone(),
+    };
+    actix_web::rt::spawn(socket::run(session, stream, subscription, ctx));
+    Ok(response)
+}

@@ -1,0 +1,134 @@
+//! Products of a show: create, and change title, price or stock.
+
+use actix_web::{HttpResponse, web};
+
+use crate::auth::Caller;
+use crate::domain::ids::{looks_like_id, new_id};
+use crate::domain::product::{Currency, ImageUrl, MaxPerBuyer, PriceCents, Sku, Stock, StockDelta};
+use crate::domain::text::Title;
+use crate::error::ApiError;
+use crate::input::JsonObject;
+use crate::live::Change;
+use crate::routes::{find_show, product_not_found};
+use crate::startup::AppState;
+use crate::store::{self, NewProduct, ProductPatch, ProductRow};
+
+fn publish(state: &AppState, product: &ProductRow) {
+    state.hub.publish(
+        &product.show_id,
+        Change::Product {
+            product: product.to_wire(),
+            version: product.version,
+        },
+    );
+}
+
+/// `POST /api/v1/shows/{show}/products` (creator).
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    mut body: JsonObject,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_creator()?;
+    let show = find_show(&state, &path).await?;
+    caller.owner_of(&show)?;
+    let sku: Sku = body.required("sku")?;
+    let title: Title = body.required("title")?;
+    let price: PriceCents = body.required("price_cents")?;
+    let currency: Currency = body.required("currency")?;
+    let stock: Stock = body.required("stock")?;
+    let max_per_buyer: Option<MaxPerBuyer> = body.optional("max_per_buyer")?;
+    let image_url: Option<ImageUrl> = body.optional("image_url")?;
+    body.finish()?;
+    let id = new_id("prd");
+    let inserted = store::insert_product(
+        &state.pool,
+        NewProduct {
+            id: &id,
+            show_id: &show.id,
+            sku: sku.as_str(),
+            title: title.as_str(),
+            price_cents: price.get(),
+            currency: currency.as_str(),
+            stock: stock.get(),
+            max_per_buyer: max_per_buyer.map(MaxPerBuyer::get),
+            image_url: image_url.as_ref().map(ImageUrl::as_str),
+        },
+    )
+    .await;
+    let product = match inserted {
+        Ok(product) => product,
+        Err(e) if crate::db::is_unique_violation(&e) => {
+            return Err(ApiError::conflict(
+                "sku_taken",
+                format!("this show already has a product with SKU {}", sku.as_str()),
+            )
+            .with_field("sku"));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    publish(&state, &product);
+    Ok(HttpResponse::Created().json(product.to_wire()))
+}
+
+/// `PATCH /api/v1/shows/{show}/products/{product}` (creator): any of
+/// `title`, `price_cents`, `add_stock` (negative down to what is available).
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    mut body: JsonObject,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_creator()?;
+    let (show_id, product_id) = path.into_inner();
+    let show = find_show(&state, &show_id).await?;
+    caller.owner_of(&show)?;
+    if !looks_like_id(&product_id) {
+        return Err(product_not_found());
+    }
+    let title: Option<Title> = body.optional("title")?;
+    let price: Option<PriceCents> = body.optional("price_cents")?;
+    let add_stock: Option<StockDelta> = body.optional("add_stock")?;
+    body.finish()?;
+    if title.is_none() && price.is_none() && add_stock.is_none() {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "nothing_to_update",
+            "send at least one of `title`, `price_cents`, `add_stock`",
+        ));
+    }
+    let add_stock = add_stock.map_or(0, StockDelta::get);
+    let patch = ProductPatch {
+        title: title.as_ref().map(Title::as_str),
+        price_cents: price.map(PriceCents::get),
+        add_stock,
+    };
+    match store::update_product(&state.pool, &show.id, &product_id, patch, Stock::MAX).await? {
+        Some(product) => {
+            publish(&state, &product);
+            Ok(HttpResponse::Ok().json(product.to_wire()))
+        }
+        None => {
+            // Nothing changed: say why.
+            let current = store::get_product(&state.pool, &show.id, &product_id)
+                .await?
+                .ok_or_else(product_not_found)?;
+            if current.available + add_stock < 0 {
+                Err(ApiError::conflict(
+                    "insufficient_stock",
+                    format!(
+                        "only {} units are available to remove; held and sold units stay",
+                        current.available
+                    ),
+                )
+                .with_field("add_stock"))
+            } else {
+                Err(ApiError::invalid(
+                    "add_stock",
+                    format!("a product holds at most {} units in all", Stock::MAX),
+                ))
+            }
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Shows: create, list, read, and the pinned product.
+
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+
+use crate::auth::Caller;
+use crate::configuration::Settings;
+use crate::domain::ids::{IdRef, new_id, new_secret};
+use crate::domain::text::Title;
+use crate::error::ApiError;
+use crate::input::JsonObject;
+use crate::live::Change;
+use crate::routes::{find_show, product_not_found, show_not_found};
+use crate::startup::AppState;
+use crate::store::{self, ShowRow};
+
+/// Where an encoder sends the stream.
+#[derive(Serialize)]
+pub struct Ingest {
+    /// `rtmp://HOST:PORT/live/STREAM_KEY`: OBS's default service type.
+    pub rtmp: String,
+    /// `srt://HOST:PORT?streamid=STREAM_KEY`.
+    pub srt: String,
+}
+
+/// The show's pages.
+#[derive(Serialize)]
+pub struct ShowUrls {
+    pub watch: String,
+    pub overlay: String,
+    /// Open with `?token=` and the creator's (or an editor's) token.
+    pub studio: String,
+    /// The script that mounts the widget on any page.
+    pub embed: String,
+    /// The `<script>` tag to paste into a page.
+    pub embed_html: String,
+}
+
+/// What only the show's creator sees: the stream key and where to use it.
+#[derive(Serialize)]
+pub struct ShowPrivate {
+    pub stream_key: String,
+    pub ingest: Ingest,
+    pub urls: ShowUrls,
+}
+
+impl ShowPrivate {
+    pub fn of(show: &ShowRow, settings: &Settings) -> ShowPrivate {
+        let base = settings.public_base();
+        let host = settings.public_host();
+        let key = &show.stream_key;
+        let id = &show.id;
+        ShowPrivate {
+            stream_key: key.clone(),
+            ingest: Ingest {
+                rtmp: format!("rtmp://{host}:{}/live/{key}", settings.rtmp_addr.port()),
+                srt: format!("srt://{host}:{}?streamid={key}", settings.srt_addr.port()),
+            },
+            urls: ShowUrls {
+                watch: format!("{base}/watch/{id}"),
+                overlay: format!("{base}/overlay/{id}"),
+                studio: format!("{base}/studio/{id}"),
+                embed: format!("{base}/embed.js"),
+                embed_html: format!(r#"<script src="{base}/embed.js" data-show="{id}"></script>"#),
+            },
+        }
+    }
+}
+
+/// `POST /api/v1/shows` answer, and an entry of the creator's list.
+#[derive(Serialize)]
+pub struct ShowCreated {
+    pub id: String,
+    pub title: String,
+    pub live: bool,
+    #[serde(flatten)]
+    pub private: ShowPrivate,
+}
+
+impl ShowCreated {
+    fn of(show: &ShowRow, settings: &Settings) -> Self {
+        ShowCreated {
+            id: show.id.clone(),
+            title: show.title.clone(),
+            live: show.live != 0,
+            private: ShowPrivate::of(show, settings),
+        }
+    }
+}
+
+/// `POST /api/v1/shows` (creator) `{"title"}`.
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    mut body: JsonObject,
+) -> Result<HttpResponse, ApiError> {
+    let creator_id = caller.require_creator()?;
+    let title: Title = body.required("title")?;
+    body.finish()?;
+    let show = store::insert_show(
+        &state.pool,
+        &new_id("shw"),
+        creator_id,
+        title.as_str(),
+        &new_secret("live"),
+    )
+    .await?;
+    tracing::info!(show = %show.id, creator = %creator_id, "show created");
+    Ok(HttpResponse::Created().json(ShowCreated::of(&show, &state.settings)))
+}
+
+/// `GET /api/v1/shows` (creator): the caller's own shows.
+pub async fn list_mine(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let creator_id = caller.require_creator()?;
+    let shows = store::shows_of_creator(&state.pool, creator_id).await?;
+    let shows: Vec<ShowCreated> = shows
+        .iter()
+        .map(|s| ShowCreated::of(s, &state.settings))
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "shows": shows })))
+}
+
+#[derive(Serialize)]
+struct ShowWithPrivate {
+    #[serde(flatten)]
+    view: wire::ShowView,
+    #[serde(flatten)]
+    private: Option<ShowPrivate>,
+}
+
+/// `GET /api/v1/shows/{show}` (public). The show's creator also gets the
+/// stream key, ingest URLs and page URLs.
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let show_id = path.into_inner();
+    if !crate::domain::ids::looks_like_id(&show_id) {
+        return Err(show_not_found());
+    }
+    let show_state = store::load_show_state(&state.pool, &show_id)
+        .await?
+        .ok_or_else(show_not_found)?;
+    let private = caller
+        .is_owner_of(&show_state.show)
+        .then(|| ShowPrivate::of(&show_state.show, &state.settings));
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .json(ShowWithPrivate {
+            view: show_state.to_view(),
+            private,
+        }))
+}
+
+/// `PUT /api/v1/shows/{show}/pin` (creator) `{"product_id": ID | null}`.
+pub async fn pin(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    mut body: JsonObject,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_creator()?;
+    let show = find_show(&state, &path).await?;
+    caller.owner_of(&show)?;
+    let product_id: Option<IdRef> = body.nullable("product_id")?;
+    body.finish()?;
+    if let Some(IdRef(id)) = &product_id
+        && store::get_product(&state.pool, &show.id, id)
+            .await?
+            .is_none()
+    {
+        return Err(product_not_found());
+    }
+    let product_id = product_id.map(|IdRef(id)| id);
+    let version = store::set_pin(&state.pool, &show.id, product_id.as_deref())
+        .await?
+        .ok_or_else(show_not_found)?;
+    state.hub.publish(
+        &show.id,
+        Change::Pin {
+            product_id: product_id.clone(),
+            version,
+        },
+    );
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "pinned_product_id": product_id })))
+}

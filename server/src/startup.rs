@@ -1,0 +1,175 @@
+//! Builds and runs the server: database, live hub, HTTP listener.
+//!
+//! [`Application::build`] does everything that can fail (open and migrate the
+//! database, bind the port) before anything is served, so `/healthz` answering
+//! means migrations ran. Tests bind port 0 and read [`Application::port`].
+//!
+//! Shutdown: on SIGINT or SIGTERM the live sockets are closed with "going
+//! away" (clients reconnect elsewhere), in-flight requests get up to five
+//! seconds to finish, then the database pool closes.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::{App, HttpServer, web};
+use sqlx::AnyPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::AdminToken;
+use crate::configuration::Settings;
+use crate::db::{self, DbError};
+use crate::domain::ids::new_secret;
+use crate::error::{ApiError, json_error_handler};
+use crate::live::Hub;
+use crate::routes;
+use crate::telemetry::{Metrics, observe};
+
+/// What every request handler can reach.
+pub struct AppState {
+    pub pool: AnyPool,
+    pub settings: Arc<Settings>,
+    /// Compared in constant time; the token itself is not kept.
+    pub admin_token: AdminToken,
+    pub hub: Hub,
+    pub metrics: Arc<Metrics>,
+    /// Cancelled at shutdown; long-lived tasks (live sockets) watch it.
+    pub shutdown: CancellationToken,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+    /// The admin token when it was generated rather than configured, to print once.
+    generated_admin_token: Option<String>,
+}
+
+impl Application {
+    /// Opens and migrates the database, then binds the listener.
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        let pool = db::open(&settings.database_url).await?;
+        Self::build_with_pool(settings, pool)
+    }
+
+    /// Binds the listener over an already migrated pool.
+    pub fn build_with_pool(settings: Settings, pool: AnyPool) -> Result<Application, StartupError> {
+        let (admin_token, generated_admin_token) = match &settings.admin_token {
+            Some(token) => (AdminToken::new(token), None),
+            None => {
+                let token = new_secret("dca");
+                (AdminToken::new(&token), Some(token))
+            }
+        };
+        let metrics = Arc::new(Metrics::new());
+        let hub = Hub::new(pool.clone(), settings.live.clone(), metrics.clone());
+        let addr = settings.http_addr.to_string();
+        let bind_error = |source| StartupError::Bind {
+            addr: addr.clone(),
+            source,
+        };
+        let listener = TcpListener::bind(settings.http_addr).map_err(bind_error)?;
+        let port = listener.local_addr().map_err(bind_error)?.port();
+        let workers = settings.http_workers;
+        let state = web::Data::new(AppState {
+            pool,
+            settings: Arc::new(settings),
+            admin_token,
+            hub,
+            metrics,
+            shutdown: CancellationToken::new(),
+        });
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .wrap(ErrorHandlers::new().default_handler(json_error_handler))
+                .wrap(from_fn(observe))
+                .configure(routes::configure)
+                .default_service(web::to(|| async {
+                    Err::<actix_web::HttpResponse, _>(ApiError::not_found(
+                        "not_found",
+                        "no such route",
+                    ))
+                }))
+        })
+        .workers(workers)
+        .backlog(4096)
+        .max_connection_rate(4096)
+        .shutdown_timeout(5)
+        .disable_signals()
+        .listen(listener)
+        .map_err(bind_error)?
+        .run();
+        Ok(Application {
+            port,
+            server,
+            state,
+            generated_admin_token,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// The admin token, if it was generated at this start (print it once).
+    pub fn generated_admin_token(&self) -> Option<&str> {
+        self.generated_admin_token.as_deref()
+    }
+
+    /// Serves until SIGINT or SIGTERM, then shuts down gracefully.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let shutdown = self.state.shutdown.clone();
+        let mut server = tokio::spawn(self.server);
+        tokio::select! {
+            result = &mut server => return result.unwrap_or(Ok(())),
+            _ = shutdown_signal() => tracing::info!("shutting down"),
+        }
+        shutdown.cancel();
+        handle.stop(true).await;
+        let result = server.await.unwrap_or(Ok(()));
+        self.state.pool.close().await;
+        result
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

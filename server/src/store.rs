@@ -1,0 +1,469 @@
+//! Every SQL statement of the server, grouped by table.
+//!
+//! Statements are written once for both databases (see [`crate::db`]). Rows
+//! that live events are built from carry their `version`, bumped in the same
+//! statement that changes the row, so the live rooms can tell a newer figure
+//! from an older one whatever order concurrent requests publish in.
+
+use sqlx::{AnyPool, FromRow, Row};
+use wire::{Countdown, CountdownKind, Product};
+
+use crate::now_ms;
+
+// ---------------------------------------------------------------- tokens
+
+/// Roles a stored token can carry (admin is configured, never stored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRole {
+    Creator,
+    Editor,
+    Viewer,
+}
+
+impl TokenRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenRole::Creator => "creator",
+            TokenRole::Editor => "editor",
+            TokenRole::Viewer => "viewer",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "creator" => Some(TokenRole::Creator),
+            "editor" => Some(TokenRole::Editor),
+            "viewer" => Some(TokenRole::Viewer),
+            _ => None,
+        }
+    }
+}
+
+pub async fn insert_token<'e, E>(
+    exec: E,
+    token_hash: &str,
+    role: TokenRole,
+    subject_id: &str,
+) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO tokens (token_hash, role, subject_id, created_at_ms) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(token_hash)
+    .bind(role.as_str())
+    .bind(subject_id)
+    .bind(now_ms())
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+/// The role and subject of a token, by the token's hash.
+pub async fn find_token(
+    pool: &AnyPool,
+    token_hash: &str,
+) -> Result<Option<(TokenRole, String)>, sqlx::Error> {
+    let row = sqlx::query("SELECT role, subject_id FROM tokens WHERE token_hash = $1")
+        .bind(token_hash)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.and_then(|r| {
+        let role: String = r.get("role");
+        TokenRole::parse(&role).map(|role| (role, r.get("subject_id")))
+    }))
+}
+
+// ---------------------------------------------------------------- creators
+
+/// Creates a creator and its first token in one transaction.
+pub async fn create_creator(
+    pool: &AnyPool,
+    id: &str,
+    name: &str,
+    token_hash: &str,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("INSERT INTO creators (id, name, created_at_ms) VALUES ($1, $2, $3)")
+        .bind(id)
+        .bind(name)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+    insert_token(&mut *tx, token_hash, TokenRole::Creator, id).await?;
+    tx.commit().await
+}
+
+/// The id of the creator with this name, if any (used by the demo seed).
+pub async fn find_creator_by_name(
+    pool: &AnyPool,
+    name: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM creators WHERE name = $1 ORDER BY created_at_ms LIMIT 1")
+        .bind(name)
+        .fetch_optional(pool)
+        .await
+}
+
+// ---------------------------------------------------------------- shows
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ShowRow {
+    pub id: String,
+    pub creator_id: String,
+    pub title: String,
+    pub stream_key: String,
+    pub pinned_product_id: Option<String>,
+    pub live: i64,
+    pub version: i64,
+    pub created_at_ms: i64,
+}
+
+macro_rules! show_columns {
+    () => {
+        "id, creator_id, title, stream_key, pinned_product_id, live, version, created_at_ms"
+    };
+}
+
+pub async fn insert_show(
+    pool: &AnyPool,
+    id: &str,
+    creator_id: &str,
+    title: &str,
+    stream_key: &str,
+) -> Result<ShowRow, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "INSERT INTO shows (id, creator_id, title, stream_key, created_at_ms)
+         VALUES ($1, $2, $3, $4, $5) RETURNING ",
+        show_columns!()
+    ))
+    .bind(id)
+    .bind(creator_id)
+    .bind(title)
+    .bind(stream_key)
+    .bind(now_ms())
+    .fetch_one(pool)
+    .await
+}
+
+pub async fn get_show(pool: &AnyPool, id: &str) -> Result<Option<ShowRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        show_columns!(),
+        " FROM shows WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn shows_of_creator(
+    pool: &AnyPool,
+    creator_id: &str,
+) -> Result<Vec<ShowRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        show_columns!(),
+        " FROM shows WHERE creator_id = $1 ORDER BY created_at_ms, id"
+    ))
+    .bind(creator_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// Pins (or with `None` unpins) a product; returns the show's new version.
+pub async fn set_pin(
+    pool: &AnyPool,
+    show_id: &str,
+    product_id: Option<&str>,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE shows SET pinned_product_id = $2, version = version + 1
+         WHERE id = $1 RETURNING version",
+    )
+    .bind(show_id)
+    .bind(product_id)
+    .fetch_optional(pool)
+    .await
+}
+
+// ---------------------------------------------------------------- products
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ProductRow {
+    pub id: String,
+    pub show_id: String,
+    pub sku: String,
+    pub title: String,
+    pub price_cents: i64,
+    pub currency: String,
+    pub image_url: Option<String>,
+    pub max_per_buyer: Option<i64>,
+    pub stock_total: i64,
+    pub available: i64,
+    pub held: i64,
+    pub sold: i64,
+    pub version: i64,
+}
+
+macro_rules! product_columns {
+    () => {
+        "id, show_id, sku, title, price_cents, currency, image_url, \
+         max_per_buyer, stock_total, available, held, sold, version"
+    };
+}
+
+impl ProductRow {
+    pub fn to_wire(&self) -> Product {
+        Product {
+            id: self.id.clone(),
+            sku: self.sku.clone(),
+            title: self.title.clone(),
+            price_cents: self.price_cents,
+            currency: self.currency.clone(),
+            available: self.available,
+            sold: self.sold,
+            max_per_buyer: self.max_per_buyer,
+            image_url: self.image_url.clone(),
+        }
+    }
+}
+
+/// What a new product is made of; validated by the route.
+pub struct NewProduct<'a> {
+    pub id: &'a str,
+    pub show_id: &'a str,
+    pub sku: &'a str,
+    pub title: &'a str,
+    pub price_cents: i64,
+    pub currency: &'a str,
+    pub stock: i64,
+    pub max_per_buyer: Option<i64>,
+    pub image_url: Option<&'a str>,
+}
+
+pub async fn insert_product(pool: &AnyPool, p: NewProduct<'_>) -> Result<ProductRow, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "INSERT INTO products (id, show_id, sku, title, price_cents, currency, image_url,
+             max_per_buyer, stock_total, available, held, sold, version, position, created_at_ms)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $9, 0, 0, 1,
+             COALESCE(MAX(position), 0) + 1, $10
+         FROM products WHERE show_id = $2
+         RETURNING ",
+        product_columns!()
+    ))
+    .bind(p.id)
+    .bind(p.show_id)
+    .bind(p.sku)
+    .bind(p.title)
+    .bind(p.price_cents)
+    .bind(p.currency)
+    .bind(p.image_url)
+    .bind(p.max_per_buyer)
+    .bind(p.stock)
+    .bind(now_ms())
+    .fetch_one(pool)
+    .await
+}
+
+pub async fn get_product(
+    pool: &AnyPool,
+    show_id: &str,
+    product_id: &str,
+) -> Result<Option<ProductRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        product_columns!(),
+        " FROM products WHERE id = $1 AND show_id = $2"
+    ))
+    .bind(product_id)
+    .bind(show_id)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn products_of_show(
+    pool: &AnyPool,
+    show_id: &str,
+) -> Result<Vec<ProductRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        product_columns!(),
+        " FROM products WHERE show_id = $1 ORDER BY position, id"
+    ))
+    .bind(show_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// A change to a product's title, price or stock.
+pub struct ProductPatch<'a> {
+    pub title: Option<&'a str>,
+    pub price_cents: Option<i64>,
+    /// Added to both `available` and `stock_total`; negative removes units.
+    pub add_stock: i64,
+}
+
+/// Applies `patch` in one conditional statement: it only happens if the
+/// product exists, removal leaves `available >= 0`, and the total stays within
+/// `max_total`. `None` means one of those did not hold; the caller reads the row
+/// to say which.
+pub async fn update_product(
+    pool: &AnyPool,
+    show_id: &str,
+    product_id: &str,
+    patch: ProductPatch<'_>,
+    max_total: i64,
+) -> Result<Option<ProductRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "UPDATE products SET
+             title = COALESCE($3, title),
+             price_cents = COALESCE($4, price_cents),
+             available = available + $5,
+             stock_total = stock_total + $5,
+             version = version + 1
+         WHERE id = $1 AND show_id = $2
+           AND available + $5 >= 0 AND stock_total + $5 <= $6
+         RETURNING ",
+        product_columns!()
+    ))
+    .bind(product_id)
+    .bind(show_id)
+    .bind(patch.title)
+    .bind(patch.price_cents)
+    .bind(patch.add_stock)
+    .bind(max_total)
+    .fetch_optional(pool)
+    .await
+}
+
+// ---------------------------------------------------------------- countdowns
+
+#[derive(Debug, Clone, FromRow)]
+struct CountdownRow {
+    id: String,
+    kind: String,
+    product_id: Option<String>,
+    label: Option<String>,
+    ends_at_ms: i64,
+}
+
+impl CountdownRow {
+    fn to_wire(&self) -> Option<Countdown> {
+        Some(Countdown {
+            id: self.id.clone(),
+            kind: CountdownKind::parse(&self.kind)?,
+            product_id: self.product_id.clone(),
+            label: self.label.clone(),
+            ends_at_ms: self.ends_at_ms,
+        })
+    }
+}
+
+pub async fn insert_countdown(
+    pool: &AnyPool,
+    show_id: &str,
+    c: &Countdown,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO countdowns (id, show_id, kind, product_id, label, ends_at_ms, created_at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&c.id)
+    .bind(show_id)
+    .bind(c.kind.as_str())
+    .bind(c.product_id.as_deref())
+    .bind(c.label.as_deref())
+    .bind(c.ends_at_ms)
+    .bind(now_ms())
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn countdowns_of_show(
+    pool: &AnyPool,
+    show_id: &str,
+) -> Result<Vec<Countdown>, sqlx::Error> {
+    let rows: Vec<CountdownRow> = sqlx::query_as(
+        "SELECT id, kind, product_id, label, ends_at_ms FROM countdowns
+         WHERE show_id = $1 ORDER BY created_at_ms, id",
+    )
+    .bind(show_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().filter_map(CountdownRow::to_wire).collect())
+}
+
+// ---------------------------------------------------------------- a show's whole state
+
+/// Everything viewers see of a show, with the versions live rooms order by.
+#[derive(Debug, Clone)]
+pub struct ShowState {
+    pub show: ShowRow,
+    pub products: Vec<ProductRow>,
+    pub countdowns: Vec<Countdown>,
+}
+
+impl ShowState {
+    pub fn to_view(&self) -> wire::ShowView {
+        wire::ShowView {
+            id: self.show.id.clone(),
+            title: self.show.title.clone(),
+            live: self.show.live != 0,
+            products: self.products.iter().map(ProductRow::to_wire).collect(),
+            pinned_product_id: self.show.pinned_product_id.clone(),
+            countdowns: self.countdowns.clone(),
+        }
+    }
+}
+
+/// Reads a show's state. Three reads, not one snapshot: a row changed in
+/// between is also published live, and its version sorts the two out.
+pub async fn load_show_state(
+    pool: &AnyPool,
+    show_id: &str,
+) -> Result<Option<ShowState>, sqlx::Error> {
+    let Some(show) = get_show(pool, show_id).await? else {
+        return Ok(None);
+    };
+    let products = products_of_show(pool, show_id).await?;
+    let countdowns = countdowns_of_show(pool, show_id).await?;
+    Ok(Some(ShowState {
+        show,
+        products,
+        countdowns,
+    }))
+}
+
+// ---------------------------------------------------------------- viewers
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ViewerRow {
+    pub id: String,
+    pub email: Option<String>,
+    pub stripe_customer_id: Option<String>,
+    pub card_brand: Option<String>,
+    pub card_last4: Option<String>,
+}
+
+pub async fn create_viewer(pool: &AnyPool, id: &str, token_hash: &str) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("INSERT INTO viewers (id, created_at_ms) VALUES ($1, $2)")
+        .bind(id)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+    insert_token(&mut *tx, token_hash, TokenRole::Viewer, id).await?;
+    tx.commit().await
+}
+
+pub async fn get_viewer(pool: &AnyPool, id: &str) -> Result<Option<ViewerRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, email, stripe_customer_id, card_brand, card_last4 FROM viewers WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}

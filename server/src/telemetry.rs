@@ -1,0 +1,189 @@
+//! Logs, request ids and Prometheus metrics.
+//!
+//! Every request gets a random id, returned as `X-Request-Id` and carried by
+//! every log line of the request. Logs name the matched route pattern
+//! (`/api/v1/shows/{show}`), never the raw URI: a query string may carry a
+//! token (`/studio/…?token=`), and no token or secret is ever logged.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use rand::RngCore;
+use tracing::Instrument;
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global log subscriber (once; later calls are ignored).
+/// `RUST_LOG` overrides the default `info` level.
+pub fn init_logging() {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,actix_server=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub method: String,
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LatencyLabels {
+    pub method: String,
+    pub route: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.25 ms to about 8 s.
+    Histogram::new(exponential_buckets(0.00025, 2.0, 16))
+}
+
+/// The server's metrics, served at `GET /metrics`.
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: Family<RouteLabels, Counter>,
+    pub http_latency: Family<LatencyLabels, Histogram, fn() -> Histogram>,
+    /// Live websockets open now.
+    pub live_sockets: Gauge,
+    /// Live rooms (shows with sockets) in memory now.
+    pub live_rooms: Gauge,
+    /// Events serialized by rooms (once per show, whatever the number of sockets).
+    pub live_events: Counter,
+    /// Frames written to sockets: each event once per socket that got it.
+    pub live_frames: Counter,
+    /// Snapshots sent, first ones and resyncs of sockets that fell behind.
+    pub live_snapshots: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("dropcast");
+        let http_requests = Family::<RouteLabels, Counter>::default();
+        let http_latency =
+            Family::<LatencyLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram,
+            );
+        let live_sockets = Gauge::default();
+        let live_rooms = Gauge::default();
+        let live_events = Counter::default();
+        let live_frames = Counter::default();
+        let live_snapshots = Counter::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            http_requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            http_latency.clone(),
+        );
+        registry.register("live_sockets", "Open live websockets", live_sockets.clone());
+        registry.register(
+            "live_rooms",
+            "Shows with a live room in memory",
+            live_rooms.clone(),
+        );
+        registry.register(
+            "live_events",
+            "Live events serialized (once per show)",
+            live_events.clone(),
+        );
+        registry.register(
+            "live_frames",
+            "Live frames written to sockets (events fanned out)",
+            live_frames.clone(),
+        );
+        registry.register(
+            "live_snapshots",
+            "Snapshots sent to live sockets",
+            live_snapshots.clone(),
+        );
+        Metrics {
+            registry,
+            http_requests,
+            http_latency,
+            live_sockets,
+            live_rooms,
+            live_events,
+            live_frames,
+            live_snapshots,
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Middleware: request id, one span per request, a log line and metrics at the end.
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let mut id = [0u8; 8];
+    rand::rng().fill_bytes(&mut id);
+    let request_id = hex::encode(id);
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "(unmatched)".to_string());
+    let method = req.method().to_string();
+    let metrics = req
+        .app_data::<actix_web::web::Data<crate::startup::AppState>>()
+        .map(|s| s.metrics.clone());
+    let span = tracing::info_span!("request", id = %request_id, %method, %route);
+    let started = Instant::now();
+    let result = next.call(req).instrument(span.clone()).await;
+    let elapsed = started.elapsed();
+    let status = match &result {
+        Ok(res) => res.status().as_u16(),
+        Err(err) => err.as_response_error().status_code().as_u16(),
+    };
+    span.in_scope(|| {
+        tracing::info!(status, ms = elapsed.as_secs_f64() * 1000.0, "handled");
+    });
+    if let Some(metrics) = metrics {
+        metrics
+            .http_requests
+            .get_or_create(&RouteLabels {
+                method: method.clone(),
+                route: route.clone(),
+                status,
+            })
+            .inc();
+        metrics
+            .http_latency
+            .get_or_create(&LatencyLabels { method, route })
+            .observe(elapsed.as_secs_f64());
+    }
+    result.map(|mut res| {
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            res.headers_mut().insert(REQUEST_ID, value);
+        }
+        res
+    })
+}

@@ -1,0 +1,214 @@
+//! Dropcast's wire types: the JSON that crosses the network.
+//!
+//! The server serializes these and the widget (compiled to wasm32) deserializes
+//! them, so this crate holds no server code and depends on nothing but `serde`.
+//! Field names and shapes follow `shared/API.md`; adding a field is fine,
+//! renaming one breaks every embedded widget in the wild.
+//!
+//! Layout:
+//! - [`Product`], [`Countdown`], [`ShowView`]: the public view of a show.
+//! - [`ServerMsg`] / [`ClientMsg`]: frames of the live websocket.
+//! - [`ErrorBody`]: the error shape of every failed request.
+
+use serde::{Deserialize, Serialize};
+
+/// A product as every viewer sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Product {
+    pub id: String,
+    pub sku: String,
+    pub title: String,
+    /// Price in the currency's minor unit (cents for usd).
+    pub price_cents: i64,
+    /// Lowercase ISO 4217 code.
+    pub currency: String,
+    /// Units a buyer can still order now (not held by an order in flight, not sold).
+    pub available: i64,
+    /// Units paid for.
+    pub sold: i64,
+    /// Most units one buyer may own (paid plus held); `None` means no limit.
+    pub max_per_buyer: Option<i64>,
+    pub image_url: Option<String>,
+}
+
+/// What a countdown counts down to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CountdownKind {
+    /// The product (or the whole show when no product) cannot be bought before `ends_at_ms`.
+    DropOpens,
+    /// The product (or the whole show) cannot be bought after `ends_at_ms`.
+    SaleEnds,
+}
+
+impl CountdownKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CountdownKind::DropOpens => "drop_opens",
+            CountdownKind::SaleEnds => "sale_ends",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "drop_opens" => Some(CountdownKind::DropOpens),
+            "sale_ends" => Some(CountdownKind::SaleEnds),
+            _ => None,
+        }
+    }
+}
+
+/// A countdown pinned to a show, optionally to one product.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Countdown {
+    pub id: String,
+    pub kind: CountdownKind,
+    /// `None`: the countdown applies to every product of the show.
+    pub product_id: Option<String>,
+    pub label: Option<String>,
+    /// Server wall-clock time at which it ends; clients correct for their clock
+    /// offset with ping/pong.
+    pub ends_at_ms: i64,
+}
+
+/// `GET /api/v1/shows/{show}`: the public view of a show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShowView {
+    pub id: String,
+    pub title: String,
+    /// Whether a publisher is streaming to the show right now.
+    pub live: bool,
+    pub products: Vec<Product>,
+    pub pinned_product_id: Option<String>,
+    pub countdowns: Vec<Countdown>,
+}
+
+/// The show summary carried in a snapshot frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShowSummary {
+    pub id: String,
+    pub title: String,
+    pub live: bool,
+}
+
+/// Server → client frames of the live channel. Every frame but `pong` and
+/// `error` carries the show's `seq`, which strictly increases on a socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// Always the first frame, and sent again whenever the socket fell too far
+    /// behind to be caught up event by event.
+    Snapshot {
+        seq: u64,
+        server_time_ms: i64,
+        show: ShowSummary,
+        products: Vec<Product>,
+        pinned_product_id: Option<String>,
+        countdowns: Vec<Countdown>,
+        viewers: u64,
+    },
+    Stock {
+        seq: u64,
+        product_id: String,
+        available: i64,
+        sold: i64,
+    },
+    /// A product was created, or its title, price or image changed.
+    Product {
+        seq: u64,
+        product: Product,
+    },
+    Pin {
+        seq: u64,
+        product_id: Option<String>,
+    },
+    Countdown {
+        seq: u64,
+        countdown: Countdown,
+    },
+    Viewers {
+        seq: u64,
+        count: u64,
+    },
+    Sold {
+        seq: u64,
+        product_id: String,
+        quantity: i64,
+    },
+    Live {
+        seq: u64,
+        live: bool,
+    },
+    Pong {
+        client_time_ms: i64,
+        server_time_ms: i64,
+    },
+    /// The client sent something the server does not understand.
+    Error {
+        code: String,
+        message: String,
+    },
+}
+
+/// Client → server frames of the live channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    /// Clock sync: answered at once with a `pong` carrying the server's time.
+    Ping { client_time_ms: i64 },
+}
+
+/// `{"error": {"code", "message"}}`: the body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable snake_case code that clients branch on.
+    pub code: String,
+    /// Human-readable explanation; may change between versions.
+    pub message: String,
+    /// The request field the error is about, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stock_frame_has_the_documented_shape() {
+        let msg = ServerMsg::Stock {
+            seq: 7,
+            product_id: "prd_1".into(),
+            available: 3,
+            sold: 2,
+        };
+        let json = serde_json::to_value(&msg).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"type":"stock","seq":7,"product_id":"prd_1","available":3,"sold":2})
+        );
+    }
+
+    #[test]
+    fn ping_parses_and_unknown_types_do_not() {
+        let ping: ClientMsg =
+            serde_json::from_str(r#"{"type":"ping","client_time_ms":12}"#).unwrap();
+        assert_eq!(ping, ClientMsg::Ping { client_time_ms: 12 });
+        assert!(serde_json::from_str::<ClientMsg>(r#"{"type":"buy"}"#).is_err());
+    }
+
+    #[test]
+    fn countdown_kind_round_trips() {
+        for kind in [CountdownKind::DropOpens, CountdownKind::SaleEnds] {
+            assert_eq!(CountdownKind::parse(kind.as_str()), Some(kind));
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+        }
+        assert_eq!(CountdownKind::parse("soon"), None);
+    }
+}
