@@ -61,9 +61,10 @@ CREATE TABLE countdowns (
     product_id    TEXT REFERENCES products (id),
     label         TEXT,
     ends_at_ms    BIGINT NOT NULL,
+    position      BIGINT NOT NULL,
     created_at_ms BIGINT NOT NULL
 );
-CREATE INDEX countdowns_show ON countdowns (show_id, created_at_ms);
+CREATE INDEX countdowns_show ON countdowns (show_id, position);
 
 -- Anonymous buyer sessions; the payment fields are filled when a card is saved.
 CREATE TABLE viewers (

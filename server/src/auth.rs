@@ -6,8 +6,7 @@
 //! admin token comes from the configuration and is compared in constant time.
 //!
 //! Every route states which roles it serves through the [`Caller`] methods;
-//! ownership (a creator's own show, an editor's one show) is checked by
-//! [`Caller::owner_of`] / [`Caller::staff_of`] against the show row.
+//! ownership of a show is checked by [`Caller::owner_of`] against the show row.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -132,20 +131,6 @@ impl Caller {
                 "not_your_show",
                 "this show belongs to another creator",
             ))
-        }
-    }
-
-    /// The show's creator or one of its editors: who may work on its clips.
-    pub fn staff_of(&self, show: &ShowRow) -> Result<(), ApiError> {
-        match &self.0 {
-            None => Err(missing()),
-            Some(Principal::Editor { show_id }) if *show_id == show.id => Ok(()),
-            Some(Principal::Editor { .. }) => Err(ApiError::forbidden(
-                "not_your_show",
-                "this editor token is for another show",
-            )),
-            Some(Principal::Creator { .. }) => self.owner_of(show),
-            Some(_) => Err(wrong_role("creator or editor")),
         }
     }
 

@@ -82,6 +82,11 @@ impl Application {
         };
         let listener = TcpListener::bind(settings.http_addr).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
+        let mut settings = settings;
+        if settings.public_url.port() == Some(0) {
+            // Bound to port 0 (tests): hand out the port actually taken.
+            let _ = settings.public_url.set_port(Some(port));
+        }
         let workers = settings.http_workers;
         let state = web::Data::new(AppState {
             pool,

@@ -367,8 +367,9 @@ pub async fn insert_countdown(
     c: &Countdown,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO countdowns (id, show_id, kind, product_id, label, ends_at_ms, created_at_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO countdowns (id, show_id, kind, product_id, label, ends_at_ms, position, created_at_ms)
+         SELECT $1, $2, $3, $4, $5, $6, COALESCE(MAX(position), 0) + 1, $7
+         FROM countdowns WHERE show_id = $2",
     )
     .bind(&c.id)
     .bind(show_id)
@@ -388,7 +389,7 @@ pub async fn countdowns_of_show(
 ) -> Result<Vec<Countdown>, sqlx::Error> {
     let rows: Vec<CountdownRow> = sqlx::query_as(
         "SELECT id, kind, product_id, label, ends_at_ms FROM countdowns
-         WHERE show_id = $1 ORDER BY created_at_ms, id",
+         WHERE show_id = $1 ORDER BY position, id",
     )
     .bind(show_id)
     .fetch_all(pool)

@@ -1,1 +1,12 @@
+//! Integration tests: the real server on a free port, a fresh database per
+//! test, each test run on SQLite and on PostgreSQL.
 
+mod helpers;
+
+mod authz;
+mod bad_input;
+mod creators;
+mod health;
+mod live;
+mod products;
+mod shows;

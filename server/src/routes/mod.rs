@@ -21,30 +21,32 @@ use crate::error::ApiError;
 use crate::startup::AppState;
 use crate::store::{self, ShowRow};
 
-/// Mounts every route of the API.
+/// Mounts every route of the API. One `resource` a path, so a known path
+/// called with an unknown method answers 405, not 404.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(health::healthz))
-        .route("/metrics", web::get().to(health::metrics))
+    use web::{get, patch, post, put, resource};
+    cfg.service(resource("/healthz").route(get().to(health::healthz)))
+        .service(resource("/metrics").route(get().to(health::metrics)))
         .service(
             web::scope("/api/v1")
-                .route("/creators", web::post().to(creators::create))
-                .route("/shows", web::post().to(shows::create))
-                .route("/shows", web::get().to(shows::list_mine))
-                .route("/shows/{show}", web::get().to(shows::get))
-                .route("/shows/{show}/pin", web::put().to(shows::pin))
-                .route("/shows/{show}/products", web::post().to(products::create))
-                .route(
-                    "/shows/{show}/products/{product}",
-                    web::patch().to(products::update),
+                .service(resource("/creators").route(post().to(creators::create)))
+                .service(
+                    resource("/shows")
+                        .route(post().to(shows::create))
+                        .route(get().to(shows::list_mine)),
                 )
-                .route(
-                    "/shows/{show}/countdowns",
-                    web::post().to(countdowns::create),
+                .service(resource("/shows/{show}").route(get().to(shows::get)))
+                .service(resource("/shows/{show}/pin").route(put().to(shows::pin)))
+                .service(resource("/shows/{show}/products").route(post().to(products::create)))
+                .service(
+                    resource("/shows/{show}/products/{product}")
+                        .route(patch().to(products::update)),
                 )
-                .route("/shows/{show}/editors", web::post().to(editors::create))
-                .route("/shows/{show}/live", web::get().to(live::socket))
-                .route("/viewers", web::post().to(viewers::create))
-                .route("/viewers/me", web::get().to(viewers::me)),
+                .service(resource("/shows/{show}/countdowns").route(post().to(countdowns::create)))
+                .service(resource("/shows/{show}/editors").route(post().to(editors::create)))
+                .service(resource("/shows/{show}/live").route(get().to(live::socket)))
+                .service(resource("/viewers").route(post().to(viewers::create)))
+                .service(resource("/viewers/me").route(get().to(viewers::me))),
         );
 }
 

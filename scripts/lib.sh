@@ -1,0 +1,78 @@
+# Shared helpers for the project's scripts. Source it; do not run it.
+# Everything here is safe to run again: it checks before it installs.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export ROOT
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# ensure_apt PKG...: installs the Debian packages that are missing, in one apt run.
+# (Never two apt runs at once: this image's apt cleans its cache after each run.)
+ensure_apt() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    say "installing Debian packages: ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# ensure_rust: cargo, and the toolchain rust-toolchain.toml pins (with its wasm target).
+ensure_rust() {
+    if ! command -v cargo >/dev/null 2>&1; then
+        [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+    fi
+    command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust with rustup (the toolchain is pinned in rust-toolchain.toml)"
+    # rustup reads rust-toolchain.toml and adds the pinned components and targets.
+    (cd "$ROOT" && rustup show active-toolchain >/dev/null 2>&1 || true)
+    if command -v rustup >/dev/null 2>&1; then
+        (cd "$ROOT" && rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown) \
+            || (cd "$ROOT" && rustup target add wasm32-unknown-unknown)
+    fi
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_postgres DIR: a private PostgreSQL cluster in DIR on a free loopback port.
+# Sets PG_URL (postgres://postgres@127.0.0.1:PORT) and PG_DIR; stop with stop_postgres.
+start_postgres() {
+    ensure_apt postgresql
+    local bin
+    bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+    [ -x "$bin/initdb" ] || die "PostgreSQL binaries not found under /usr/lib/postgresql"
+    PG_DIR="$1"
+    PG_BIN="$bin"
+    local port
+    port="$(free_port)"
+    mkdir -p "$PG_DIR"
+    # PostgreSQL refuses to run as root: use its own system user then.
+    PG_AS=()
+    if [ "$(id -u)" = 0 ]; then
+        chown -R postgres:postgres "$PG_DIR"
+        PG_AS=(runuser -u postgres --)
+    fi
+    if [ ! -f "$PG_DIR/data/PG_VERSION" ]; then
+        "${PG_AS[@]}" "$bin/initdb" -D "$PG_DIR/data" -A trust -U postgres >/dev/null
+    fi
+    "${PG_AS[@]}" "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -t 60 \
+        -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+        start >/dev/null
+    PG_URL="postgres://postgres@127.0.0.1:$port"
+    export PG_URL PG_DIR PG_BIN
+}
+
+stop_postgres() {
+    [ -n "${PG_DIR:-}" ] && [ -f "$PG_DIR/data/postmaster.pid" ] || return 0
+    "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+}

@@ -1,0 +1,386 @@
+//! Test harness: a real server on a free port with a fresh database.
+//!
+//! `spawn_app(Db::Sqlite)` gives each test its own SQLite file in a temp dir;
+//! `spawn_app(Db::Postgres)` creates a fresh database on the PostgreSQL server
+//! named by `DROPCAST_TEST_PG_URL` (the test command starts one). Tests are
+//! written once as `async fn name(db: Db)` and run on both by [`db_tests!`].
+
+use std::time::Duration;
+
+use dropcast::configuration::{LiveSettings, Settings};
+use dropcast::startup::{AppState, Application};
+use futures_util::{SinkExt, StreamExt};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::{Connection, Executor};
+use tokio_tungstenite::tungstenite::Message;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named `async fn(Db)` as two tests, `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! db_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Db::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::helpers::Db::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub db: Db,
+    pub database_url: String,
+    pub client: reqwest::Client,
+    pub state: actix_web::web::Data<AppState>,
+    /// Keeps the data dir (and the SQLite file) alive for the test.
+    pub data_dir: tempfile::TempDir,
+}
+
+/// Live-channel timings short enough for tests to observe.
+pub fn test_live_settings() -> LiveSettings {
+    LiveSettings {
+        heartbeat_interval: Duration::from_millis(300),
+        client_timeout: Duration::from_secs(20),
+        send_timeout: Duration::from_secs(10),
+        broadcast_capacity: 256,
+        stock_min_interval: Duration::from_millis(50),
+        viewers_interval: Duration::from_millis(100),
+        room_idle: Duration::from_secs(30),
+    }
+}
+
+/// A fresh, empty database URL of the given kind, in `data_dir` for SQLite.
+pub async fn fresh_database(db: Db, data_dir: &std::path::Path) -> String {
+    match db {
+        Db::Sqlite => format!("sqlite://{}/dropcast.db", data_dir.display()),
+        Db::Postgres => {
+            let base = std::env::var("DROPCAST_TEST_PG_URL").expect(
+                "PostgreSQL tests need DROPCAST_TEST_PG_URL (postgres://user@host:port); \
+                 `scripts/test.sh` starts a private PostgreSQL and sets it",
+            );
+            let base = base.trim_end_matches('/').to_string();
+            sqlx::any::install_default_drivers();
+            let mut admin = sqlx::AnyConnection::connect(&format!("{base}/postgres"))
+                .await
+                .expect("connect to the test PostgreSQL");
+            let name = format!("dropcast_test_{}", uuid_like());
+            admin
+                .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .await
+                .expect("create a test database");
+            let _ = admin.close().await;
+            format!("{base}/{name}")
+        }
+    }
+}
+
+fn uuid_like() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 8];
+    rand::rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+pub async fn spawn_app(db: Db) -> TestApp {
+    spawn_app_with(db, |_| {}).await
+}
+
+/// Spawns the app after letting the test adjust its settings.
+pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let database_url = fresh_database(db, data_dir.path()).await;
+    spawn_app_on(db, database_url, data_dir, adjust).await
+}
+
+/// Spawns the app on an existing database (for restarts and the CLI test).
+pub async fn spawn_app_on(
+    db: Db,
+    database_url: String,
+    data_dir: tempfile::TempDir,
+    adjust: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let dir = data_dir.path().display().to_string();
+    let url = database_url.clone();
+    let mut settings = Settings::from_lookup(|name| match name {
+        "DROPCAST_HTTP_ADDR" => Some("127.0.0.1:0".into()),
+        "DROPCAST_DATA_DIR" => Some(dir.clone()),
+        "DATABASE_URL" => Some(url.clone()),
+        "DROPCAST_ADMIN_TOKEN" => Some(ADMIN_TOKEN.into()),
+        "DROPCAST_HTTP_WORKERS" => Some("2".into()),
+        _ => None,
+    })
+    .expect("test settings");
+    settings.live = test_live_settings();
+    adjust(&mut settings);
+    let app = Application::build(settings).await.expect("app builds");
+    let port = app.port();
+    let state = app.state();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        db,
+        database_url,
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(32)
+            .build()
+            .unwrap(),
+        state,
+        data_dir,
+    }
+}
+
+/// A JSON answer: status and body (`Value::Null` when the body is not JSON).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The `error.code` of an error answer.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected answer: {:?}",
+            self.body
+        );
+        self.body
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://127.0.0.1:{}{}", self.port, path)
+    }
+
+    /// Sends a request with an optional bearer token and raw body.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Answer {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        let res = req.body(body).send().await.expect("request sent");
+        let status = res.status();
+        let bytes = res.bytes().await.unwrap_or_default();
+        Answer {
+            status,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        match body {
+            Some(body) => {
+                self.raw(
+                    method,
+                    path,
+                    token,
+                    Some("application/json"),
+                    serde_json::to_vec(&body).unwrap(),
+                )
+                .await
+            }
+            None => self.raw(method, path, token, None, Vec::new()).await,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
+        self.call(Method::PATCH, path, token, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
+        self.call(Method::PUT, path, token, Some(body)).await
+    }
+
+    /// A new creator; returns `(id, token)`.
+    pub async fn creator(&self, name: &str) -> (String, String) {
+        let body = self
+            .post(
+                "/api/v1/creators",
+                Some(ADMIN_TOKEN),
+                json!({ "name": name }),
+            )
+            .await
+            .expect(201);
+        (
+            body["id"].as_str().unwrap().to_string(),
+            body["token"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// A new show of the creator with `token`; returns the creation answer.
+    pub async fn show(&self, token: &str, title: &str) -> Value {
+        self.post("/api/v1/shows", Some(token), json!({ "title": title }))
+            .await
+            .expect(201)
+    }
+
+    pub async fn product(&self, token: &str, show_id: &str, sku: &str, stock: i64) -> Value {
+        self.post(
+            &format!("/api/v1/shows/{show_id}/products"),
+            Some(token),
+            json!({"sku": sku, "title": format!("Product {sku}"), "price_cents": 2500,
+                   "currency": "usd", "stock": stock}),
+        )
+        .await
+        .expect(201)
+    }
+
+    /// A creator with a show holding one product of `stock` units:
+    /// `(creator token, show id, product id)`.
+    pub async fn creator_show_product(&self, stock: i64) -> (String, String, String) {
+        let (_, token) = self.creator("Ada").await;
+        let show = self.show(&token, "Launch night").await;
+        let show_id = show["id"].as_str().unwrap().to_string();
+        let product = self.product(&token, &show_id, "TEE-1", stock).await;
+        (token, show_id, product["id"].as_str().unwrap().to_string())
+    }
+
+    pub async fn viewer(&self) -> String {
+        let body = self
+            .post("/api/v1/viewers", None, json!({}))
+            .await
+            .expect(201);
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    pub async fn editor(&self, creator_token: &str, show_id: &str) -> String {
+        let body = self
+            .post(
+                &format!("/api/v1/shows/{show_id}/editors"),
+                Some(creator_token),
+                json!({}),
+            )
+            .await
+            .expect(201);
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    /// Every product satisfies `available + held + sold == stock_total`, `available >= 0`.
+    pub async fn assert_stock_invariant(&self) {
+        let rows: Vec<(String, i64, i64, i64, i64)> =
+            sqlx::query_as("SELECT id, available, held, sold, stock_total FROM products")
+                .fetch_all(&self.state.pool)
+                .await
+                .unwrap();
+        for (id, available, held, sold, total) in rows {
+            assert!(available >= 0, "{id}: available {available}");
+            assert_eq!(available + held + sold, total, "{id}: invariant broken");
+        }
+    }
+
+    /// Opens the show's live socket.
+    pub async fn live(&self, show_id: &str) -> Live {
+        let (ws, _) =
+            tokio_tungstenite::connect_async(self.ws_url(&format!("/api/v1/shows/{show_id}/live")))
+                .await
+                .expect("websocket connects");
+        Live { ws }
+    }
+}
+
+/// A live-channel client.
+pub struct Live {
+    pub ws: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+impl Live {
+    /// The next JSON frame, or `None` when the socket closed; panics after 10 s.
+    pub async fn next(&mut self) -> Option<Value> {
+        self.next_within(Duration::from_secs(10))
+            .await
+            .expect("a frame within the time limit")
+    }
+
+    /// `Err(())` on time-out, `Ok(None)` on close.
+    pub async fn next_within(&mut self, limit: Duration) -> Result<Option<Value>, ()> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .map_err(|_| ())?;
+            match msg {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(None),
+                Some(Ok(Message::Text(text))) => {
+                    return Ok(Some(serde_json::from_str(&text).expect("frames are JSON")));
+                }
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// Reads frames until one of `kind` arrives; returns it and the frames skipped.
+    pub async fn until(&mut self, kind: &str) -> (Value, Vec<Value>) {
+        let mut skipped = Vec::new();
+        loop {
+            let frame = self
+                .next()
+                .await
+                .unwrap_or_else(|| panic!("socket closed before a {kind} frame; got {skipped:?}"));
+            if frame["type"] == kind {
+                return (frame, skipped);
+            }
+            skipped.push(frame);
+        }
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws.send(Message::text(text)).await.expect("send");
+    }
+}
