@@ -77,21 +77,19 @@ pub async fn seed(pool: &AnyPool) -> Result<Seeded, sqlx::Error> {
 pub fn print_urls(seeded: &Seeded, settings: &Settings) {
     let base = settings.public_base();
     let id = &seeded.show.id;
-    let private = crate::routes::shows::ShowPrivate::of(&seeded.show, settings);
+    let ws = base.replacen("http", "ws", 1);
     println!();
     println!("Demo show \"{}\" is ready:", seeded.show.title);
-    println!("  show (JSON)  {base}/api/v1/shows/{id}");
+    println!("  show (JSON)        {base}/api/v1/shows/{id}");
+    println!("  live socket        {ws}/api/v1/shows/{id}/live");
+    println!("  creator API token  {}", seeded.creator_token);
     println!(
-        "  live socket  {}/api/v1/shows/{id}/live",
-        base.replacen("http", "ws", 1)
+        "  try a restock:     curl -X PATCH -H 'authorization: Bearer {}' \\",
+        seeded.creator_token
     );
-    println!("  watch        {}", private.urls.watch);
-    println!("  overlay      {}", private.urls.overlay);
     println!(
-        "  studio       {}?token={}",
-        private.urls.studio, seeded.creator_token
+        "                       -H 'content-type: application/json' -d '{{\"add_stock\": 5}}' \\"
     );
-    println!("  creator API token: {}", seeded.creator_token);
-    println!("  stream from OBS to {}", private.ingest.rtmp);
+    println!("                       {base}/api/v1/shows/{id}/products/PRODUCT_ID");
     println!();
 }

@@ -5,32 +5,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::db_tests;
-use crate::helpers::{ADMIN_TOKEN, Db, TestApp, spawn_app};
-
-/// Row counts of every table and the show's public view: "the state".
-async fn state_of(app: &TestApp, show_id: &str) -> (Vec<i64>, Value) {
-    let mut counts = Vec::new();
-    for table in [
-        "creators",
-        "tokens",
-        "shows",
-        "products",
-        "countdowns",
-        "viewers",
-    ] {
-        let n: i64 =
-            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-                .fetch_one(&app.state.pool)
-                .await
-                .unwrap();
-        counts.push(n);
-    }
-    let view = app
-        .get(&format!("/api/v1/shows/{show_id}"), None)
-        .await
-        .expect(200);
-    (counts, view)
-}
+use crate::helpers::{ADMIN_TOKEN, Db, spawn_app};
 
 const CALLERS: [&str; 7] = ["none", "bad", "other", "editor", "viewer", "admin", "owner"];
 
@@ -121,7 +96,7 @@ async fn every_route_checks_role_and_ownership(db: Db) {
     ];
 
     // Refusals first: none may change anything.
-    let before = state_of(&app, s).await;
+    let before = app.fingerprint(s, &owner).await;
     for (method, path, body, expected) in &routes {
         for (who, want) in CALLERS.iter().zip(expected) {
             if *want < 400 {
@@ -148,7 +123,7 @@ async fn every_route_checks_role_and_ownership(db: Db) {
         }
     }
     assert_eq!(
-        state_of(&app, s).await,
+        app.fingerprint(s, &owner).await,
         before,
         "a refused request changed the state"
     );

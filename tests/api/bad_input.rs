@@ -5,24 +5,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::db_tests;
-use crate::helpers::{ADMIN_TOKEN, Db, TestApp, spawn_app};
-
-async fn fingerprint(app: &TestApp, show_id: &str, token: &str) -> (Vec<i64>, Value) {
-    let mut counts = Vec::new();
-    for table in ["creators", "tokens", "shows", "products", "countdowns"] {
-        let n: i64 =
-            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-                .fetch_one(&app.state.pool)
-                .await
-                .unwrap();
-        counts.push(n);
-    }
-    let view = app
-        .get(&format!("/api/v1/shows/{show_id}"), Some(token))
-        .await
-        .expect(200);
-    (counts, view)
-}
+use crate::helpers::{ADMIN_TOKEN, Db, spawn_app};
 
 struct Case {
     method: Method,
@@ -547,7 +530,7 @@ async fn malformed_and_invalid_requests_are_refused_and_change_nothing(db: Db) {
         code: "show_not_found",
     });
 
-    let before = fingerprint(&app, &show_id, &token).await;
+    let before = app.fingerprint(&show_id, &token).await;
     for case in cases {
         let answer = app
             .raw(
@@ -574,7 +557,7 @@ async fn malformed_and_invalid_requests_are_refused_and_change_nothing(db: Db) {
         );
     }
     assert_eq!(
-        fingerprint(&app, &show_id, &token).await,
+        app.fingerprint(&show_id, &token).await,
         before,
         "a refused request changed the state"
     );

@@ -94,3 +94,95 @@ db_tests!(
     cli_refuses_a_bad_name_and_changes_nothing,
     data_survives_a_restart,
 );
+
+/// Runs the real binary at the most verbose log level, sends requests carrying
+/// tokens in headers, bodies and query strings, and finds none of them in the logs.
+#[tokio::test]
+async fn tokens_never_reach_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let admin = "admin-secret-token-for-the-log-test";
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dropcast"))
+        .arg("serve")
+        .env("DROPCAST_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("DROPCAST_DATA_DIR", dir.path())
+        .env("DROPCAST_ADMIN_TOKEN", admin)
+        .env("RUST_LOG", "trace")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..100 {
+        if client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "server did not start");
+    let created: serde_json::Value = client
+        .post(format!("{base}/api/v1/creators"))
+        .bearer_auth(admin)
+        .json(&json!({"name": "Logged"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let creator = created["token"].as_str().unwrap().to_string();
+    let show: serde_json::Value = client
+        .post(format!("{base}/api/v1/shows"))
+        .bearer_auth(&creator)
+        .json(&json!({"title": "Quiet"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stream_key = show["stream_key"].as_str().unwrap().to_string();
+    let _ = client
+        .get(format!(
+            "{base}/studio/{}?token={creator}",
+            show["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    let _ = client
+        .get(format!("{base}/api/v1/shows"))
+        .bearer_auth(format!("{creator}x"))
+        .send()
+        .await
+        .unwrap();
+    // SIGTERM: a graceful stop that flushes the logs.
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(15), child.wait_with_output())
+        .await
+        .expect("server stops on SIGTERM")
+        .unwrap();
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(logs.contains("handled"), "request logs expected: {logs}");
+    assert!(logs.contains("shutting down"), "{logs}");
+    for secret in [admin, creator.as_str(), &creator[4..], stream_key.as_str()] {
+        assert!(!logs.contains(secret), "a secret reached the logs");
+    }
+}

@@ -323,6 +323,32 @@ impl TestApp {
         }
     }
 
+    /// Row counts of every table and the show's view as its owner sees it:
+    /// what a refused request must leave unchanged.
+    pub async fn fingerprint(&self, show_id: &str, owner_token: &str) -> (Vec<i64>, Value) {
+        let mut counts = Vec::new();
+        for table in [
+            "creators",
+            "tokens",
+            "shows",
+            "products",
+            "countdowns",
+            "viewers",
+        ] {
+            let n: i64 =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                    .fetch_one(&self.state.pool)
+                    .await
+                    .unwrap();
+            counts.push(n);
+        }
+        let view = self
+            .get(&format!("/api/v1/shows/{show_id}"), Some(owner_token))
+            .await
+            .expect(200);
+        (counts, view)
+    }
+
     /// Opens the show's live socket.
     pub async fn live(&self, show_id: &str) -> Live {
         let (ws, _) =

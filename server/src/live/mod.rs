@@ -125,3 +125,130 @@ impl Hub {
         self.rooms.lock().map(|r| r.len()).unwrap_or(0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::room::Next;
+    use super::*;
+    use crate::store::{self, NewProduct};
+
+    async fn hub_with_product(
+        settings: LiveSettings,
+    ) -> (Hub, String, wire::Product, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let pool = crate::db::open(&url).await.unwrap();
+        store::create_creator(&pool, "cr_1", "Ada", "h")
+            .await
+            .unwrap();
+        store::insert_show(&pool, "shw_1", "cr_1", "Show", "key")
+            .await
+            .unwrap();
+        let product = store::insert_product(
+            &pool,
+            NewProduct {
+                id: "prd_1",
+                show_id: "shw_1",
+                sku: "S",
+                title: "T",
+                price_cents: 100,
+                currency: "usd",
+                stock: 0,
+                max_per_buyer: None,
+                image_url: None,
+            },
+        )
+        .await
+        .unwrap();
+        let hub = Hub::new(pool, settings, Arc::new(Metrics::new()));
+        (hub, "shw_1".into(), product.to_wire(), dir)
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_that_falls_behind_is_resynced_to_the_latest_state() {
+        let settings = LiveSettings {
+            broadcast_capacity: 4,
+            stock_min_interval: Duration::ZERO,
+            ..LiveSettings::default()
+        };
+        let (hub, show, mut product, _dir) = hub_with_product(settings).await;
+        let mut sub = hub.join(&show).await.unwrap();
+        let first = sub.snapshot_frame().unwrap();
+        // 100 changes, published newest-version-last, while the subscriber reads nothing.
+        for i in 1..=100 {
+            product.available = i;
+            hub.publish(
+                &show,
+                Change::Product {
+                    product: product.clone(),
+                    version: 1 + i,
+                },
+            );
+        }
+        // Wait until the room has applied them all.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while sub.room().snapshot().unwrap().products[0].available != 100 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "room never caught up"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(
+            matches!(sub.recv().await, Next::Resync),
+            "a lagging subscriber is told to resync"
+        );
+        let snapshot = sub.snapshot_frame().unwrap();
+        assert!(snapshot.seq > first.seq);
+        let msg: wire::ServerMsg = serde_json::from_str(&snapshot.text).unwrap();
+        let wire::ServerMsg::Snapshot { products, .. } = msg else {
+            panic!("{msg:?}")
+        };
+        assert_eq!(products[0].available, 100);
+        // What is still buffered is not newer than the snapshot: a socket skips it.
+        while let Ok(Some(frame)) = tokio::time::timeout(Duration::from_millis(50), async {
+            match sub.recv().await {
+                Next::Frame(f) => Some(f),
+                _ => None,
+            }
+        })
+        .await
+        {
+            assert!(frame.seq <= snapshot.seq);
+        }
+    }
+
+    #[tokio::test]
+    async fn joining_an_unknown_show_fails_and_leaves_no_room() {
+        let (hub, _, _, _dir) = hub_with_product(LiveSettings::default()).await;
+        assert!(matches!(
+            hub.join("shw_nope").await,
+            Err(JoinError::NotFound)
+        ));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(hub.room_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_idle_room_is_dropped_and_a_new_join_reloads_the_state() {
+        let settings = LiveSettings {
+            room_idle: Duration::from_millis(50),
+            viewers_interval: Duration::from_millis(10),
+            ..LiveSettings::default()
+        };
+        let (hub, show, _, _dir) = hub_with_product(settings).await;
+        drop(hub.join(&show).await.unwrap());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while hub.room_count() > 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "idle room never dropped"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let sub = hub.join(&show).await.unwrap();
+        assert_eq!(sub.room().snapshot().unwrap().products.len(), 1);
+    }
+}

@@ -12,7 +12,7 @@ use crate::domain::text::Label;
 use crate::error::ApiError;
 use crate::input::JsonObject;
 use crate::live::Change;
-use crate::routes::{find_show, product_not_found};
+use crate::routes::{owned_show, product_not_found};
 use crate::startup::AppState;
 use crate::store;
 
@@ -22,9 +22,7 @@ pub async fn create(
     path: web::Path<String>,
     mut body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_creator()?;
-    let show = find_show(&state, &path).await?;
-    caller.owner_of(&show)?;
+    let show = owned_show(&state, &caller, &path).await?;
     let kind: CountdownKind = body.required("kind")?;
     let seconds: CountdownSeconds = body.required("seconds")?;
     let product_id: Option<IdRef> = body.optional("product_id")?;

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use crate::auth::{Caller, new_token};
 use crate::error::ApiError;
 use crate::input::JsonObject;
-use crate::routes::find_show;
+use crate::routes::owned_show;
 use crate::startup::AppState;
 use crate::store::{self, TokenRole};
 
@@ -16,9 +16,7 @@ pub async fn create(
     path: web::Path<String>,
     body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_creator()?;
-    let show = find_show(&state, &path).await?;
-    caller.owner_of(&show)?;
+    let show = owned_show(&state, &caller, &path).await?;
     body.finish()?;
     let (token, hash) = new_token(TokenRole::Editor);
     store::insert_token(&state.pool, &hash, TokenRole::Editor, &show.id).await?;

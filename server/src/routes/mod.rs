@@ -16,6 +16,7 @@ pub mod viewers;
 
 use actix_web::web;
 
+use crate::auth::Caller;
 use crate::domain::ids::looks_like_id;
 use crate::error::ApiError;
 use crate::startup::AppState;
@@ -56,6 +57,19 @@ pub(crate) fn show_not_found() -> ApiError {
 
 pub(crate) fn product_not_found() -> ApiError {
     ApiError::not_found("product_not_found", "this show has no product with this id")
+}
+
+/// The show named in the path if the caller is its creator: 401 without a
+/// creator token, 404 for an unknown show, 403 for another creator's show.
+pub(crate) async fn owned_show(
+    state: &AppState,
+    caller: &Caller,
+    show_id: &str,
+) -> Result<ShowRow, ApiError> {
+    caller.require_creator()?;
+    let show = find_show(state, show_id).await?;
+    caller.owner_of(&show)?;
+    Ok(show)
 }
 
 /// The show named in the path, or 404.

@@ -9,7 +9,7 @@ use crate::domain::text::Title;
 use crate::error::ApiError;
 use crate::input::JsonObject;
 use crate::live::Change;
-use crate::routes::{find_show, product_not_found};
+use crate::routes::{owned_show, product_not_found};
 use crate::startup::AppState;
 use crate::store::{self, NewProduct, ProductPatch, ProductRow};
 
@@ -30,9 +30,7 @@ pub async fn create(
     path: web::Path<String>,
     mut body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_creator()?;
-    let show = find_show(&state, &path).await?;
-    caller.owner_of(&show)?;
+    let show = owned_show(&state, &caller, &path).await?;
     let sku: Sku = body.required("sku")?;
     let title: Title = body.required("title")?;
     let price: PriceCents = body.required("price_cents")?;
@@ -80,10 +78,8 @@ pub async fn update(
     path: web::Path<(String, String)>,
     mut body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_creator()?;
     let (show_id, product_id) = path.into_inner();
-    let show = find_show(&state, &show_id).await?;
-    caller.owner_of(&show)?;
+    let show = owned_show(&state, &caller, &show_id).await?;
     if !looks_like_id(&product_id) {
         return Err(product_not_found());
     }

@@ -10,7 +10,7 @@ use crate::domain::text::Title;
 use crate::error::ApiError;
 use crate::input::JsonObject;
 use crate::live::Change;
-use crate::routes::{find_show, product_not_found, show_not_found};
+use crate::routes::{owned_show, product_not_found, show_not_found};
 use crate::startup::AppState;
 use crate::store::{self, ShowRow};
 
@@ -163,9 +163,7 @@ pub async fn pin(
     path: web::Path<String>,
     mut body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require_creator()?;
-    let show = find_show(&state, &path).await?;
-    caller.owner_of(&show)?;
+    let show = owned_show(&state, &caller, &path).await?;
     let product_id: Option<IdRef> = body.nullable("product_id")?;
     body.finish()?;
     if let Some(IdRef(id)) = &product_id
