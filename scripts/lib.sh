@@ -72,7 +72,44 @@ start_postgres() {
     export PG_URL PG_DIR PG_BIN
 }
 
+stop_localstripe() {
+    [ -n "${LOCALSTRIPE_PID:-}" ] && kill "$LOCALSTRIPE_PID" 2>/dev/null || true
+}
+
 stop_postgres() {
     [ -n "${PG_DIR:-}" ] && [ -f "$PG_DIR/data/postmaster.pid" ] || return 0
     "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+# ensure_localstripe: localstripe (PyPI) in a private venv under .dev/.
+LOCALSTRIPE_VERSION=1.15.10
+ensure_localstripe() {
+    local venv="$ROOT/.dev/venv"
+    if [ ! -x "$venv/bin/python" ]; then
+        python3 -m venv "$venv" 2>/dev/null || { ensure_apt python3-venv; python3 -m venv "$venv"; }
+    fi
+    if ! "$venv/bin/python" -c "import localstripe" 2>/dev/null; then
+        say "installing localstripe $LOCALSTRIPE_VERSION (PyPI) into .dev/venv"
+        "$venv/bin/pip" install -q "localstripe==$LOCALSTRIPE_VERSION"
+    fi
+    LOCALSTRIPE_PY="$venv/bin/python"
+}
+
+# start_localstripe PORT LOGFILE: runs it in the background on 127.0.0.1:PORT,
+# waits until it answers, sets LOCALSTRIPE_PID and LOCALSTRIPE_URL.
+start_localstripe() {
+    ensure_localstripe
+    local port="$1" log="$2"
+    "$LOCALSTRIPE_PY" "$ROOT/scripts/localstripe_server.py" --port "$port" >"$log" 2>&1 &
+    LOCALSTRIPE_PID=$!
+    LOCALSTRIPE_URL="http://127.0.0.1:$port"
+    for _ in $(seq 1 100); do
+        if curl -sf -o /dev/null -u sk_test_probe: "$LOCALSTRIPE_URL/v1/customers" 2>/dev/null; then
+            export LOCALSTRIPE_PID LOCALSTRIPE_URL
+            return 0
+        fi
+        kill -0 "$LOCALSTRIPE_PID" 2>/dev/null || die "localstripe exited: $(cat "$log")"
+        sleep 0.1
+    done
+    die "localstripe did not answer on $LOCALSTRIPE_URL"
 }

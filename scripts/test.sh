@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, clippy, unit and integration tests on
-# SQLite and on PostgreSQL (a private server started here and stopped after).
+# SQLite and on PostgreSQL, payments against localstripe (a private PostgreSQL
+# and a localstripe are started here and stopped after).
 # Installs what it needs first; safe to run again.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 ensure_rust
-ensure_apt postgresql
+ensure_apt postgresql curl
+ensure_localstripe
 
 say "formatting"
 cargo fmt --all -- --check
@@ -17,11 +19,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 say "building tests"
 cargo test --workspace --locked --no-run
 
-say "starting a private PostgreSQL"
-pg_root="$(mktemp -d /tmp/dropcast-pg.XXXXXX)"
-trap 'stop_postgres; rm -rf "$pg_root"' EXIT
-start_postgres "$pg_root"
+say "starting a private PostgreSQL and localstripe"
+work="$(mktemp -d /tmp/dropcast-test.XXXXXX)"
+trap 'stop_localstripe; stop_postgres; rm -rf "$work"' EXIT
+start_postgres "$work/pg"
 export DROPCAST_TEST_PG_URL="$PG_URL"
+start_localstripe "$(free_port)" "$work/localstripe.log"
+export DROPCAST_TEST_STRIPE_URL="$LOCALSTRIPE_URL"
 
 say "tests (SQLite and PostgreSQL)"
 cargo test --workspace --locked -- "$@"

@@ -8,6 +8,8 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::payments::StripeSettings;
+
 /// A setting that could not be understood. Startup stops with this message.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -48,6 +50,29 @@ pub struct Settings {
     pub http_workers: usize,
     /// Settings of the live websocket channel.
     pub live: LiveSettings,
+    /// Stripe, when `STRIPE_SECRET_KEY` is set; without it ordering answers 503.
+    pub stripe: Option<StripeSettings>,
+    /// How long an order may hold stock while its payment is not final
+    /// (`DROPCAST_HOLD_SECONDS`, default 600).
+    pub hold_seconds: u64,
+    /// Test hook for crash tests (`DROPCAST_TEST_PAUSE=before_confirm:MS` or
+    /// `after_confirm:MS`): checkout waits there so a test can kill the process.
+    pub test_pause: Option<TestPause>,
+}
+
+/// Where checkout pauses for a crash test, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TestPause {
+    pub point: PausePoint,
+    pub duration: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PausePoint {
+    /// Stock held and PaymentIntent created, not confirmed yet.
+    BeforeConfirm,
+    /// Stripe charged the card; the order does not know yet.
+    AfterConfirm,
 }
 
 /// Tuning of the live channel. The defaults suit production; tests shorten them.
@@ -130,7 +155,42 @@ impl Settings {
         let replay_seconds = number(&get, "DROPCAST_REPLAY_SECONDS", 600, 10..=86_400)?;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let http_workers = number(&get, "DROPCAST_HTTP_WORKERS", cores as u64, 1..=256)? as usize;
+        let stripe = match get("STRIPE_SECRET_KEY") {
+            None => None,
+            Some(secret_key) => {
+                let api_base =
+                    get("STRIPE_API_BASE").unwrap_or_else(|| "https://api.stripe.com".into());
+                let parsed = url::Url::parse(&api_base)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"));
+                if parsed.is_none() {
+                    return Err(ConfigError::Invalid {
+                        var: "STRIPE_API_BASE",
+                        value: api_base,
+                        reason: "must be an http(s) URL",
+                    });
+                }
+                Some(StripeSettings {
+                    secret_key,
+                    publishable_key: get("STRIPE_PUBLISHABLE_KEY"),
+                    api_base: format!("{}/", api_base.trim_end_matches('/')),
+                    webhook_secret: get("STRIPE_WEBHOOK_SECRET"),
+                })
+            }
+        };
+        let hold_seconds = number(&get, "DROPCAST_HOLD_SECONDS", 600, 1..=86_400)?;
+        let test_pause = match get("DROPCAST_TEST_PAUSE") {
+            None => None,
+            Some(value) => Some(parse_pause(&value).ok_or(ConfigError::Invalid {
+                var: "DROPCAST_TEST_PAUSE",
+                value,
+                reason: "must be before_confirm:MS or after_confirm:MS",
+            })?),
+        };
         Ok(Settings {
+            stripe,
+            hold_seconds,
+            test_pause,
             http_addr,
             public_url,
             data_dir,
@@ -196,6 +256,19 @@ fn number(
     }
 }
 
+fn parse_pause(value: &str) -> Option<TestPause> {
+    let (point, ms) = value.split_once(':')?;
+    let point = match point {
+        "before_confirm" => PausePoint::BeforeConfirm,
+        "after_confirm" => PausePoint::AfterConfirm,
+        _ => return None,
+    };
+    Some(TestPause {
+        point,
+        duration: Duration::from_millis(ms.parse().ok()?),
+    })
+}
+
 fn parse_public_url(value: &str) -> Result<url::Url, ConfigError> {
     let invalid = |reason| ConfigError::Invalid {
         var: "DROPCAST_PUBLIC_URL",
@@ -247,6 +320,35 @@ mod tests {
         assert_eq!(s.srt_addr.port(), 9000);
         assert_eq!(s.replay_seconds, 600);
         assert!(s.admin_token.is_none());
+        assert!(s.stripe.is_none());
+        assert_eq!(s.hold_seconds, 600);
+    }
+
+    #[test]
+    fn stripe_settings_need_the_secret_key() {
+        let s = settings(&[("STRIPE_PUBLISHABLE_KEY", "pk_test_x")]).unwrap();
+        assert!(s.stripe.is_none());
+        let s = settings(&[
+            ("STRIPE_SECRET_KEY", "sk_test_x"),
+            ("STRIPE_API_BASE", "http://127.0.0.1:8420"),
+        ])
+        .unwrap();
+        let stripe = s.stripe.unwrap();
+        assert_eq!(stripe.api_base, "http://127.0.0.1:8420/");
+        assert!(!format!("{stripe:?}").contains("sk_test_x"));
+    }
+
+    #[test]
+    fn test_pause_parses() {
+        let s = settings(&[("DROPCAST_TEST_PAUSE", "after_confirm:1500")]).unwrap();
+        assert_eq!(
+            s.test_pause,
+            Some(TestPause {
+                point: PausePoint::AfterConfirm,
+                duration: Duration::from_millis(1500)
+            })
+        );
+        assert!(settings(&[("DROPCAST_TEST_PAUSE", "sometime")]).is_err());
     }
 
     #[test]

@@ -17,10 +17,13 @@
 //! - [`input`]: the bounded JSON body extractor and per-field validation errors.
 //! - [`error`]: [`error::ApiError`], the one error shape of the API.
 //! - [`live`]: the per-show rooms that fan live events out to websockets.
+//! - [`payments`]: Stripe through async-stripe, and webhook signatures.
+//! - [`checkout`]: orders: stock holds, payment, settlement, expiry, reconciliation.
 //! - [`routes`]: one module a resource.
 //! - [`telemetry`]: tracing, request ids and Prometheus metrics.
 
 pub mod auth;
+pub mod checkout;
 pub mod cli;
 pub mod configuration;
 pub mod db;
@@ -29,6 +32,7 @@ pub mod domain;
 pub mod error;
 pub mod input;
 pub mod live;
+pub mod payments;
 pub mod routes;
 pub mod startup;
 pub mod store;

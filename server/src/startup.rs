@@ -10,6 +10,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::{ErrorHandlers, from_fn};
@@ -18,11 +19,13 @@ use sqlx::AnyPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::AdminToken;
+use crate::checkout::Checkout;
 use crate::configuration::Settings;
 use crate::db::{self, DbError};
 use crate::domain::ids::new_secret;
 use crate::error::{ApiError, json_error_handler};
 use crate::live::Hub;
+use crate::payments::Stripe;
 use crate::routes;
 use crate::telemetry::{Metrics, observe};
 
@@ -33,6 +36,8 @@ pub struct AppState {
     /// Compared in constant time; the token itself is not kept.
     pub admin_token: AdminToken,
     pub hub: Hub,
+    /// Orders and payments; without Stripe settings it refuses to order (503).
+    pub checkout: Checkout,
     pub metrics: Arc<Metrics>,
     /// Cancelled at shutdown; long-lived tasks (live sockets) watch it.
     pub shutdown: CancellationToken,
@@ -42,6 +47,8 @@ pub struct AppState {
 pub enum StartupError {
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error("{0}")]
+    Stripe(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -64,7 +71,8 @@ impl Application {
         Self::build_with_pool(settings, pool)
     }
 
-    /// Binds the listener over an already migrated pool.
+    /// Binds the listener over an already migrated pool. Needs a tokio runtime
+    /// (it starts the checkout's background work).
     pub fn build_with_pool(settings: Settings, pool: AnyPool) -> Result<Application, StartupError> {
         let (admin_token, generated_admin_token) = match &settings.admin_token {
             Some(token) => (AdminToken::new(token), None),
@@ -75,6 +83,19 @@ impl Application {
         };
         let metrics = Arc::new(Metrics::new());
         let hub = Hub::new(pool.clone(), settings.live.clone(), metrics.clone());
+        let stripe = match &settings.stripe {
+            Some(s) => Some(Stripe::new(s.clone()).map_err(StartupError::Stripe)?),
+            None => None,
+        };
+        let hold = Duration::from_secs(settings.hold_seconds);
+        let checkout = Checkout::new(
+            pool.clone(),
+            hub.clone(),
+            stripe,
+            hold,
+            settings.test_pause,
+            metrics.clone(),
+        );
         let addr = settings.http_addr.to_string();
         let bind_error = |source| StartupError::Bind {
             addr: addr.clone(),
@@ -93,8 +114,19 @@ impl Application {
             settings: Arc::new(settings),
             admin_token,
             hub,
+            checkout: checkout.clone(),
             metrics,
             shutdown: CancellationToken::new(),
+        });
+        // Settle what a previous process left in flight, then keep ending
+        // holds that run out.
+        let sweep_every = (hold / 4).clamp(Duration::from_millis(200), Duration::from_secs(5));
+        let shutdown = state.shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = checkout.reconcile().await {
+                tracing::error!(error = %e, "reconciliation at start failed; the expiry sweep will retry");
+            }
+            crate::checkout::run_expiry(checkout, sweep_every, shutdown).await;
         });
         let app_state = state.clone();
         let server = HttpServer::new(move || {

@@ -50,6 +50,11 @@ pub struct LatencyLabels {
     pub route: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: String,
+}
+
 fn latency_histogram() -> Histogram {
     // 0.25 ms to about 8 s.
     Histogram::new(exponential_buckets(0.00025, 2.0, 16))
@@ -70,6 +75,8 @@ pub struct Metrics {
     pub live_frames: Counter,
     /// Snapshots sent, first ones and resyncs of sockets that fell behind.
     pub live_snapshots: Counter,
+    /// Orders by outcome: paid, requires_action, pending, declined, sold_out, …
+    pub orders: Family<OutcomeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -91,6 +98,8 @@ impl Metrics {
         let live_events = Counter::default();
         let live_frames = Counter::default();
         let live_snapshots = Counter::default();
+        let orders = Family::<OutcomeLabels, Counter>::default();
+        registry.register("orders", "Orders by outcome", orders.clone());
         registry.register(
             "http_requests",
             "HTTP requests by route and status",
@@ -131,6 +140,7 @@ impl Metrics {
             live_events,
             live_frames,
             live_snapshots,
+            orders,
         }
     }
 

@@ -16,6 +16,32 @@ use sqlx::{Connection, Executor};
 use tokio_tungstenite::tungstenite::Message;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+pub const WEBHOOK_SECRET: &str = "whsec_dropcast_tests";
+pub const STRIPE_KEY: &str = "sk_test_dropcast";
+
+/// Cards localstripe knows (see shared/FIELD-NOTES.md).
+pub const CARD_OK: &str = "4242424242424242";
+/// Attaches fine, every charge is declined.
+pub const CARD_CHARGE_DECLINED: &str = "4000000000000341";
+/// Needs 3-D Secure: the intent stops in `requires_action`.
+pub const CARD_3DS: &str = "4000002760003184";
+
+/// The localstripe the test command started.
+pub fn stripe_url() -> String {
+    std::env::var("DROPCAST_TEST_STRIPE_URL").expect(
+        "payment tests need DROPCAST_TEST_STRIPE_URL; `scripts/test.sh` starts localstripe and sets it",
+    )
+}
+
+/// Settings adjustment: Stripe through the test localstripe.
+pub fn with_stripe(settings: &mut Settings) {
+    settings.stripe = Some(dropcast::payments::StripeSettings {
+        secret_key: STRIPE_KEY.into(),
+        publishable_key: Some("pk_test_dropcast".into()),
+        api_base: format!("{}/", stripe_url()),
+        webhook_secret: Some(WEBHOOK_SECRET.into()),
+    });
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Db {
@@ -290,6 +316,88 @@ impl TestApp {
         (token, show_id, product["id"].as_str().unwrap().to_string())
     }
 
+    /// A call straight to localstripe, as Stripe.js or the bank would make it.
+    pub async fn stripe(&self, method: Method, path: &str, form: &[(&str, &str)]) -> Value {
+        let body: String = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let res = self
+            .client
+            .request(method, format!("{}{path}", stripe_url()))
+            .basic_auth(STRIPE_KEY, Some(""))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("localstripe answers");
+        res.json().await.expect("localstripe answers JSON")
+    }
+
+    /// A card PaymentMethod, made the way Stripe.js makes one.
+    pub async fn payment_method(&self, number: &str) -> String {
+        let pm = self
+            .stripe(
+                Method::POST,
+                "/v1/payment_methods",
+                &[
+                    ("type", "card"),
+                    ("card[number]", number),
+                    ("card[exp_month]", "12"),
+                    ("card[exp_year]", "2031"),
+                    ("card[cvc]", "123"),
+                ],
+            )
+            .await;
+        pm["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no payment method: {pm}"))
+            .to_string()
+    }
+
+    /// A viewer who saved the card `number`; returns the viewer token.
+    pub async fn buyer(&self, number: &str) -> String {
+        let token = self.viewer().await;
+        let pm = self.payment_method(number).await;
+        let saved = self
+            .put(
+                "/api/v1/viewers/me/payment-method",
+                Some(&token),
+                json!({"email": "buyer@example.com", "payment_method": pm}),
+            )
+            .await
+            .expect(200);
+        assert_eq!(saved["card"]["last4"], &number[number.len() - 4..]);
+        token
+    }
+
+    /// Places an order; returns the raw answer.
+    pub async fn order(
+        &self,
+        buyer: &str,
+        show_id: &str,
+        product_id: &str,
+        quantity: i64,
+        key: &str,
+    ) -> Answer {
+        self.post(
+            &format!("/api/v1/shows/{show_id}/orders"),
+            Some(buyer),
+            json!({"product_id": product_id, "quantity": quantity, "idempotency_key": key}),
+        )
+        .await
+    }
+
+    /// `(available, held, sold)` of a product, from the database.
+    pub async fn stock(&self, product_id: &str) -> (i64, i64, i64) {
+        sqlx::query_as("SELECT available, held, sold FROM products WHERE id = $1")
+            .bind(product_id)
+            .fetch_one(&self.state.pool)
+            .await
+            .unwrap()
+    }
+
     pub async fn viewer(&self) -> String {
         let body = self
             .post("/api/v1/viewers", None, json!({}))
@@ -409,4 +517,15 @@ impl Live {
     pub async fn send_text(&mut self, text: &str) {
         self.ws.send(Message::text(text)).await.expect("send");
     }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

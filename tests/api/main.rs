@@ -5,6 +5,7 @@ mod helpers;
 
 mod authz;
 mod bad_input;
+mod checkout;
 mod creators;
 mod health;
 mod live;

@@ -50,6 +50,8 @@ pub enum Change {
     },
     /// A countdown was started.
     Countdown { countdown: Countdown },
+    /// Units were paid for (the "just bought" toast).
+    Sold { product_id: String, quantity: i64 },
 }
 
 /// Why a socket could not join a show's room.
@@ -118,6 +120,12 @@ impl Hub {
         };
         room.wait_ready().await?;
         Ok(Subscription::new(room, frames))
+    }
+
+    /// Sockets of this process on the show now.
+    pub fn viewers(&self, show_id: &str) -> u64 {
+        let rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
+        rooms.get(show_id).map_or(0, RoomHandle::viewers)
     }
 
     /// Rooms in memory now.

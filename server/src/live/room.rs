@@ -227,6 +227,8 @@ struct Model {
     last_stock_at: HashMap<String, Instant>,
     next_flush: Option<Instant>,
     viewers_sent: u64,
+    /// Highest viewer count written to the database (stats read it).
+    peak_recorded: u64,
     /// Frames produced by the changes being applied, sent after the snapshot is stored.
     out: Vec<Frame>,
 }
@@ -257,6 +259,7 @@ impl Model {
             last_stock_at: HashMap::new(),
             next_flush: None,
             viewers_sent: 0,
+            peak_recorded: 0,
             out: Vec::new(),
         }
     }
@@ -301,6 +304,16 @@ impl Model {
                     None => self.snapshot.countdowns.push(countdown.clone()),
                 }
                 self.emit(|seq| ServerMsg::Countdown { seq, countdown });
+            }
+            Change::Sold {
+                product_id,
+                quantity,
+            } => {
+                self.emit(|seq| ServerMsg::Sold {
+                    seq,
+                    product_id,
+                    quantity,
+                });
             }
         }
     }
@@ -470,7 +483,14 @@ async fn run(
                 model.flush_stock(Instant::now(), &settings);
             }
             _ = viewers_tick.tick() => {
-                model.viewers_changed(room.viewers.load(Ordering::Relaxed));
+                let count = room.viewers.load(Ordering::Relaxed);
+                model.viewers_changed(count);
+                if count > model.peak_recorded {
+                    match store::raise_viewers_peak(&pool, &room.show_id, count as i64).await {
+                        Ok(()) => model.peak_recorded = count,
+                        Err(e) => tracing::warn!(show = %room.show_id, error = %e, "could not record the viewer peak"),
+                    }
+                }
                 if room.frames.receiver_count() == 0 {
                     let since = *idle_since.get_or_insert_with(Instant::now);
                     if since.elapsed() >= settings.room_idle && remove_if_idle(&rooms, &handle) {
@@ -551,6 +571,7 @@ mod tests {
             last_stock_at: HashMap::new(),
             next_flush: None,
             viewers_sent: 0,
+            peak_recorded: 0,
             out: vec![],
         }
     }

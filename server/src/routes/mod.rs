@@ -10,8 +10,11 @@ pub mod creators;
 pub mod editors;
 pub mod health;
 pub mod live;
+pub mod orders;
 pub mod products;
 pub mod shows;
+pub mod stats;
+pub mod stripe_webhook;
 pub mod viewers;
 
 use actix_web::web;
@@ -47,7 +50,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/shows/{show}/editors").route(post().to(editors::create)))
                 .service(resource("/shows/{show}/live").route(get().to(live::socket)))
                 .service(resource("/viewers").route(post().to(viewers::create)))
-                .service(resource("/viewers/me").route(get().to(viewers::me))),
+                .service(resource("/viewers/me").route(get().to(viewers::me)))
+                .service(
+                    resource("/viewers/me/payment-method")
+                        .route(put().to(viewers::save_payment_method)),
+                )
+                .service(
+                    resource("/shows/{show}/orders")
+                        .route(post().to(orders::create))
+                        .route(get().to(orders::list)),
+                )
+                .service(resource("/shows/{show}/stats").route(get().to(stats::get)))
+                .service(resource("/orders/{order}").route(get().to(orders::get)))
+                .service(resource("/orders/{order}/refund").route(post().to(orders::refund)))
+                .service(resource("/stripe/webhook").route(post().to(stripe_webhook::receive))),
         );
 }
 

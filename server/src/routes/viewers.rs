@@ -6,7 +6,10 @@ use serde::Serialize;
 use crate::auth::{Caller, new_token};
 use crate::domain::ids::new_id;
 use crate::error::ApiError;
+use crate::input::FromJson;
 use crate::input::JsonObject;
+use crate::payments::StripeError;
+use crate::routes::orders::stripe_of;
 use crate::startup::AppState;
 use crate::store::{self, TokenRole};
 
@@ -53,4 +56,98 @@ pub async fn me(state: web::Data<AppState>, caller: Caller) -> Result<HttpRespon
             email: viewer.email,
             card,
         }))
+}
+
+/// An email address: one `@`, no spaces, at most 254 characters.
+struct Email(String);
+
+impl FromJson for Email {
+    fn from_json(value: &serde_json::Value) -> Result<Self, String> {
+        let s = value.as_str().ok_or("must be a string")?.trim();
+        let ok = (3..=254).contains(&s.len())
+            && s.matches('@').count() == 1
+            && !s.starts_with('@')
+            && !s.ends_with('@')
+            && !s.chars().any(|c| c.is_whitespace() || c.is_control());
+        if ok {
+            Ok(Email(s.to_string()))
+        } else {
+            Err("must be an email address".into())
+        }
+    }
+}
+
+/// A Stripe PaymentMethod id made by Stripe.js (`pm_…`).
+struct PaymentMethodId(String);
+
+impl FromJson for PaymentMethodId {
+    fn from_json(value: &serde_json::Value) -> Result<Self, String> {
+        let s = value.as_str().ok_or("must be a string")?;
+        let ok = s.starts_with("pm_")
+            && s.len() <= 255
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if ok {
+            Ok(PaymentMethodId(s.to_string()))
+        } else {
+            Err("must be a Stripe PaymentMethod id (pm_…)".into())
+        }
+    }
+}
+
+/// `PUT /api/v1/viewers/me/payment-method` (viewer) `{"email","payment_method"}`:
+/// saves the card on the buyer's own Stripe Customer (made on first use).
+pub async fn save_payment_method(
+    state: web::Data<AppState>,
+    caller: Caller,
+    mut body: JsonObject,
+) -> Result<HttpResponse, ApiError> {
+    let viewer_id = caller.require_viewer()?;
+    let stripe = stripe_of(&state)?;
+    let Email(email) = body.required("email")?;
+    let PaymentMethodId(payment_method) = body.required("payment_method")?;
+    body.finish()?;
+    let viewer = store::get_viewer(&state.pool, viewer_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("invalid_token", "this viewer no longer exists"))?;
+    let stripe_error = |e: StripeError| match e {
+        StripeError::Card { code, message } => ApiError::new(
+            actix_web::http::StatusCode::PAYMENT_REQUIRED,
+            "card_declined",
+            format!("{code}: {message}"),
+        )
+        .with_field("payment_method"),
+        StripeError::Refused { message, .. } => ApiError::invalid("payment_method", message),
+        StripeError::Transport(_) => ApiError::unavailable(
+            "payments_unavailable",
+            "Stripe could not be reached; try again",
+        ),
+    };
+    let customer = match viewer.stripe_customer_id {
+        Some(customer) => customer,
+        None => {
+            let customer = stripe
+                .create_customer(&email, viewer_id)
+                .await
+                .map_err(stripe_error)?;
+            store::set_viewer_customer(&state.pool, viewer_id, &customer).await?;
+            customer
+        }
+    };
+    let card = stripe
+        .attach_payment_method(&payment_method, &customer)
+        .await
+        .map_err(stripe_error)?;
+    store::set_viewer_card(
+        &state.pool,
+        viewer_id,
+        &email,
+        &payment_method,
+        &card.brand,
+        &card.last4,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "email": email,
+        "card": {"brand": card.brand, "last4": card.last4},
+    })))
 }

@@ -5,6 +5,8 @@
 //! statement that changes the row, so the live rooms can tell a newer figure
 //! from an older one whatever order concurrent requests publish in.
 
+pub mod orders;
+
 use sqlx::{AnyPool, FromRow, Row};
 use wire::{Countdown, CountdownKind, Product};
 
@@ -172,20 +174,80 @@ pub async fn shows_of_creator(
     .await
 }
 
-/// Pins (or with `None` unpins) a product; returns the show's new version.
+/// Pins (or with `None` unpins) a product and stamps the show's timeline;
+/// returns the show's new version.
 pub async fn set_pin(
     pool: &AnyPool,
     show_id: &str,
     product_id: Option<&str>,
 ) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
+    let mut tx = pool.begin().await?;
+    let version: Option<i64> = sqlx::query_scalar(
         "UPDATE shows SET pinned_product_id = $2, version = version + 1
          WHERE id = $1 RETURNING version",
     )
     .bind(show_id)
     .bind(product_id)
-    .fetch_optional(pool)
-    .await
+    .fetch_optional(&mut *tx)
+    .await?;
+    if version.is_some() {
+        insert_show_event(&mut *tx, show_id, "pin", product_id).await?;
+    }
+    tx.commit().await?;
+    Ok(version)
+}
+
+/// Stamps an event on the show's timeline.
+pub async fn insert_show_event<'e, E>(
+    exec: E,
+    show_id: &str,
+    kind: &str,
+    product_id: Option<&str>,
+) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query("INSERT INTO show_events (id, show_id, kind, product_id, at_ms) VALUES ($1, $2, $3, $4, $5)")
+        .bind(crate::domain::ids::new_id("ev"))
+        .bind(show_id)
+        .bind(kind)
+        .bind(product_id)
+        .bind(now_ms())
+        .execute(exec)
+        .await?;
+    Ok(())
+}
+
+/// `(product_id, at_ms)` of every pin of the show, oldest first.
+pub async fn pins_of_show(
+    pool: &AnyPool,
+    show_id: &str,
+) -> Result<Vec<(Option<String>, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT product_id, at_ms FROM show_events WHERE show_id = $1 AND kind = 'pin' ORDER BY at_ms")
+        .bind(show_id)
+        .fetch_all(pool)
+        .await
+}
+
+/// Raises the show's recorded viewer peak to `count` if that is higher.
+pub async fn raise_viewers_peak(
+    pool: &AnyPool,
+    show_id: &str,
+    count: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE shows SET viewers_peak = $2 WHERE id = $1 AND viewers_peak < $2")
+        .bind(show_id)
+        .bind(count)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn viewers_peak(pool: &AnyPool, show_id: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT viewers_peak FROM shows WHERE id = $1")
+        .bind(show_id)
+        .fetch_one(pool)
+        .await
 }
 
 // ---------------------------------------------------------------- products
@@ -207,6 +269,8 @@ pub struct ProductRow {
     pub version: i64,
 }
 
+#[macro_export]
+#[doc(hidden)]
 macro_rules! product_columns {
     () => {
         "id, show_id, sku, title, price_cents, currency, image_url, \
@@ -447,6 +511,44 @@ pub struct ViewerRow {
     pub stripe_customer_id: Option<String>,
     pub card_brand: Option<String>,
     pub card_last4: Option<String>,
+    pub payment_method_id: Option<String>,
+}
+
+/// Stores a buyer's Stripe customer (made on their first saved card).
+pub async fn set_viewer_customer(
+    pool: &AnyPool,
+    id: &str,
+    customer_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE viewers SET stripe_customer_id = $2 WHERE id = $1")
+        .bind(id)
+        .bind(customer_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Stores the buyer's saved card for one-tap checkout.
+pub async fn set_viewer_card(
+    pool: &AnyPool,
+    id: &str,
+    email: &str,
+    payment_method_id: &str,
+    brand: &str,
+    last4: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE viewers SET email = $2, payment_method_id = $3, card_brand = $4, card_last4 = $5
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(email)
+    .bind(payment_method_id)
+    .bind(brand)
+    .bind(last4)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 pub async fn create_viewer(pool: &AnyPool, id: &str, token_hash: &str) -> Result<(), sqlx::Error> {
@@ -462,7 +564,8 @@ pub async fn create_viewer(pool: &AnyPool, id: &str, token_hash: &str) -> Result
 
 pub async fn get_viewer(pool: &AnyPool, id: &str) -> Result<Option<ViewerRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, email, stripe_customer_id, card_brand, card_last4 FROM viewers WHERE id = $1",
+        "SELECT id, email, stripe_customer_id, card_brand, card_last4, payment_method_id
+         FROM viewers WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(pool)

@@ -1,0 +1,474 @@
+//! One-click checkout: hold stock, charge the saved card, settle.
+//!
+//! ```text
+//!  POST orders ─▶ hold (DB tx: stock held, order `pending`)
+//!               ─▶ create PaymentIntent (unconfirmed) ─▶ record its id on the order
+//!               ─▶ confirm (the charge) ─▶ settle:
+//!                     succeeded        → sold, `paid`
+//!                     requires_action  → `requires_action` (+ client_secret), still held
+//!                     declined         → released, `failed` (402 to the buyer)
+//!                     unknown (network)→ still held, `pending`; settled later
+//! ```
+//!
+//! A charge can only happen on an intent whose id the order already holds,
+//! so after a crash every order that still holds stock can be settled by
+//! retrieving its intent ([`Checkout::reconcile`]); none is charged without
+//! an order, none is sold twice. Stripe's webhooks, `GET` of an order, the
+//! expiry sweep and the restart all funnel into [`Checkout::settle`], and the
+//! guarded stock moves of [`crate::store::orders`] make every one of them safe
+//! to run twice or out of order.
+
+use std::time::Duration;
+
+use sqlx::AnyPool;
+
+use crate::configuration::{PausePoint, TestPause};
+use crate::live::{Change, Hub};
+use crate::payments::{IntentRequest, PaymentIntent, Stripe, StripeError};
+use crate::store::orders::{self, Moved, OrderRow};
+use crate::store::{ProductRow, ShowRow, ViewerRow};
+use crate::telemetry::Metrics;
+use std::sync::Arc;
+
+/// What placing an order came to, for the route to answer.
+#[derive(Debug)]
+pub enum Placed {
+    /// A new order: paid, waiting for 3-D Secure, or pending.
+    Created(OrderRow),
+    /// The idempotency key was used before: the same order.
+    Existing(OrderRow),
+    /// The card was declined; the stock went back.
+    Declined(OrderRow),
+    SoldOut,
+    NoSuchProduct,
+    OverLimit {
+        owned: i64,
+        max: i64,
+    },
+    /// Stripe could not be reached to start the payment; the stock went back.
+    PaymentsDown,
+}
+
+/// A buyer's order, as the route validated it.
+pub struct OrderRequest<'a> {
+    pub viewer: &'a ViewerRow,
+    /// The buyer's Stripe Customer and saved card.
+    pub customer: &'a str,
+    pub payment_method: &'a str,
+    pub show: &'a ShowRow,
+    pub product_id: &'a str,
+    pub quantity: i64,
+    pub idempotency_key: &'a str,
+}
+
+#[derive(Clone)]
+pub struct Checkout {
+    pool: AnyPool,
+    hub: Hub,
+    stripe: Option<Stripe>,
+    hold: Duration,
+    test_pause: Option<TestPause>,
+    metrics: Arc<Metrics>,
+}
+
+impl Checkout {
+    pub fn new(
+        pool: AnyPool,
+        hub: Hub,
+        stripe: Option<Stripe>,
+        hold: Duration,
+        test_pause: Option<TestPause>,
+        metrics: Arc<Metrics>,
+    ) -> Checkout {
+        Checkout {
+            pool,
+            hub,
+            stripe,
+            hold,
+            test_pause,
+            metrics,
+        }
+    }
+
+    pub fn stripe(&self) -> Option<&Stripe> {
+        self.stripe.as_ref()
+    }
+
+    fn publish_product(&self, product: &ProductRow) {
+        self.hub.publish(
+            &product.show_id,
+            Change::Product {
+                product: product.to_wire(),
+                version: product.version,
+            },
+        );
+    }
+
+    fn count(&self, outcome: &str) {
+        self.metrics
+            .orders
+            .get_or_create(&crate::telemetry::OutcomeLabels {
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    async fn pause(&self, point: PausePoint) {
+        if let Some(p) = self.test_pause
+            && p.point == point
+        {
+            tracing::warn!(?point, ms = p.duration.as_millis() as u64, "test pause");
+            tokio::time::sleep(p.duration).await;
+        }
+    }
+
+    /// Places an order for a buyer with a saved card. Countdowns are checked
+    /// by the caller; everything else here.
+    pub async fn place(&self, req: OrderRequest<'_>) -> Result<Placed, sqlx::Error> {
+        let Some(stripe) = &self.stripe else {
+            return Ok(Placed::PaymentsDown);
+        };
+        let OrderRequest {
+            viewer,
+            customer,
+            payment_method,
+            show,
+            product_id,
+            quantity,
+            idempotency_key,
+        } = req;
+        let order_id = crate::domain::ids::new_id("ord");
+        let held = orders::hold(
+            &self.pool,
+            orders::NewOrder {
+                id: &order_id,
+                show_id: &show.id,
+                product_id,
+                viewer_id: &viewer.id,
+                quantity,
+                idempotency_key,
+                hold_ms: self.hold.as_millis() as i64,
+            },
+        )
+        .await?;
+        let (order, product) = match held {
+            orders::Hold::Held { order, product } => (order, product),
+            orders::Hold::SoldOut => {
+                self.count("sold_out");
+                return Ok(Placed::SoldOut);
+            }
+            orders::Hold::NoSuchProduct => return Ok(Placed::NoSuchProduct),
+            orders::Hold::OverLimit { owned, max } => {
+                self.count("limit_exceeded");
+                return Ok(Placed::OverLimit { owned, max });
+            }
+            orders::Hold::Duplicate(existing) => return Ok(Placed::Existing(existing)),
+        };
+        self.publish_product(&product);
+
+        let request = IntentRequest {
+            order_id: &order.id,
+            show_id: &show.id,
+            amount_cents: order.amount_cents,
+            currency: &order.currency,
+            customer,
+            payment_method,
+        };
+        let intent = match stripe.create_intent(request).await {
+            Ok(intent) => intent,
+            Err(err) => {
+                // Nothing was charged: an intent, if one was made, is unconfirmed.
+                tracing::warn!(order = %order.id, error = %err, "could not start the payment");
+                let code = match &err {
+                    StripeError::Card { code, .. } => code.clone(),
+                    _ => "payments_unavailable".into(),
+                };
+                let released = self.release(&order.id, Some(&code)).await?;
+                return Ok(match err {
+                    StripeError::Card { .. } => {
+                        self.count("declined");
+                        Placed::Declined(released.unwrap_or(order))
+                    }
+                    _ => {
+                        self.count("payments_unavailable");
+                        Placed::PaymentsDown
+                    }
+                });
+            }
+        };
+        orders::set_intent(&self.pool, &order.id, &intent.id).await?;
+        self.pause(PausePoint::BeforeConfirm).await;
+
+        let confirmed = stripe.confirm_intent(&intent.id, &order.id).await;
+        self.pause(PausePoint::AfterConfirm).await;
+        let order = match confirmed {
+            Ok(intent) => self.settle(&order.id, &intent).await?,
+            Err(StripeError::Card { code, message }) => {
+                tracing::info!(order = %order.id, %code, %message, "card declined");
+                self.release(&order.id, Some(&code)).await?;
+                let order = orders::get_order(&self.pool, &order.id)
+                    .await?
+                    .unwrap_or(order);
+                self.count("declined");
+                return Ok(Placed::Declined(order));
+            }
+            Err(err) => {
+                // The charge may or may not have happened: ask Stripe.
+                tracing::warn!(order = %order.id, error = %err, "confirm failed; checking the intent");
+                match stripe.retrieve_intent(&intent.id).await {
+                    Ok(intent) => self.settle(&order.id, &intent).await?,
+                    Err(_) => orders::get_order(&self.pool, &order.id)
+                        .await?
+                        .unwrap_or(order),
+                }
+            }
+        };
+        if order.status == "failed" {
+            self.count("declined");
+            return Ok(Placed::Declined(order));
+        }
+        self.count(&order.status);
+        Ok(Placed::Created(order))
+    }
+
+    /// Brings an order in line with its PaymentIntent's state at Stripe.
+    pub async fn settle(
+        &self,
+        order_id: &str,
+        intent: &PaymentIntent,
+    ) -> Result<OrderRow, sqlx::Error> {
+        match intent.status.as_str() {
+            "succeeded" => self.paid(order_id, &intent.id).await?,
+            "requires_action" => {
+                orders::set_requires_action(&self.pool, order_id, intent.client_secret.as_deref())
+                    .await?;
+            }
+            "requires_payment_method" | "canceled" => {
+                let code = intent
+                    .last_error_code
+                    .clone()
+                    .unwrap_or_else(|| intent.status.clone());
+                self.release(order_id, Some(&code)).await?;
+            }
+            // requires_confirmation, processing, requires_capture: not final yet.
+            _ => {}
+        }
+        Ok(orders::get_order(&self.pool, order_id)
+            .await?
+            .expect("an order being settled exists"))
+    }
+
+    /// The payment succeeded: sell the held units, or — if the hold was
+    /// already released — take them back, or refund when they are gone.
+    async fn paid(&self, order_id: &str, intent_id: &str) -> Result<(), sqlx::Error> {
+        match orders::sell(&self.pool, order_id).await? {
+            Moved::Done { order, product } => {
+                self.publish_sale(&order, &product);
+                return Ok(());
+            }
+            Moved::NotApplicable | Moved::NoStock => {}
+        }
+        match orders::resell(&self.pool, order_id).await? {
+            Moved::Done { order, product } => {
+                tracing::info!(order = %order.id, "payment arrived after the hold ended; units taken back");
+                self.publish_sale(&order, &product);
+            }
+            Moved::NoStock => {
+                tracing::warn!(order = %order_id, "paid after the hold ended and sold out: refunding");
+                if let Some(stripe) = &self.stripe {
+                    match stripe.refund(intent_id, order_id).await {
+                        Ok(_) => orders::mark_refunded_unfilled(&self.pool, order_id).await?,
+                        Err(e) => {
+                            tracing::error!(order = %order_id, error = %e, "refund of an unfilled order failed; will retry")
+                        }
+                    }
+                }
+            }
+            Moved::NotApplicable => {} // already sold or refunded
+        }
+        Ok(())
+    }
+
+    fn publish_sale(&self, order: &OrderRow, product: &ProductRow) {
+        self.publish_product(product);
+        self.hub.publish(
+            &order.show_id,
+            Change::Sold {
+                product_id: order.product_id.clone(),
+                quantity: order.quantity,
+            },
+        );
+    }
+
+    /// Releases a held order as failed; returns it if it moved.
+    async fn release(
+        &self,
+        order_id: &str,
+        code: Option<&str>,
+    ) -> Result<Option<OrderRow>, sqlx::Error> {
+        match orders::release_failed(&self.pool, order_id, code).await? {
+            Moved::Done { order, product } => {
+                self.publish_product(&product);
+                Ok(Some(order))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Asks Stripe about an order still holding stock and settles it.
+    pub async fn refresh(&self, order: OrderRow) -> Result<OrderRow, sqlx::Error> {
+        let (Some(stripe), Some(intent_id)) = (&self.stripe, &order.payment_intent_id) else {
+            return Ok(order);
+        };
+        if order.stock_state != "held" {
+            return Ok(order);
+        }
+        match stripe.retrieve_intent(intent_id).await {
+            Ok(intent) => self.settle(&order.id, &intent).await,
+            Err(e) => {
+                tracing::warn!(order = %order.id, error = %e, "could not refresh the order from Stripe");
+                Ok(order)
+            }
+        }
+    }
+
+    /// Ends holds that ran out: cancels the intent at Stripe, then releases the
+    /// stock. An intent that succeeded meanwhile is settled as paid instead.
+    pub async fn expire_due(&self) -> Result<usize, sqlx::Error> {
+        let due = orders::held_orders(&self.pool, Some(crate::now_ms())).await?;
+        let mut released = 0;
+        for order in due {
+            if self.end_hold(&order, true).await? {
+                released += 1;
+            }
+        }
+        Ok(released)
+    }
+
+    /// At start: settles every order a previous process left holding stock.
+    pub async fn reconcile(&self) -> Result<usize, sqlx::Error> {
+        let held = orders::held_orders(&self.pool, None).await?;
+        let count = held.len();
+        for order in held {
+            self.end_hold(&order, false).await?;
+        }
+        if count > 0 {
+            tracing::info!(orders = count, "reconciled orders left in flight");
+        }
+        Ok(count)
+    }
+
+    /// Settles one held order against Stripe. With `expired`, a hold whose
+    /// payment is still open is cancelled; without, only an intent that was
+    /// never confirmed (the process died before the charge) is.
+    async fn end_hold(&self, order: &OrderRow, expired: bool) -> Result<bool, sqlx::Error> {
+        let Some(intent_id) = &order.payment_intent_id else {
+            // No intent recorded: nothing was charged.
+            let moved = if expired {
+                orders::release_expired(&self.pool, &order.id).await?
+            } else {
+                orders::release_failed(&self.pool, &order.id, Some("interrupted")).await?
+            };
+            return Ok(self.published(moved));
+        };
+        let Some(stripe) = &self.stripe else {
+            return Ok(false);
+        };
+        let intent = match stripe.retrieve_intent(intent_id).await {
+            Ok(intent) => intent,
+            Err(e) => {
+                tracing::warn!(order = %order.id, error = %e, "cannot reach Stripe; will retry");
+                return Ok(false);
+            }
+        };
+        let cancel = match intent.status.as_str() {
+            "requires_confirmation" => true,
+            "requires_action" | "requires_payment_method" | "requires_capture" => expired,
+            _ => false,
+        };
+        if !cancel {
+            let settled = self.settle(&order.id, &intent).await?;
+            return Ok(settled.stock_state == "released");
+        }
+        match stripe.cancel_intent(intent_id).await {
+            Ok(_) => {
+                let moved = if expired {
+                    orders::release_expired(&self.pool, &order.id).await?
+                } else {
+                    orders::release_failed(&self.pool, &order.id, Some("interrupted")).await?
+                };
+                Ok(self.published(moved))
+            }
+            Err(e) => {
+                // It may have moved on (paid meanwhile): settle on what it is now.
+                tracing::info!(order = %order.id, error = %e, "cancel refused; settling on the intent's state");
+                if let Ok(intent) = stripe.retrieve_intent(intent_id).await {
+                    self.settle(&order.id, &intent).await?;
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    fn published(&self, moved: Moved) -> bool {
+        match moved {
+            Moved::Done { product, .. } => {
+                self.publish_product(&product);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Refunds a paid order through Stripe and restocks it.
+    pub async fn refund(
+        &self,
+        stripe: &Stripe,
+        order: &OrderRow,
+    ) -> Result<Result<OrderRow, StripeError>, sqlx::Error> {
+        let Some(intent_id) = &order.payment_intent_id else {
+            return Ok(Err(StripeError::Refused {
+                status: 409,
+                message: "the order has no payment".into(),
+            }));
+        };
+        if let Err(e) = stripe.refund(intent_id, &order.id).await {
+            return Ok(Err(e));
+        }
+        self.restock_refunded(&order.id).await?;
+        Ok(Ok(orders::get_order(&self.pool, &order.id)
+            .await?
+            .unwrap_or_else(|| order.clone())))
+    }
+
+    /// sold → refunded, units back in stock (from the route or a webhook).
+    pub async fn restock_refunded(&self, order_id: &str) -> Result<(), sqlx::Error> {
+        if let Moved::Done { product, .. } = orders::refund(&self.pool, order_id).await? {
+            self.publish_product(&product);
+            self.count("refunded");
+        }
+        Ok(())
+    }
+}
+
+/// Runs the expiry sweep every `every` until shutdown.
+pub async fn run_expiry(
+    checkout: Checkout,
+    every: Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {
+                match checkout.expire_due().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(orders = n, "released expired holds"),
+                    Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+                }
+            }
+        }
+    }
+}

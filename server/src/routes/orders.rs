@@ -1,0 +1,289 @@
+//! Orders: one-click buy, read, list, refund.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+
+use crate::auth::{Caller, Principal};
+use crate::checkout::{OrderRequest, Placed};
+use crate::domain::countdown::{Window, purchase_window};
+use crate::domain::ids::{IdRef, looks_like_id};
+use crate::error::ApiError;
+use crate::input::{FromJson, JsonObject, integer_in};
+use crate::payments::{Stripe, StripeError};
+use crate::routes::{find_show, owned_show, product_not_found};
+use crate::startup::AppState;
+use crate::store::{self, orders::OrderRow};
+
+/// How many units one order may ask for.
+const MAX_QUANTITY: i64 = 100;
+
+/// A buyer's key that makes a retried request return the same order.
+struct IdempotencyKey(String);
+
+impl FromJson for IdempotencyKey {
+    fn from_json(value: &serde_json::Value) -> Result<Self, String> {
+        let s = value.as_str().ok_or("must be a string")?;
+        let ok = (1..=100).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+        if ok {
+            Ok(IdempotencyKey(s.to_string()))
+        } else {
+            Err("must be 1 to 100 characters of letters, digits, `-`, `_`, `.` or `:`".into())
+        }
+    }
+}
+
+struct Quantity(i64);
+
+impl FromJson for Quantity {
+    fn from_json(value: &serde_json::Value) -> Result<Self, String> {
+        integer_in(value, 1..=MAX_QUANTITY).map(Quantity)
+    }
+}
+
+/// An order as the buyer and the creator see it.
+#[derive(Serialize)]
+pub struct OrderView {
+    id: String,
+    show_id: String,
+    status: String,
+    product_id: String,
+    quantity: i64,
+    amount_cents: i64,
+    currency: String,
+    /// For Stripe.js to finish 3-D Secure; only while `requires_action`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure_code: Option<String>,
+    created_at_ms: i64,
+    paid_at_ms: Option<i64>,
+    /// When an unpaid hold is released.
+    expires_at_ms: i64,
+}
+
+impl From<OrderRow> for OrderView {
+    fn from(o: OrderRow) -> Self {
+        let client_secret = (o.status == "requires_action")
+            .then_some(o.client_secret)
+            .flatten();
+        OrderView {
+            id: o.id,
+            show_id: o.show_id,
+            status: o.status,
+            product_id: o.product_id,
+            quantity: o.quantity,
+            amount_cents: o.amount_cents,
+            currency: o.currency,
+            client_secret,
+            failure_code: o.failure_code,
+            created_at_ms: o.created_at_ms,
+            paid_at_ms: o.paid_at_ms,
+            expires_at_ms: o.expires_at_ms,
+        }
+    }
+}
+
+pub(crate) fn payments_unavailable() -> ApiError {
+    ApiError::unavailable(
+        "payments_unavailable",
+        "payments are not configured on this server (no STRIPE_SECRET_KEY)",
+    )
+}
+
+pub(crate) fn stripe_of(state: &AppState) -> Result<&Stripe, ApiError> {
+    state.checkout.stripe().ok_or_else(payments_unavailable)
+}
+
+/// `POST /api/v1/shows/{show}/orders` (viewer) `{"product_id","quantity","idempotency_key"}`.
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    mut body: JsonObject,
+) -> Result<HttpResponse, ApiError> {
+    let viewer_id = caller.require_viewer()?;
+    stripe_of(&state)?;
+    let show = find_show(&state, &path).await?;
+    let IdRef(product_id) = body.required("product_id")?;
+    let Quantity(quantity) = body.required("quantity")?;
+    let IdempotencyKey(key) = body.required("idempotency_key")?;
+    body.finish()?;
+
+    if let Some(existing) = store::orders::order_by_key(&state.pool, viewer_id, &key).await? {
+        return replay(existing, &product_id, quantity);
+    }
+    let viewer = store::get_viewer(&state.pool, viewer_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("invalid_token", "this viewer no longer exists"))?;
+    let (Some(customer), Some(payment_method)) =
+        (&viewer.stripe_customer_id, &viewer.payment_method_id)
+    else {
+        return Err(ApiError::bad_request(
+            "no_payment_method",
+            "save a card first: PUT /api/v1/viewers/me/payment-method",
+        ));
+    };
+    let countdowns = store::countdowns_of_show(&state.pool, &show.id).await?;
+    match purchase_window(&countdowns, &product_id, crate::now_ms()) {
+        Window::Open => {}
+        Window::NotOpen { opens_at_ms } => {
+            return Err(ApiError::conflict(
+                "drop_not_open",
+                format!("this drop opens at {opens_at_ms} (epoch ms)"),
+            ));
+        }
+        Window::Ended { ended_at_ms } => {
+            return Err(ApiError::conflict(
+                "sale_ended",
+                format!("this sale ended at {ended_at_ms} (epoch ms)"),
+            ));
+        }
+    }
+    let placed = state
+        .checkout
+        .place(OrderRequest {
+            viewer: &viewer,
+            customer,
+            payment_method,
+            show: &show,
+            product_id: &product_id,
+            quantity,
+            idempotency_key: &key,
+        })
+        .await?;
+    match placed {
+        Placed::Created(order) => Ok(HttpResponse::Created().json(OrderView::from(order))),
+        Placed::Existing(order) => replay(order, &product_id, quantity),
+        Placed::Declined(order) => Err(ApiError::new(
+            StatusCode::PAYMENT_REQUIRED,
+            "payment_failed",
+            format!(
+                "the payment was declined ({}); the items were put back",
+                order.failure_code.as_deref().unwrap_or("card_declined")
+            ),
+        )),
+        Placed::SoldOut => Err(ApiError::conflict(
+            "sold_out",
+            "not enough stock left for this order",
+        )),
+        Placed::NoSuchProduct => Err(product_not_found()),
+        Placed::OverLimit { owned, max } => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "limit_exceeded",
+            format!("at most {max} per buyer; you already have {owned}"),
+        )
+        .with_field("quantity")),
+        Placed::PaymentsDown => Err(ApiError::unavailable(
+            "payments_unavailable",
+            "the payment could not be started; nothing was charged, try again",
+        )),
+    }
+}
+
+/// The same idempotency key again: the same order, if it asks for the same thing.
+fn replay(order: OrderRow, product_id: &str, quantity: i64) -> Result<HttpResponse, ApiError> {
+    if order.product_id != product_id || order.quantity != quantity {
+        return Err(ApiError::conflict(
+            "idempotency_key_reused",
+            "this idempotency key was used for a different order",
+        ));
+    }
+    Ok(HttpResponse::Ok().json(OrderView::from(order)))
+}
+
+/// The order, if the caller is its buyer or the creator of its show.
+async fn visible_order(
+    state: &AppState,
+    caller: &Caller,
+    order_id: &str,
+) -> Result<OrderRow, ApiError> {
+    let not_found = || ApiError::not_found("order_not_found", "no order has this id");
+    if caller.0.is_none() {
+        return Err(ApiError::unauthorized(
+            "missing_token",
+            "this route needs `Authorization: Bearer TOKEN`",
+        ));
+    }
+    if !looks_like_id(order_id) {
+        return Err(not_found());
+    }
+    let order = store::orders::get_order(&state.pool, order_id)
+        .await?
+        .ok_or_else(not_found)?;
+    match &caller.0 {
+        Some(Principal::Viewer { viewer_id }) if *viewer_id == order.viewer_id => Ok(order),
+        Some(Principal::Creator { .. }) => {
+            let show = find_show(state, &order.show_id).await?;
+            caller.owner_of(&show)?;
+            Ok(order)
+        }
+        _ => Err(ApiError::forbidden(
+            "not_your_order",
+            "this order belongs to someone else",
+        )),
+    }
+}
+
+/// `GET /api/v1/orders/{order}` (its buyer or the show's creator). An order
+/// still waiting on its payment is first brought up to date with Stripe.
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let order = visible_order(&state, &caller, &path).await?;
+    let order = state.checkout.refresh(order).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .json(OrderView::from(order)))
+}
+
+/// `GET /api/v1/shows/{show}/orders` (creator): newest first.
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let show = owned_show(&state, &caller, &path).await?;
+    let orders = store::orders::orders_of_show(&state.pool, &show.id, 1000).await?;
+    let orders: Vec<OrderView> = orders.into_iter().map(OrderView::from).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "orders": orders })))
+}
+
+/// `POST /api/v1/orders/{order}/refund` (the show's creator): refunds through
+/// Stripe and puts the units back in stock.
+pub async fn refund(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_creator()?;
+    let order = visible_order(&state, &caller, &path).await?;
+    let stripe = stripe_of(&state)?;
+    if order.status != "paid" {
+        return Err(ApiError::conflict(
+            "not_refundable",
+            format!(
+                "only paid orders can be refunded; this one is {}",
+                order.status
+            ),
+        ));
+    }
+    match state.checkout.refund(stripe, &order).await? {
+        Ok(order) => Ok(HttpResponse::Ok().json(OrderView::from(order))),
+        Err(StripeError::Transport(e)) => {
+            tracing::warn!(order = %order.id, error = %e, "refund did not reach Stripe");
+            Err(ApiError::unavailable(
+                "payments_unavailable",
+                "Stripe could not be reached; try again",
+            ))
+        }
+        Err(e) => Err(ApiError::conflict(
+            "refund_refused",
+            format!("Stripe refused the refund: {e}"),
+        )),
+    }
+}

@@ -1,0 +1,462 @@
+//! Orders and the stock they hold.
+//!
+//! An order's units are in one of three places, its `stock_state`: `held`
+//! (taken from `available`, waiting for the payment), `sold`, or `released`
+//! (back in `available`). Every move is one transaction that first moves the
+//! order out of the state it must be in (`WHERE stock_state = …`) and only then
+//! moves the product's units. Whoever comes second — a webhook, the request,
+//! the expiry sweep, a restart — finds the order already moved and changes
+//! nothing. So for each product, always:
+//! `available + held + sold == stock_total` and `available >= 0`.
+
+use sqlx::{AnyPool, FromRow};
+
+use super::ProductRow;
+use crate::now_ms;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct OrderRow {
+    pub id: String,
+    pub show_id: String,
+    pub product_id: String,
+    pub viewer_id: String,
+    pub quantity: i64,
+    pub amount_cents: i64,
+    pub currency: String,
+    pub status: String,
+    pub stock_state: String,
+    pub idempotency_key: String,
+    pub payment_intent_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub failure_code: Option<String>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub paid_at_ms: Option<i64>,
+    pub expires_at_ms: i64,
+}
+
+macro_rules! order_columns {
+    () => {
+        "id, show_id, product_id, viewer_id, quantity, amount_cents, currency, status, \
+         stock_state, idempotency_key, payment_intent_id, client_secret, failure_code, \
+         created_at_ms, updated_at_ms, paid_at_ms, expires_at_ms"
+    };
+}
+
+pub async fn get_order(pool: &AnyPool, id: &str) -> Result<Option<OrderRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        order_columns!(),
+        " FROM orders WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn order_by_key(
+    pool: &AnyPool,
+    viewer_id: &str,
+    key: &str,
+) -> Result<Option<OrderRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        order_columns!(),
+        " FROM orders WHERE viewer_id = $1 AND idempotency_key = $2"
+    ))
+    .bind(viewer_id)
+    .bind(key)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn order_by_intent(
+    pool: &AnyPool,
+    intent_id: &str,
+) -> Result<Option<OrderRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        order_columns!(),
+        " FROM orders WHERE payment_intent_id = $1"
+    ))
+    .bind(intent_id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The show's orders, newest first.
+pub async fn orders_of_show(
+    pool: &AnyPool,
+    show_id: &str,
+    limit: i64,
+) -> Result<Vec<OrderRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        order_columns!(),
+        " FROM orders WHERE show_id = $1 ORDER BY created_at_ms DESC, id LIMIT $2"
+    ))
+    .bind(show_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Orders still holding stock; with `due_by`, only those whose hold expired by then.
+pub async fn held_orders(
+    pool: &AnyPool,
+    due_by: Option<i64>,
+) -> Result<Vec<OrderRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        order_columns!(),
+        " FROM orders WHERE stock_state = 'held' AND expires_at_ms <= $1 ORDER BY expires_at_ms"
+    ))
+    .bind(due_by.unwrap_or(i64::MAX))
+    .fetch_all(pool)
+    .await
+}
+
+/// A new order, as the request asks for it.
+pub struct NewOrder<'a> {
+    pub id: &'a str,
+    pub show_id: &'a str,
+    pub product_id: &'a str,
+    pub viewer_id: &'a str,
+    pub quantity: i64,
+    pub idempotency_key: &'a str,
+    pub hold_ms: i64,
+}
+
+/// What trying to hold stock for an order came to.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // returned once per order; boxing buys nothing
+pub enum Hold {
+    Held {
+        order: OrderRow,
+        product: ProductRow,
+    },
+    SoldOut,
+    NoSuchProduct,
+    /// The buyer would own more than the product allows.
+    OverLimit {
+        owned: i64,
+        max: i64,
+    },
+    /// A concurrent request with the same idempotency key got there first.
+    Duplicate(OrderRow),
+}
+
+/// Holds the stock and creates the order in one transaction: a conditional
+/// update (never read-then-write) takes the units, then the per-buyer limit is
+/// checked against paid and held orders, then the order is inserted under the
+/// buyer's idempotency key. Any refusal rolls all of it back.
+pub async fn hold(pool: &AnyPool, o: NewOrder<'_>) -> Result<Hold, sqlx::Error> {
+    let now = now_ms();
+    let mut tx = pool.begin().await?;
+    // The write comes first: it takes the row lock (PostgreSQL) or the write
+    // lock (SQLite) before anything is read, so concurrent buyers queue here.
+    let product: Option<ProductRow> = sqlx::query_as(concat!(
+        "UPDATE products SET available = available - $3, held = held + $3, version = version + 1
+         WHERE id = $1 AND show_id = $2 AND available >= $3 RETURNING ",
+        crate::product_columns!()
+    ))
+    .bind(o.product_id)
+    .bind(o.show_id)
+    .bind(o.quantity)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(product) = product else {
+        tx.rollback().await?;
+        return Ok(
+            match super::get_product(pool, o.show_id, o.product_id).await? {
+                Some(_) => Hold::SoldOut,
+                None => Hold::NoSuchProduct,
+            },
+        );
+    };
+    if let Some(max) = product.max_per_buyer {
+        let owned: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(CAST(SUM(quantity) AS BIGINT), 0) FROM orders
+             WHERE product_id = $1 AND viewer_id = $2 AND stock_state IN ('held', 'sold')",
+        )
+        .bind(o.product_id)
+        .bind(o.viewer_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if owned + o.quantity > max {
+            tx.rollback().await?;
+            return Ok(Hold::OverLimit { owned, max });
+        }
+    }
+    let inserted: Result<OrderRow, sqlx::Error> = sqlx::query_as(concat!(
+        "INSERT INTO orders (id, show_id, product_id, viewer_id, quantity, amount_cents, currency,
+             status, stock_state, idempotency_key, created_at_ms, updated_at_ms, expires_at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 'held', $8, $9, $9, $10) RETURNING ",
+        order_columns!()
+    ))
+    .bind(o.id)
+    .bind(o.show_id)
+    .bind(o.product_id)
+    .bind(o.viewer_id)
+    .bind(o.quantity)
+    .bind(product.price_cents * o.quantity)
+    .bind(&product.currency)
+    .bind(o.idempotency_key)
+    .bind(now)
+    .bind(now + o.hold_ms)
+    .fetch_one(&mut *tx)
+    .await;
+    match inserted {
+        Ok(order) => {
+            tx.commit().await?;
+            Ok(Hold::Held { order, product })
+        }
+        Err(e) if crate::db::is_unique_violation(&e) => {
+            tx.rollback().await?;
+            match order_by_key(pool, o.viewer_id, o.idempotency_key).await? {
+                Some(existing) => Ok(Hold::Duplicate(existing)),
+                None => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Records the PaymentIntent made for an order (before it is confirmed).
+pub async fn set_intent(
+    pool: &AnyPool,
+    order_id: &str,
+    intent_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE orders SET payment_intent_id = $2, updated_at_ms = $3 WHERE id = $1")
+        .bind(order_id)
+        .bind(intent_id)
+        .bind(now_ms())
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// The buyer must authenticate (3-D Secure); the stock stays held meanwhile.
+pub async fn set_requires_action(
+    pool: &AnyPool,
+    order_id: &str,
+    client_secret: Option<&str>,
+) -> Result<Option<OrderRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "UPDATE orders SET status = 'requires_action', client_secret = COALESCE($2, client_secret),
+             updated_at_ms = $3
+         WHERE id = $1 AND stock_state = 'held' RETURNING ",
+        order_columns!()
+    ))
+    .bind(order_id)
+    .bind(client_secret)
+    .bind(now_ms())
+    .fetch_optional(pool)
+    .await
+}
+
+/// A stock move: the order leaves `from`, the product's units follow.
+struct Move {
+    /// Sets the order's new state; `$1` order id, `$2` now, `$3` failure code.
+    order_sql: &'static str,
+    /// Moves the units; `$1` product id, `$2` quantity.
+    product_sql: &'static str,
+}
+
+const SELL: Move = Move {
+    order_sql: concat!(
+        "UPDATE orders SET stock_state = 'sold', status = 'paid', paid_at_ms = $2, updated_at_ms = $2,
+             failure_code = COALESCE($3, failure_code)
+         WHERE id = $1 AND stock_state = 'held' RETURNING ",
+        order_columns!()
+    ),
+    product_sql: concat!(
+        "UPDATE products SET held = held - $2, sold = sold + $2, version = version + 1
+         WHERE id = $1 RETURNING ",
+        crate::product_columns!()
+    ),
+};
+
+const RELEASE_FAILED: Move = Move {
+    order_sql: concat!(
+        "UPDATE orders SET stock_state = 'released', status = 'failed', updated_at_ms = $2,
+             failure_code = COALESCE($3, failure_code), client_secret = NULL
+         WHERE id = $1 AND stock_state = 'held' RETURNING ",
+        order_columns!()
+    ),
+    product_sql: concat!(
+        "UPDATE products SET held = held - $2, available = available + $2, version = version + 1
+         WHERE id = $1 RETURNING ",
+        crate::product_columns!()
+    ),
+};
+
+const RELEASE_EXPIRED: Move = Move {
+    order_sql: concat!(
+        "UPDATE orders SET stock_state = 'released', status = 'expired', updated_at_ms = $2,
+             failure_code = COALESCE($3, failure_code), client_secret = NULL
+         WHERE id = $1 AND stock_state = 'held' RETURNING ",
+        order_columns!()
+    ),
+    product_sql: RELEASE_FAILED.product_sql,
+};
+
+const REFUND: Move = Move {
+    order_sql: concat!(
+        "UPDATE orders SET stock_state = 'released', status = 'refunded', updated_at_ms = $2,
+             failure_code = COALESCE($3, failure_code)
+         WHERE id = $1 AND stock_state = 'sold' RETURNING ",
+        order_columns!()
+    ),
+    product_sql: concat!(
+        "UPDATE products SET sold = sold - $2, available = available + $2, version = version + 1
+         WHERE id = $1 RETURNING ",
+        crate::product_columns!()
+    ),
+};
+
+/// A payment that succeeded after its hold was released: take the units back
+/// from `available` if they are still there.
+const RESELL: Move = Move {
+    order_sql: concat!(
+        "UPDATE orders SET stock_state = 'sold', status = 'paid', paid_at_ms = $2, updated_at_ms = $2,
+             failure_code = COALESCE($3, failure_code)
+         WHERE id = $1 AND stock_state = 'released' AND status IN ('failed', 'expired') RETURNING ",
+        order_columns!()
+    ),
+    product_sql: concat!(
+        "UPDATE products SET available = available - $2, sold = sold + $2, version = version + 1
+         WHERE id = $1 AND available >= $2 RETURNING ",
+        crate::product_columns!()
+    ),
+};
+
+/// What a stock move did.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // returned once per move; boxing buys nothing
+pub enum Moved {
+    Done {
+        order: OrderRow,
+        product: ProductRow,
+    },
+    /// The order was not in the state the move starts from: someone else moved it.
+    NotApplicable,
+    /// The order could move but the product has too few units (late success).
+    NoStock,
+}
+
+async fn apply(
+    pool: &AnyPool,
+    m: &Move,
+    order_id: &str,
+    failure_code: Option<&str>,
+) -> Result<Moved, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let order: Option<OrderRow> = sqlx::query_as(m.order_sql)
+        .bind(order_id)
+        .bind(now_ms())
+        .bind(failure_code)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(order) = order else {
+        tx.rollback().await?;
+        return Ok(Moved::NotApplicable);
+    };
+    let product: Option<ProductRow> = sqlx::query_as(m.product_sql)
+        .bind(&order.product_id)
+        .bind(order.quantity)
+        .fetch_optional(&mut *tx)
+        .await?;
+    match product {
+        Some(product) => {
+            tx.commit().await?;
+            Ok(Moved::Done { order, product })
+        }
+        None => {
+            tx.rollback().await?;
+            Ok(Moved::NoStock)
+        }
+    }
+}
+
+/// held → sold: the payment succeeded.
+pub async fn sell(pool: &AnyPool, order_id: &str) -> Result<Moved, sqlx::Error> {
+    apply(pool, &SELL, order_id, None).await
+}
+
+/// held → released, `failed`: the payment failed.
+pub async fn release_failed(
+    pool: &AnyPool,
+    order_id: &str,
+    code: Option<&str>,
+) -> Result<Moved, sqlx::Error> {
+    apply(pool, &RELEASE_FAILED, order_id, code).await
+}
+
+/// held → released, `expired`: the hold ran out.
+pub async fn release_expired(pool: &AnyPool, order_id: &str) -> Result<Moved, sqlx::Error> {
+    apply(pool, &RELEASE_EXPIRED, order_id, Some("hold_expired")).await
+}
+
+/// sold → released, `refunded`.
+pub async fn refund(pool: &AnyPool, order_id: &str) -> Result<Moved, sqlx::Error> {
+    apply(pool, &REFUND, order_id, None).await
+}
+
+/// released → sold: a payment that succeeded after the hold was let go.
+pub async fn resell(pool: &AnyPool, order_id: &str) -> Result<Moved, sqlx::Error> {
+    apply(pool, &RESELL, order_id, Some("paid_after_release")).await
+}
+
+/// A late payment whose units were gone: refunded at Stripe, marked here.
+pub async fn mark_refunded_unfilled(pool: &AnyPool, order_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE orders SET status = 'refunded', failure_code = 'sold_out_after_payment', updated_at_ms = $2
+         WHERE id = $1 AND stock_state = 'released'",
+    )
+    .bind(order_id)
+    .bind(now_ms())
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Records a Stripe event id; false if it was already recorded.
+pub async fn record_stripe_event(
+    pool: &AnyPool,
+    id: &str,
+    kind: &str,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "INSERT INTO stripe_events (id, type, received_at_ms) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(kind)
+    .bind(now_ms())
+    .execute(pool)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+pub async fn stripe_event_seen(pool: &AnyPool, id: &str) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM stripe_events WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await?;
+    Ok(n > 0)
+}
+
+/// `(product_id, created_at_ms, paid_at_ms, amount_cents)` of the show's paid orders.
+pub async fn paid_orders_of_show(
+    pool: &AnyPool,
+    show_id: &str,
+) -> Result<Vec<(String, i64, i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT product_id, created_at_ms, paid_at_ms, amount_cents FROM orders
+         WHERE show_id = $1 AND status = 'paid' AND paid_at_ms IS NOT NULL ORDER BY paid_at_ms",
+    )
+    .bind(show_id)
+    .fetch_all(pool)
+    .await
+}

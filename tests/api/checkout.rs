@@ -1,0 +1,555 @@
+//! One-click checkout against a real localstripe: saved cards, holds,
+//! declines, 3-D Secure, idempotency, limits, drops, expiry and refunds.
+
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::db_tests;
+use crate::helpers::{
+    CARD_3DS, CARD_CHARGE_DECLINED, CARD_OK, Db, TestApp, spawn_app, spawn_app_with, with_stripe,
+};
+
+async fn paid_app(db: Db) -> TestApp {
+    spawn_app_with(db, with_stripe).await
+}
+
+/// Intents at localstripe whose metadata names `order_id`.
+async fn intents_for(app: &TestApp, order_id: &str) -> Vec<Value> {
+    let mut found = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut path = "/v1/payment_intents?limit=100".to_string();
+        if let Some(a) = &after {
+            path.push_str(&format!("&starting_after={a}"));
+        }
+        let page = app.stripe(Method::GET, &path, &[]).await;
+        let data = page["data"].as_array().cloned().unwrap_or_default();
+        after = data
+            .last()
+            .and_then(|i| i["id"].as_str())
+            .map(str::to_string);
+        found.extend(
+            data.into_iter()
+                .filter(|i| i["metadata"]["order_id"] == order_id),
+        );
+        if page["has_more"] != true {
+            return found;
+        }
+    }
+}
+
+/// Waits until `check` holds for the order (polling GET, which refreshes from Stripe).
+async fn order_until(
+    app: &TestApp,
+    token: &str,
+    order_id: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let order = app
+            .get(&format!("/api/v1/orders/{order_id}"), Some(token))
+            .await
+            .expect(200);
+        if check(&order) {
+            return order;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "order never reached the state: {order}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn first_purchase_with_a_saved_card_then_one_tap(db: Db) {
+    let app = paid_app(db).await;
+    let (_, show_id, product_id) = app.creator_show_product(5).await;
+    let buyer = app.buyer(CARD_OK).await;
+    let me = app
+        .get("/api/v1/viewers/me", Some(&buyer))
+        .await
+        .expect(200);
+    assert_eq!(me["card"], json!({"brand": "visa", "last4": "4242"}));
+    assert_eq!(me["email"], "buyer@example.com");
+
+    let order = app
+        .order(&buyer, &show_id, &product_id, 2, "tap-1")
+        .await
+        .expect(201);
+    assert_eq!(order["status"], "paid");
+    assert_eq!(order["quantity"], 2);
+    assert_eq!(order["amount_cents"], 5000);
+    assert_eq!(order["currency"], "usd");
+    assert!(order.get("client_secret").is_none());
+    assert_eq!(app.stock(&product_id).await, (3, 0, 2));
+    // The second purchase is one call: no card form.
+    let again = app
+        .order(&buyer, &show_id, &product_id, 1, "tap-2")
+        .await
+        .expect(201);
+    assert_eq!(again["status"], "paid");
+    assert_eq!(app.stock(&product_id).await, (2, 0, 3));
+    // One succeeded intent per order at Stripe, with the order id in metadata.
+    let intents = intents_for(&app, order["id"].as_str().unwrap()).await;
+    assert_eq!(intents.len(), 1);
+    assert_eq!(intents[0]["status"], "succeeded");
+    assert_eq!(intents[0]["amount"], 5000);
+    app.assert_stock_invariant().await;
+}
+
+async fn a_declined_card_gets_402_and_the_stock_back(db: Db) {
+    let app = paid_app(db).await;
+    let (_, show_id, product_id) = app.creator_show_product(3).await;
+    let buyer = app.buyer(CARD_CHARGE_DECLINED).await;
+    let answer = app.order(&buyer, &show_id, &product_id, 1, "k1").await;
+    assert_eq!(
+        (answer.status.as_u16(), answer.code()),
+        (402, "payment_failed")
+    );
+    assert_eq!(app.stock(&product_id).await, (3, 0, 0));
+    // The order exists, failed; the same key returns it without charging again.
+    let replay = app
+        .order(&buyer, &show_id, &product_id, 1, "k1")
+        .await
+        .expect(200);
+    assert_eq!(replay["status"], "failed");
+    assert_eq!(replay["failure_code"], "card_declined");
+    app.assert_stock_invariant().await;
+}
+
+async fn three_d_secure_finished_successfully(db: Db) {
+    let app = paid_app(db).await;
+    let (_, show_id, product_id) = app.creator_show_product(3).await;
+    let buyer = app.buyer(CARD_3DS).await;
+    let order = app
+        .order(&buyer, &show_id, &product_id, 1, "3ds-ok")
+        .await
+        .expect(201);
+    assert_eq!(order["status"], "requires_action");
+    let secret = order["client_secret"]
+        .as_str()
+        .expect("client_secret for Stripe.js")
+        .to_string();
+    assert_eq!(
+        app.stock(&product_id).await,
+        (2, 1, 0),
+        "held while the buyer authenticates"
+    );
+    // The buyer's bank says yes (what Stripe.js would drive).
+    let intent_id = secret.split("_secret_").next().unwrap();
+    app.stripe(
+        Method::POST,
+        &format!("/v1/payment_intents/{intent_id}/_authenticate"),
+        &[("client_secret", &secret), ("success", "true")],
+    )
+    .await;
+    let id = order["id"].as_str().unwrap();
+    let paid = order_until(&app, &buyer, id, |o| o["status"] == "paid").await;
+    assert!(paid.get("client_secret").is_none());
+    assert_eq!(app.stock(&product_id).await, (2, 0, 1));
+}
+
+async fn three_d_secure_failed_releases_the_stock(db: Db) {
+    let app = paid_app(db).await;
+    let (_, show_id, product_id) = app.creator_show_product(3).await;
+    let buyer = app.buyer(CARD_3DS).await;
+    let order = app
+        .order(&buyer, &show_id, &product_id, 1, "3ds-no")
+        .await
+        .expect(201);
+    let secret = order["client_secret"].as_str().unwrap().to_string();
+    let intent_id = secret.split("_secret_").next().unwrap();
+    app.stripe(
+        Method::POST,
+        &format!("/v1/payment_intents/{intent_id}/_authenticate"),
+        &[("client_secret", &secret), ("success", "false")],
+    )
+    .await;
+    let failed = order_until(&app, &buyer, order["id"].as_str().unwrap(), |o| {
+        o["status"] == "failed"
+    })
+    .await;
+    assert_eq!(
+        failed["failure_code"],
+        "payment_intent_authentication_failure"
+    );
+    assert_eq!(app.stock(&product_id).await, (3, 0, 0));
+    app.assert_stock_invariant().await;
+}
+
+async fn a_double_submit_makes_one_order_and_one_intent(db: Db) {
+    let app = paid_app(db).await;
+    let (_, show_id, product_id) = app.creator_show_product(5).await;
+    let buyer = app.buyer(CARD_OK).await;
+    // Five taps at once with one key, then one more after.
+    let answers =
+        join_all((0..5).map(|_| app.order(&buyer, &show_id, &product_id, 1, "same-key"))).await;
+    let ids: Vec<String> = answers
+        .iter()
+        .map(|a| {
+            assert!(matches!(a.status.as_u16(), 200 | 201), "{:?}", a.body);
+            a.body["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    assert_eq!(answers.iter().filter(|a| a.status == 201).count(), 1);
+    let later = app
+        .order(&buyer, &show_id, &product_id, 1, "same-key")
+        .await
+        .expect(200);
+    assert_eq!(later["id"], ids[0].as_str());
+    assert_eq!(later["status"], "paid");
+    assert_eq!(
+        intents_for(&app, &ids[0]).await.len(),
+        1,
+        "exactly one PaymentIntent"
+    );
+    assert_eq!(app.stock(&product_id).await, (4, 0, 1));
+    // The key cannot be reused for something else.
+    let other = app
+        .order(&buyer, &show_id, &product_id, 2, "same-key")
+        .await;
+    assert_eq!(
+        (other.status.as_u16(), other.code()),
+        (409, "idempotency_key_reused")
+    );
+}
+
+async fn per_buyer_limits_count_paid_and_held_units(db: Db) {
+    let app = paid_app(db).await;
+    let (_, token) = app.creator("Limits").await;
+    let show = app.show(&token, "Limited").await;
+    let show_id = show["id"].as_str().unwrap();
+    let product = app
+        .post(
+            &format!("/api/v1/shows/{show_id}/products"),
+            Some(&token),
+            json!({"sku": "LTD", "title": "One each", "price_cents": 900, "currency": "usd",
+                   "stock": 10, "max_per_buyer": 2}),
+        )
+        .await
+        .expect(201);
+    let product_id = product["id"].as_str().unwrap();
+    let buyer = app.buyer(CARD_OK).await;
+    let too_many = app.order(&buyer, show_id, product_id, 3, "a").await;
+    assert_eq!(
+        (too_many.status.as_u16(), too_many.code()),
+        (422, "limit_exceeded")
+    );
+    app.order(&buyer, show_id, product_id, 2, "b")
+        .await
+        .expect(201);
+    let one_more = app.order(&buyer, show_id, product_id, 1, "c").await;
+    assert_eq!(
+        (one_more.status.as_u16(), one_more.code()),
+        (422, "limit_exceeded")
+    );
+    // Another buyer has their own allowance.
+    let other = app.buyer(CARD_OK).await;
+    app.order(&other, show_id, product_id, 2, "d")
+        .await
+        .expect(201);
+    assert_eq!(app.stock(product_id).await, (6, 0, 4));
+}
+
+async fn drop_windows_are_enforced(db: Db) {
+    let app = paid_app(db).await;
+    let (token, show_id, product_id) = app.creator_show_product(5).await;
+    let buyer = app.buyer(CARD_OK).await;
+    let countdowns = format!("/api/v1/shows/{show_id}/countdowns");
+    app.post(
+        &countdowns,
+        Some(&token),
+        json!({"kind": "drop_opens", "seconds": 2, "product_id": product_id}),
+    )
+    .await
+    .expect(201);
+    let early = app.order(&buyer, &show_id, &product_id, 1, "early").await;
+    assert_eq!(
+        (early.status.as_u16(), early.code()),
+        (409, "drop_not_open")
+    );
+    assert_eq!(app.stock(&product_id).await, (5, 0, 0));
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    app.order(&buyer, &show_id, &product_id, 1, "on-time")
+        .await
+        .expect(201);
+    // A show-wide sale that ends.
+    app.post(
+        &countdowns,
+        Some(&token),
+        json!({"kind": "sale_ends", "seconds": 1}),
+    )
+    .await
+    .expect(201);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let late = app.order(&buyer, &show_id, &product_id, 1, "late").await;
+    assert_eq!((late.status.as_u16(), late.code()), (409, "sale_ended"));
+    assert_eq!(app.stock(&product_id).await, (4, 0, 1));
+}
+
+async fn an_unpaid_hold_expires_and_its_stock_returns(db: Db) {
+    let app = spawn_app_with(db, |s| {
+        with_stripe(s);
+        s.hold_seconds = 1;
+    })
+    .await;
+    let (_, show_id, product_id) = app.creator_show_product(2).await;
+    let buyer = app.buyer(CARD_3DS).await;
+    let order = app
+        .order(&buyer, &show_id, &product_id, 1, "slow")
+        .await
+        .expect(201);
+    assert_eq!(order["status"], "requires_action");
+    assert_eq!(app.stock(&product_id).await, (1, 1, 0));
+    let id = order["id"].as_str().unwrap();
+    let expired = order_until(&app, &buyer, id, |o| o["status"] == "expired").await;
+    assert_eq!(expired["failure_code"], "hold_expired");
+    assert_eq!(app.stock(&product_id).await, (2, 0, 0));
+    let intents = intents_for(&app, id).await;
+    assert_eq!(
+        intents[0]["status"], "canceled",
+        "the intent is cancelled at Stripe"
+    );
+}
+
+async fn refunds_go_through_stripe_and_restock(db: Db) {
+    let app = paid_app(db).await;
+    let (token, show_id, product_id) = app.creator_show_product(4).await;
+    let buyer = app.buyer(CARD_OK).await;
+    let order = app
+        .order(&buyer, &show_id, &product_id, 2, "r")
+        .await
+        .expect(201);
+    let id = order["id"].as_str().unwrap();
+    let (_, intruder) = app.creator("Intruder").await;
+    let refused = app
+        .post(
+            &format!("/api/v1/orders/{id}/refund"),
+            Some(&intruder),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (refused.status.as_u16(), refused.code()),
+        (403, "not_your_show")
+    );
+    let buyer_try = app
+        .post(
+            &format!("/api/v1/orders/{id}/refund"),
+            Some(&buyer),
+            json!({}),
+        )
+        .await;
+    assert_eq!(buyer_try.status.as_u16(), 403);
+
+    let refunded = app
+        .post(
+            &format!("/api/v1/orders/{id}/refund"),
+            Some(&token),
+            json!({}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(refunded["status"], "refunded");
+    assert_eq!(app.stock(&product_id).await, (4, 0, 0));
+    let refunds = app
+        .stripe(
+            Method::GET,
+            &format!(
+                "/v1/refunds?payment_intent={}",
+                intents_for(&app, id).await[0]["id"].as_str().unwrap()
+            ),
+            &[],
+        )
+        .await;
+    assert_eq!(refunds["data"].as_array().map(Vec::len), Some(1));
+    let twice = app
+        .post(
+            &format!("/api/v1/orders/{id}/refund"),
+            Some(&token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (twice.status.as_u16(), twice.code()),
+        (409, "not_refundable")
+    );
+    // The creator sees it in the show's orders.
+    let list = app
+        .get(&format!("/api/v1/shows/{show_id}/orders"), Some(&token))
+        .await
+        .expect(200);
+    assert_eq!(list["orders"][0]["status"], "refunded");
+    app.assert_stock_invariant().await;
+}
+
+async fn refusals_without_payment_setup(db: Db) {
+    // No Stripe keys: ordering answers 503 and nothing changes.
+    let app = spawn_app(db).await;
+    let (_, show_id, product_id) = app.creator_show_product(2).await;
+    let viewer = app.viewer().await;
+    let answer = app.order(&viewer, &show_id, &product_id, 1, "k").await;
+    assert_eq!(
+        (answer.status.as_u16(), answer.code()),
+        (503, "payments_unavailable")
+    );
+    let answer = app
+        .put(
+            "/api/v1/viewers/me/payment-method",
+            Some(&viewer),
+            json!({"email": "a@b.c", "payment_method": "pm_x"}),
+        )
+        .await;
+    assert_eq!(
+        (answer.status.as_u16(), answer.code()),
+        (503, "payments_unavailable")
+    );
+    assert_eq!(app.stock(&product_id).await, (2, 0, 0));
+
+    // With Stripe but no saved card: 400; sold out: 409.
+    let app = paid_app(db).await;
+    let (_, show_id, product_id) = app.creator_show_product(1).await;
+    let viewer = app.viewer().await;
+    let answer = app.order(&viewer, &show_id, &product_id, 1, "k").await;
+    assert_eq!(
+        (answer.status.as_u16(), answer.code()),
+        (400, "no_payment_method")
+    );
+    let buyer = app.buyer(CARD_OK).await;
+    let answer = app.order(&buyer, &show_id, &product_id, 2, "k").await;
+    assert_eq!((answer.status.as_u16(), answer.code()), (409, "sold_out"));
+    let answer = app
+        .order(&buyer, &show_id, "prd_0000000000000000", 1, "k2")
+        .await;
+    assert_eq!(
+        (answer.status.as_u16(), answer.code()),
+        (404, "product_not_found")
+    );
+    let answer = app.order(&buyer, &show_id, &product_id, 0, "k3").await;
+    assert_eq!(
+        (answer.status.as_u16(), answer.code()),
+        (422, "invalid_quantity")
+    );
+    let answer = app
+        .order(&buyer, &show_id, &product_id, 1, "bad key!")
+        .await;
+    assert_eq!(
+        (answer.status.as_u16(), answer.code()),
+        (422, "invalid_idempotency_key")
+    );
+    let creator_order = app
+        .order(&app.creator("C").await.1, &show_id, &product_id, 1, "k")
+        .await;
+    assert_eq!(creator_order.status.as_u16(), 403);
+    let bad_pm = app
+        .put(
+            "/api/v1/viewers/me/payment-method",
+            Some(&viewer),
+            json!({"email": "not-an-email", "payment_method": "pm_x"}),
+        )
+        .await;
+    assert_eq!(
+        (bad_pm.status.as_u16(), bad_pm.code()),
+        (422, "invalid_email")
+    );
+    assert_eq!(app.stock(&product_id).await, (1, 0, 0));
+}
+
+async fn orders_are_private_to_their_buyer_and_creator(db: Db) {
+    let app = paid_app(db).await;
+    let (token, show_id, product_id) = app.creator_show_product(3).await;
+    let buyer = app.buyer(CARD_OK).await;
+    let order = app
+        .order(&buyer, &show_id, &product_id, 1, "p")
+        .await
+        .expect(201);
+    let path = format!("/api/v1/orders/{}", order["id"].as_str().unwrap());
+    app.get(&path, Some(&buyer)).await.expect(200);
+    app.get(&path, Some(&token)).await.expect(200);
+    let other_buyer = app.viewer().await;
+    assert_eq!(app.get(&path, Some(&other_buyer)).await.status, 403);
+    let (_, other_creator) = app.creator("Other").await;
+    assert_eq!(app.get(&path, Some(&other_creator)).await.status, 403);
+    assert_eq!(app.get(&path, None).await.status, 401);
+    assert_eq!(
+        app.get("/api/v1/orders/ord_0000000000000000", Some(&buyer))
+            .await
+            .status,
+        404
+    );
+}
+
+/// 200 buyers at once for 10 units: exactly 10 paid, nothing oversold, never
+/// negative, and the invariant holds.
+async fn two_hundred_buyers_for_ten_units(db: Db) {
+    let app = paid_app(db).await;
+    let (_, show_id, product_id) = app.creator_show_product(10).await;
+    let mut buyers = Vec::new();
+    for chunk in 0..10 {
+        let _ = chunk;
+        buyers.extend(join_all((0..20).map(|_| app.buyer(CARD_OK))).await);
+    }
+    // A socket watches every stock figure on the way.
+    let mut live = app.live(&show_id).await;
+    live.until("snapshot").await;
+    let keys: Vec<String> = (0..buyers.len()).map(|i| format!("rush-{i}")).collect();
+    let answers = join_all(
+        buyers
+            .iter()
+            .zip(&keys)
+            .map(|(b, key)| app.order(b, &show_id, &product_id, 1, key)),
+    )
+    .await;
+    let paid = answers
+        .iter()
+        .filter(|a| a.status == 201 && a.body["status"] == "paid")
+        .count();
+    let sold_out = answers.iter().filter(|a| a.code() == "sold_out").count();
+    let other: Vec<_> = answers
+        .iter()
+        .filter(|a| !(a.status == 201 && a.body["status"] == "paid") && a.code() != "sold_out")
+        .map(|a| (a.status.as_u16(), a.body.clone()))
+        .collect();
+    assert!(other.is_empty(), "unexpected answers: {other:?}");
+    assert_eq!((paid, sold_out), (10, 190));
+    assert_eq!(app.stock(&product_id).await, (0, 0, 10));
+    app.assert_stock_invariant().await;
+    let paid_units: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(CAST(SUM(quantity) AS BIGINT), 0) FROM orders WHERE product_id = $1 AND status = 'paid'",
+    )
+    .bind(&product_id)
+    .fetch_one(&app.state.pool)
+    .await
+    .unwrap();
+    assert_eq!(paid_units, 10);
+    // Every figure the socket saw was >= 0, and it ends on 0.
+    let mut last = None;
+    while let Ok(Some(frame)) = live.next_within(Duration::from_millis(500)).await {
+        if frame["type"] == "stock" {
+            let available = frame["available"].as_i64().unwrap();
+            assert!(available >= 0);
+            last = Some(available);
+        }
+    }
+    assert_eq!(last, Some(0));
+}
+
+db_tests!(
+    first_purchase_with_a_saved_card_then_one_tap,
+    a_declined_card_gets_402_and_the_stock_back,
+    three_d_secure_finished_successfully,
+    three_d_secure_failed_releases_the_stock,
+    a_double_submit_makes_one_order_and_one_intent,
+    per_buyer_limits_count_paid_and_held_units,
+    drop_windows_are_enforced,
+    an_unpaid_hold_expires_and_its_stock_returns,
+    refunds_go_through_stripe_and_restock,
+    refusals_without_payment_setup,
+    orders_are_private_to_their_buyer_and_creator,
+    two_hundred_buyers_for_ten_units,
+);
