@@ -21,6 +21,7 @@ cargo test --workspace --locked --no-run
 
 say "starting a private PostgreSQL and localstripe"
 work="$(mktemp -d /tmp/dropcast-test.XXXXXX)"
+chmod 755 "$work" # the postgres user must reach its data dir inside
 trap 'stop_localstripe; stop_postgres; rm -rf "$work"' EXIT
 start_postgres "$work/pg"
 export DROPCAST_TEST_PG_URL="$PG_URL"

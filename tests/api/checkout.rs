@@ -9,40 +9,16 @@ use serde_json::{Value, json};
 
 use crate::db_tests;
 use crate::helpers::{
-    CARD_3DS, CARD_CHARGE_DECLINED, CARD_OK, Db, TestApp, spawn_app, spawn_app_with, with_stripe,
+    CARD_3DS, CARD_CHARGE_DECLINED, CARD_OK, Db, TestApp, intents_for, spawn_app, spawn_app_with,
+    with_stripe,
 };
 
-async fn paid_app(db: Db) -> TestApp {
+pub async fn paid_app(db: Db) -> TestApp {
     spawn_app_with(db, with_stripe).await
 }
 
-/// Intents at localstripe whose metadata names `order_id`.
-async fn intents_for(app: &TestApp, order_id: &str) -> Vec<Value> {
-    let mut found = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let mut path = "/v1/payment_intents?limit=100".to_string();
-        if let Some(a) = &after {
-            path.push_str(&format!("&starting_after={a}"));
-        }
-        let page = app.stripe(Method::GET, &path, &[]).await;
-        let data = page["data"].as_array().cloned().unwrap_or_default();
-        after = data
-            .last()
-            .and_then(|i| i["id"].as_str())
-            .map(str::to_string);
-        found.extend(
-            data.into_iter()
-                .filter(|i| i["metadata"]["order_id"] == order_id),
-        );
-        if page["has_more"] != true {
-            return found;
-        }
-    }
-}
-
 /// Waits until `check` holds for the order (polling GET, which refreshes from Stripe).
-async fn order_until(
+pub async fn order_until(
     app: &TestApp,
     token: &str,
     order_id: &str,
@@ -539,7 +515,68 @@ async fn two_hundred_buyers_for_ten_units(db: Db) {
     assert_eq!(last, Some(0));
 }
 
+async fn stats_come_from_real_events(db: Db) {
+    let app = paid_app(db).await;
+    let (token, show_id, product_id) = app.creator_show_product(10).await;
+    let mut live = app.live(&show_id).await;
+    live.until("snapshot").await;
+    app.put(
+        &format!("/api/v1/shows/{show_id}/pin"),
+        Some(&token),
+        json!({"product_id": product_id}),
+    )
+    .await
+    .expect(200);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let buyer = app.buyer(CARD_OK).await;
+    app.order(&buyer, &show_id, &product_id, 1, "s1")
+        .await
+        .expect(201);
+    app.order(&buyer, &show_id, &product_id, 2, "s2")
+        .await
+        .expect(201);
+    app.post(
+        &format!("/api/v1/shows/{show_id}/countdowns"),
+        Some(&token),
+        json!({"kind": "drop_opens", "seconds": 1, "product_id": product_id}),
+    )
+    .await
+    .expect(201);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    app.order(&buyer, &show_id, &product_id, 1, "s3")
+        .await
+        .expect(201);
+
+    let stats = app
+        .get(&format!("/api/v1/shows/{show_id}/stats"), Some(&token))
+        .await
+        .expect(200);
+    assert_eq!(stats["units_sold"], 4);
+    assert_eq!(stats["revenue_cents"], 4 * 2500);
+    assert_eq!(stats["orders"], 3);
+    assert_eq!(stats["viewers_now"], 1);
+    let peak = stats["viewers_peak"].as_i64().unwrap();
+    assert!(peak >= 1);
+    assert_eq!(
+        stats["conversion_per_1k_viewers"].as_f64().unwrap(),
+        3000.0 / peak as f64
+    );
+    // Two orders came ~1.1 s after the pin, one just after the drop opened.
+    let median = stats["median_seconds_to_checkout"].as_f64().unwrap();
+    assert!((1.0..10.0).contains(&median), "{median}");
+    let first = stats["time_to_first_order_ms"].as_i64().unwrap();
+    assert!((0..5_000).contains(&first), "{first}");
+    let (_, other) = app.creator("Nosy").await;
+    assert_eq!(
+        app.get(&format!("/api/v1/shows/{show_id}/stats"), Some(&other))
+            .await
+            .status,
+        403
+    );
+}
+
 db_tests!(
+    stats_come_from_real_events,
     first_purchase_with_a_saved_card_then_one_tap,
     a_declined_card_gets_402_and_the_stock_back,
     three_d_secure_finished_successfully,

@@ -142,6 +142,13 @@ pub async fn spawn_app_on(
     data_dir: tempfile::TempDir,
     adjust: impl FnOnce(&mut Settings),
 ) -> TestApp {
+    // Server logs, captured per test and shown when it fails.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        ))
+        .with_test_writer()
+        .try_init();
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     let dir = data_dir.path().display().to_string();
     let url = database_url.clone();
@@ -332,7 +339,9 @@ impl TestApp {
             .send()
             .await
             .expect("localstripe answers");
-        res.json().await.expect("localstripe answers JSON")
+        let bytes = res.bytes().await.expect("localstripe answers");
+        // Its `/_config` routes answer with an empty body.
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
     }
 
     /// A card PaymentMethod, made the way Stripe.js makes one.
@@ -516,6 +525,31 @@ impl Live {
 
     pub async fn send_text(&mut self, text: &str) {
         self.ws.send(Message::text(text)).await.expect("send");
+    }
+}
+
+/// Intents at localstripe whose metadata names `order_id`.
+pub async fn intents_for(app: &TestApp, order_id: &str) -> Vec<Value> {
+    let mut found = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut path = "/v1/payment_intents?limit=100".to_string();
+        if let Some(a) = &after {
+            path.push_str(&format!("&starting_after={a}"));
+        }
+        let page = app.stripe(Method::GET, &path, &[]).await;
+        let data = page["data"].as_array().cloned().unwrap_or_default();
+        after = data
+            .last()
+            .and_then(|i| i["id"].as_str())
+            .map(str::to_string);
+        found.extend(
+            data.into_iter()
+                .filter(|i| i["metadata"]["order_id"] == order_id),
+        );
+        if page["has_more"] != true {
+            return found;
+        }
     }
 }
 

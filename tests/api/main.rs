@@ -10,4 +10,6 @@ mod creators;
 mod health;
 mod live;
 mod products;
+mod recovery;
 mod shows;
+mod webhooks;

@@ -146,15 +146,51 @@ pub enum Hold {
     Duplicate(OrderRow),
 }
 
-/// Holds the stock and creates the order in one transaction: a conditional
-/// update (never read-then-write) takes the units, then the per-buyer limit is
-/// checked against paid and held orders, then the order is inserted under the
-/// buyer's idempotency key. Any refusal rolls all of it back.
+/// Creates the order and holds its stock in one transaction: the order is
+/// inserted under the buyer's idempotency key, a conditional update (never
+/// read-then-write) takes the units, and the per-buyer limit is checked
+/// against paid and held orders. Any refusal rolls all of it back.
+///
+/// Lock order: the order row first, then the product row — the same order as
+/// every stock move below. (Product first would deadlock on PostgreSQL: a
+/// duplicate submit holding the product would wait on the unique index for
+/// the first order's settlement, which waits for the product.)
 pub async fn hold(pool: &AnyPool, o: NewOrder<'_>) -> Result<Hold, sqlx::Error> {
     let now = now_ms();
     let mut tx = pool.begin().await?;
-    // The write comes first: it takes the row lock (PostgreSQL) or the write
-    // lock (SQLite) before anything is read, so concurrent buyers queue here.
+    let inserted: Result<Option<OrderRow>, sqlx::Error> = sqlx::query_as(concat!(
+        "INSERT INTO orders (id, show_id, product_id, viewer_id, quantity, amount_cents, currency,
+             status, stock_state, idempotency_key, created_at_ms, updated_at_ms, expires_at_ms)
+         SELECT $1, $2, $3, $4, $5, price_cents * $5, currency, 'pending', 'held', $6, $7, $7, $8
+         FROM products WHERE id = $3 AND show_id = $2
+         RETURNING ",
+        order_columns!()
+    ))
+    .bind(o.id)
+    .bind(o.show_id)
+    .bind(o.product_id)
+    .bind(o.viewer_id)
+    .bind(o.quantity)
+    .bind(o.idempotency_key)
+    .bind(now)
+    .bind(now + o.hold_ms)
+    .fetch_optional(&mut *tx)
+    .await;
+    let order = match inserted {
+        Ok(Some(order)) => order,
+        Ok(None) => {
+            tx.rollback().await?;
+            return Ok(Hold::NoSuchProduct);
+        }
+        Err(e) if crate::db::is_unique_violation(&e) => {
+            tx.rollback().await?;
+            return match order_by_key(pool, o.viewer_id, o.idempotency_key).await? {
+                Some(existing) => Ok(Hold::Duplicate(existing)),
+                None => Err(e),
+            };
+        }
+        Err(e) => return Err(e),
+    };
     let product: Option<ProductRow> = sqlx::query_as(concat!(
         "UPDATE products SET available = available - $3, held = held + $3, version = version + 1
          WHERE id = $1 AND show_id = $2 AND available >= $3 RETURNING ",
@@ -167,14 +203,11 @@ pub async fn hold(pool: &AnyPool, o: NewOrder<'_>) -> Result<Hold, sqlx::Error> 
     .await?;
     let Some(product) = product else {
         tx.rollback().await?;
-        return Ok(
-            match super::get_product(pool, o.show_id, o.product_id).await? {
-                Some(_) => Hold::SoldOut,
-                None => Hold::NoSuchProduct,
-            },
-        );
+        return Ok(Hold::SoldOut);
     };
     if let Some(max) = product.max_per_buyer {
+        // Counted after the product lock is held, so a buyer's concurrent
+        // orders see each other; the sum includes this order.
         let owned: i64 = sqlx::query_scalar(
             "SELECT COALESCE(CAST(SUM(quantity) AS BIGINT), 0) FROM orders
              WHERE product_id = $1 AND viewer_id = $2 AND stock_state IN ('held', 'sold')",
@@ -183,43 +216,16 @@ pub async fn hold(pool: &AnyPool, o: NewOrder<'_>) -> Result<Hold, sqlx::Error> 
         .bind(o.viewer_id)
         .fetch_one(&mut *tx)
         .await?;
-        if owned + o.quantity > max {
+        if owned > max {
             tx.rollback().await?;
-            return Ok(Hold::OverLimit { owned, max });
+            return Ok(Hold::OverLimit {
+                owned: owned - o.quantity,
+                max,
+            });
         }
     }
-    let inserted: Result<OrderRow, sqlx::Error> = sqlx::query_as(concat!(
-        "INSERT INTO orders (id, show_id, product_id, viewer_id, quantity, amount_cents, currency,
-             status, stock_state, idempotency_key, created_at_ms, updated_at_ms, expires_at_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 'held', $8, $9, $9, $10) RETURNING ",
-        order_columns!()
-    ))
-    .bind(o.id)
-    .bind(o.show_id)
-    .bind(o.product_id)
-    .bind(o.viewer_id)
-    .bind(o.quantity)
-    .bind(product.price_cents * o.quantity)
-    .bind(&product.currency)
-    .bind(o.idempotency_key)
-    .bind(now)
-    .bind(now + o.hold_ms)
-    .fetch_one(&mut *tx)
-    .await;
-    match inserted {
-        Ok(order) => {
-            tx.commit().await?;
-            Ok(Hold::Held { order, product })
-        }
-        Err(e) if crate::db::is_unique_violation(&e) => {
-            tx.rollback().await?;
-            match order_by_key(pool, o.viewer_id, o.idempotency_key).await? {
-                Some(existing) => Ok(Hold::Duplicate(existing)),
-                None => Err(e),
-            }
-        }
-        Err(e) => Err(e),
-    }
+    tx.commit().await?;
+    Ok(Hold::Held { order, product })
 }
 
 /// Records the PaymentIntent made for an order (before it is confirmed).
