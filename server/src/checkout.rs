@@ -23,6 +23,7 @@ use std::time::Duration;
 use sqlx::AnyPool;
 
 use crate::configuration::{PausePoint, TestPause};
+use crate::domain::countdown::Window;
 use crate::live::{Change, Hub};
 use crate::payments::{IntentRequest, PaymentIntent, Stripe, StripeError};
 use crate::store::orders::{self, Moved, OrderRow};
@@ -45,6 +46,8 @@ pub enum Placed {
         owned: i64,
         max: i64,
     },
+    /// A countdown forbids buying now (drop not open, or sale ended).
+    Closed(Window),
     /// Stripe could not be reached to start the payment; the stock went back.
     PaymentsDown,
 }
@@ -163,6 +166,7 @@ impl Checkout {
                 return Ok(Placed::OverLimit { owned, max });
             }
             orders::Hold::Duplicate(existing) => return Ok(Placed::Existing(existing)),
+            orders::Hold::Closed(window) => return Ok(Placed::Closed(window)),
         };
         self.publish_product(&product);
 

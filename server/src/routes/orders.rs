@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::auth::{Caller, Principal};
 use crate::checkout::{OrderRequest, Placed};
-use crate::domain::countdown::{Window, purchase_window};
+use crate::domain::countdown::Window;
 use crate::domain::ids::{IdRef, looks_like_id};
 use crate::error::ApiError;
 use crate::input::{FromJson, JsonObject, integer_in};
@@ -126,22 +126,6 @@ pub async fn create(
             "save a card first: PUT /api/v1/viewers/me/payment-method",
         ));
     };
-    let countdowns = store::countdowns_of_show(&state.pool, &show.id).await?;
-    match purchase_window(&countdowns, &product_id, crate::now_ms()) {
-        Window::Open => {}
-        Window::NotOpen { opens_at_ms } => {
-            return Err(ApiError::conflict(
-                "drop_not_open",
-                format!("this drop opens at {opens_at_ms} (epoch ms)"),
-            ));
-        }
-        Window::Ended { ended_at_ms } => {
-            return Err(ApiError::conflict(
-                "sale_ended",
-                format!("this sale ended at {ended_at_ms} (epoch ms)"),
-            ));
-        }
-    }
     let placed = state
         .checkout
         .place(OrderRequest {
@@ -176,6 +160,15 @@ pub async fn create(
             format!("at most {max} per buyer; you already have {owned}"),
         )
         .with_field("quantity")),
+        Placed::Closed(Window::NotOpen { opens_at_ms }) => Err(ApiError::conflict(
+            "drop_not_open",
+            format!("this drop opens at {opens_at_ms} (epoch ms)"),
+        )),
+        Placed::Closed(Window::Ended { ended_at_ms }) => Err(ApiError::conflict(
+            "sale_ended",
+            format!("this sale ended at {ended_at_ms} (epoch ms)"),
+        )),
+        Placed::Closed(Window::Open) => Err(ApiError::internal()),
         Placed::PaymentsDown => Err(ApiError::unavailable(
             "payments_unavailable",
             "the payment could not be started; nothing was charged, try again",

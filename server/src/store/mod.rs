@@ -447,16 +447,19 @@ pub async fn insert_countdown(
     Ok(())
 }
 
-pub async fn countdowns_of_show(
-    pool: &AnyPool,
+pub async fn countdowns_of_show<'e, E>(
+    exec: E,
     show_id: &str,
-) -> Result<Vec<Countdown>, sqlx::Error> {
+) -> Result<Vec<Countdown>, sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let rows: Vec<CountdownRow> = sqlx::query_as(
         "SELECT id, kind, product_id, label, ends_at_ms FROM countdowns
          WHERE show_id = $1 ORDER BY position, id",
     )
     .bind(show_id)
-    .fetch_all(pool)
+    .fetch_all(exec)
     .await?;
     Ok(rows.iter().filter_map(CountdownRow::to_wire).collect())
 }

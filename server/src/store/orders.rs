@@ -12,6 +12,7 @@
 use sqlx::{AnyPool, FromRow};
 
 use super::ProductRow;
+use crate::domain::countdown::{Window, purchase_window};
 use crate::now_ms;
 
 #[derive(Debug, Clone, FromRow)]
@@ -144,12 +145,15 @@ pub enum Hold {
     },
     /// A concurrent request with the same idempotency key got there first.
     Duplicate(OrderRow),
+    /// A countdown covering the product forbids buying it now.
+    Closed(Window),
 }
 
 /// Creates the order and holds its stock in one transaction: the order is
-/// inserted under the buyer's idempotency key, a conditional update (never
-/// read-then-write) takes the units, and the per-buyer limit is checked
-/// against paid and held orders. Any refusal rolls all of it back.
+/// inserted under the buyer's idempotency key, the show's countdowns are
+/// checked, a conditional update (never read-then-write) takes the units, and
+/// the per-buyer limit is checked against paid and held orders. Any refusal
+/// rolls all of it back.
 ///
 /// Lock order: the order row first, then the product row — the same order as
 /// every stock move below. (Product first would deadlock on PostgreSQL: a
@@ -191,6 +195,12 @@ pub async fn hold(pool: &AnyPool, o: NewOrder<'_>) -> Result<Hold, sqlx::Error> 
         }
         Err(e) => return Err(e),
     };
+    let countdowns = super::countdowns_of_show(&mut *tx, o.show_id).await?;
+    let window = purchase_window(&countdowns, o.product_id, now);
+    if window != Window::Open {
+        tx.rollback().await?;
+        return Ok(Hold::Closed(window));
+    }
     let product: Option<ProductRow> = sqlx::query_as(concat!(
         "UPDATE products SET available = available - $3, held = held + $3, version = version + 1
          WHERE id = $1 AND show_id = $2 AND available >= $3 RETURNING ",
@@ -284,29 +294,29 @@ const SELL: Move = Move {
     ),
 };
 
-const RELEASE_FAILED: Move = Move {
-    order_sql: concat!(
-        "UPDATE orders SET stock_state = 'released', status = 'failed', updated_at_ms = $2,
-             failure_code = COALESCE($3, failure_code), client_secret = NULL
-         WHERE id = $1 AND stock_state = 'held' RETURNING ",
-        order_columns!()
-    ),
-    product_sql: concat!(
-        "UPDATE products SET held = held - $2, available = available + $2, version = version + 1
-         WHERE id = $1 RETURNING ",
-        crate::product_columns!()
-    ),
-};
+/// held → released with the given status; the units go back to `available`.
+macro_rules! release {
+    ($status:literal) => {
+        Move {
+            order_sql: concat!(
+                "UPDATE orders SET stock_state = 'released', status = '",
+                $status,
+                "', updated_at_ms = $2,
+                     failure_code = COALESCE($3, failure_code), client_secret = NULL
+                 WHERE id = $1 AND stock_state = 'held' RETURNING ",
+                order_columns!()
+            ),
+            product_sql: concat!(
+                "UPDATE products SET held = held - $2, available = available + $2, version = version + 1
+                 WHERE id = $1 RETURNING ",
+                crate::product_columns!()
+            ),
+        }
+    };
+}
 
-const RELEASE_EXPIRED: Move = Move {
-    order_sql: concat!(
-        "UPDATE orders SET stock_state = 'released', status = 'expired', updated_at_ms = $2,
-             failure_code = COALESCE($3, failure_code), client_secret = NULL
-         WHERE id = $1 AND stock_state = 'held' RETURNING ",
-        order_columns!()
-    ),
-    product_sql: RELEASE_FAILED.product_sql,
-};
+const RELEASE_FAILED: Move = release!("failed");
+const RELEASE_EXPIRED: Move = release!("expired");
 
 const REFUND: Move = Move {
     order_sql: concat!(
