@@ -40,6 +40,15 @@ ensure_rust() {
     fi
 }
 
+# GStreamer (Debian's 1.22) for the media crate: headers to build against, the
+# plugins its pipelines use (flvdemux, tsdemux, h264parse, mpegtsmux,
+# splitmuxsink, mp4mux, x264enc, avdec_h264, jpegenc).
+MEDIA_PACKAGES=(
+    pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+    gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+    gstreamer1.0-plugins-ugly gstreamer1.0-libav
+)
+
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }

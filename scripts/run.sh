@@ -10,7 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 ensure_rust
-ensure_apt curl
+ensure_apt curl "${MEDIA_PACKAGES[@]}"
 
 say "building dropcast (release)"
 cargo build --release --locked -p server --bin dropcast

@@ -7,7 +7,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 ensure_rust
-ensure_apt postgresql curl
+# One apt run for everything; ffmpeg is the tests' stand-in for OBS.
+ensure_apt postgresql curl ffmpeg "${MEDIA_PACKAGES[@]}"
 ensure_localstripe
 
 say "formatting"

@@ -1,0 +1,23 @@
+//! Dropcast media: live ingest, the replay buffer, HLS and clips, on GStreamer.
+//!
+//! The server uses this crate in-process; nothing here shells out to ffmpeg
+//! or gst-launch. It knows nothing of shows, tokens or databases: the server
+//! hands it a stream key resolver and receives segments and live/offline
+//! events (MediaMTX's split of ingest, recorder and record store).
+//!
+//! # Layout
+//! - [`flv`]: FLV framing of RTMP audio/video messages.
+//! - [`segmenter`]: a stream → keyframe-aligned MPEG-TS segments, no re-encode.
+//! - [`error`]: [`MediaError`], GStreamer's failures made typed.
+
+pub mod error;
+pub mod flv;
+pub mod segmenter;
+
+pub use error::MediaError;
+
+/// Initialises GStreamer once per process.
+pub fn init() -> Result<(), MediaError> {
+    gstreamer::init()?;
+    Ok(())
+}

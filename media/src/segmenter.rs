@@ -1,0 +1,317 @@
+//! Cuts an incoming stream into keyframe-aligned MPEG-TS segments, without
+//! re-encoding.
+//!
+//! ```text
+//!  bytes ─▶ appsrc (video/x-flv | video/mpegts, live)
+//!            └─▶ flvdemux | tsdemux
+//!                 ├─ H.264 ─▶ queue ─▶ h264parse (SPS/PPS before every IDR) ─▶ splitmuxsink.video
+//!                 └─ AAC ───▶ queue ─▶ aacparse ──────────────────────────────▶ splitmuxsink.audio_0
+//!  splitmuxsink (muxer mpegtsmux): a new file at the first keyframe once the
+//!  current one holds `min_segment`; files are named by us (`seg0000000042.ts`,
+//!  numbering continues across reconnects and restarts) and reported only once
+//!  closed, so nothing ever reads a segment still being written.
+//! ```
+//!
+//! Wall-clock spans: the first fragment's running time is mapped to the wall
+//! clock when it opens; every later boundary is that instant plus the running
+//! time elapsed, so segment spans are contiguous and follow the stream's own
+//! timestamps.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::MediaError;
+
+/// The container of the bytes pushed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Container {
+    /// From RTMP (see [`crate::flv`]).
+    Flv,
+    /// From SRT.
+    MpegTs,
+}
+
+/// A finished segment of the replay buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub seq: u64,
+    pub path: PathBuf,
+    /// Wall-clock span, Unix epoch milliseconds.
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub bytes: u64,
+}
+
+/// The file name of segment `seq`.
+pub fn segment_file(seq: u64) -> String {
+    format!("seg{seq:010}.ts")
+}
+
+/// The sequence number in a segment file name, if it is one.
+pub fn parse_segment_file(name: &str) -> Option<u64> {
+    name.strip_prefix("seg")?.strip_suffix(".ts")?.parse().ok()
+}
+
+/// A running segmenting pipeline. Dropping it stops the pipeline at once;
+/// [`Segmenter::finish`] ends it cleanly (the last segment is closed and reported).
+pub struct Segmenter {
+    pipeline: gst::Pipeline,
+    src: gst_app::AppSrc,
+    done: Option<oneshot::Receiver<Result<(), MediaError>>>,
+}
+
+fn make(factory: &'static str) -> Result<gst::Element, MediaError> {
+    gst::ElementFactory::make(factory)
+        .build()
+        .map_err(|_| MediaError::MissingElement(factory))
+}
+
+fn wall_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Running-time ↔ wall-clock mapping, fixed at the first fragment.
+#[derive(Default)]
+struct Clock {
+    origin: Option<(u64, i64)>,
+    open: Option<(String, u64)>,
+}
+
+impl Clock {
+    fn wall(&mut self, running_ns: u64) -> i64 {
+        let (rt0, wall0) = *self.origin.get_or_insert((running_ns, wall_now_ms()));
+        wall0 + (running_ns.saturating_sub(rt0) / 1_000_000) as i64
+    }
+}
+
+impl Segmenter {
+    /// Starts a pipeline writing segments `first_seq, first_seq + 1, …` into
+    /// `dir`, each reported on `segments` once closed. Needs a tokio runtime.
+    pub fn start(
+        container: Container,
+        dir: &Path,
+        first_seq: u64,
+        min_segment: Duration,
+        segments: mpsc::UnboundedSender<Segment>,
+    ) -> Result<Segmenter, MediaError> {
+        std::fs::create_dir_all(dir)?;
+        let pipeline = gst::Pipeline::default();
+        let caps = match container {
+            Container::Flv => gst::Caps::builder("video/x-flv").build(),
+            Container::MpegTs => gst::Caps::builder("video/mpegts")
+                .field("systemstream", true)
+                .build(),
+        };
+        let src = gst_app::AppSrc::builder()
+            .caps(&caps)
+            .format(gst::Format::Bytes)
+            .is_live(true)
+            .max_bytes(32 * 1024 * 1024)
+            .build();
+        let demux = make(match container {
+            Container::Flv => "flvdemux",
+            Container::MpegTs => "tsdemux",
+        })?;
+        let splitmux = make("splitmuxsink")?;
+        splitmux.set_property("muxer-factory", "mpegtsmux");
+        splitmux.set_property("max-size-time", min_segment.as_nanos() as u64);
+        splitmux.set_property("send-keyframe-requests", false);
+        let dir_owned = dir.to_path_buf();
+        splitmux.connect("format-location", false, move |args| {
+            let fragment: u32 = args[1].get().unwrap_or(0);
+            let path = dir_owned.join(segment_file(first_seq + u64::from(fragment)));
+            Some(path.to_string_lossy().to_string().to_value())
+        });
+        pipeline.add_many([src.upcast_ref(), &demux, &splitmux])?;
+        src.link(&demux)?;
+
+        // The demuxer's pads appear once it has seen the streams.
+        let pipeline_weak = pipeline.downgrade();
+        let splitmux_weak = splitmux.downgrade();
+        let audio_pads = Arc::new(Mutex::new(0u32));
+        demux.connect_pad_added(move |_, pad| {
+            let (Some(pipeline), Some(splitmux)) =
+                (pipeline_weak.upgrade(), splitmux_weak.upgrade())
+            else {
+                return;
+            };
+            let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+            let name = caps
+                .structure(0)
+                .map(|s| s.name().to_string())
+                .unwrap_or_default();
+            let (parser, sink_pad) = if name.starts_with("video/x-h264") {
+                let parser = make("h264parse");
+                if let Ok(p) = &parser {
+                    p.set_property("config-interval", -1i32);
+                }
+                (parser, splitmux.request_pad_simple("video"))
+            } else if name.starts_with("audio/mpeg") {
+                let mut n = audio_pads.lock().unwrap_or_else(|e| e.into_inner());
+                let pad_name = format!("audio_{}", *n);
+                *n += 1;
+                (make("aacparse"), splitmux.request_pad_simple(&pad_name))
+            } else {
+                tracing::warn!(caps = %name, "ignoring a stream that is neither H.264 nor AAC");
+                return;
+            };
+            let (Ok(parser), Some(sink_pad), Ok(queue)) = (parser, sink_pad, make("queue")) else {
+                tracing::error!("cannot build the segmenter branch");
+                return;
+            };
+            let linked = pipeline
+                .add_many([&queue, &parser])
+                .and_then(|_| gst::Element::link_many([&queue, &parser]))
+                .is_ok()
+                && parser
+                    .static_pad("src")
+                    .is_some_and(|p| p.link(&sink_pad).is_ok())
+                && queue
+                    .static_pad("sink")
+                    .is_some_and(|q| pad.link(&q).is_ok());
+            if !linked {
+                tracing::error!(caps = %name, "cannot link the segmenter branch");
+                return;
+            }
+            let _ = queue.sync_state_with_parent();
+            let _ = parser.sync_state_with_parent();
+        });
+
+        let bus = pipeline.bus().ok_or(MediaError::NoBus)?;
+        let (done_tx, done_rx) = oneshot::channel();
+        tokio::spawn(watch_bus(bus, segments, done_tx));
+        pipeline.set_state(gst::State::Playing)?;
+        Ok(Segmenter {
+            pipeline,
+            src,
+            done: Some(done_rx),
+        })
+    }
+
+    /// Feeds bytes of the container stream.
+    pub fn push(&self, bytes: &[u8]) -> Result<(), MediaError> {
+        self.src
+            .push_buffer(gst::Buffer::from_slice(bytes.to_vec()))
+            .map(|_| ())
+            .map_err(|e| MediaError::Flow(format!("{e:?}")))
+    }
+
+    /// Ends the stream: the last segment is closed and reported, then the
+    /// pipeline stops. Gives up after `limit`.
+    pub async fn finish(mut self, limit: Duration) -> Result<(), MediaError> {
+        let _ = self.src.end_of_stream();
+        let result = match self.done.take() {
+            Some(done) => match tokio::time::timeout(limit, done).await {
+                Ok(Ok(result)) => result,
+                Ok(Err(_)) => Ok(()),
+                Err(_) => Err(MediaError::Timeout("end of stream")),
+            },
+            None => Ok(()),
+        };
+        let _ = self.pipeline.set_state(gst::State::Null);
+        result
+    }
+}
+
+impl Drop for Segmenter {
+    fn drop(&mut self) {
+        // Always back to Null, or GStreamer keeps the threads and files.
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// Reports closed fragments as segments; ends on EOS or error.
+async fn watch_bus(
+    bus: gst::Bus,
+    segments: mpsc::UnboundedSender<Segment>,
+    done: oneshot::Sender<Result<(), MediaError>>,
+) {
+    let mut clock = Clock::default();
+    let mut messages = bus.stream();
+    let result = loop {
+        let Some(msg) = messages.next().await else {
+            break Ok(());
+        };
+        match msg.view() {
+            gst::MessageView::Eos(_) => break Ok(()),
+            gst::MessageView::Error(err) => {
+                break Err(MediaError::Pipeline {
+                    element: err
+                        .src()
+                        .map(|s| s.path_string().to_string())
+                        .unwrap_or_default(),
+                    message: err.error().to_string(),
+                    debug: err.debug().map(|d| d.to_string()).unwrap_or_default(),
+                });
+            }
+            gst::MessageView::Element(element) => {
+                let Some(s) = element.structure() else {
+                    continue;
+                };
+                let location = s.get::<String>("location").ok();
+                let running = s.get::<u64>("running-time").ok();
+                match (s.name().as_str(), location, running) {
+                    ("splitmuxsink-fragment-opened", Some(location), Some(rt)) => {
+                        clock.wall(rt);
+                        clock.open = Some((location, rt));
+                    }
+                    ("splitmuxsink-fragment-closed", Some(location), Some(rt)) => {
+                        let opened = match clock.open.take() {
+                            Some((open_location, open_rt)) if open_location == location => open_rt,
+                            _ => rt,
+                        };
+                        let path = PathBuf::from(&location);
+                        let seq = path
+                            .file_name()
+                            .and_then(|n| n.to_str())
+                            .and_then(parse_segment_file);
+                        let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+                        if let Some(seq) = seq {
+                            let segment = Segment {
+                                seq,
+                                path,
+                                start_ms: clock.wall(opened),
+                                end_ms: clock.wall(rt),
+                                bytes,
+                            };
+                            let _ = segments.send(segment);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    };
+    let _ = done.send(result);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_names_round_trip_and_sort() {
+        assert_eq!(segment_file(42), "seg0000000042.ts");
+        assert_eq!(parse_segment_file("seg0000000042.ts"), Some(42));
+        assert_eq!(parse_segment_file("thumb42.jpg"), None);
+        assert!(segment_file(9) < segment_file(10));
+    }
+
+    #[test]
+    fn wall_clock_follows_running_time_from_the_first_fragment() {
+        let mut clock = Clock::default();
+        let w0 = clock.wall(5_000_000_000);
+        assert_eq!(clock.wall(7_000_000_000), w0 + 2000);
+        assert_eq!(clock.wall(5_000_000_000), w0);
+    }
+}

@@ -1,0 +1,102 @@
+//! The segmenter on a real H.264/AAC stream made by ffmpeg (test pattern and
+//! tone, 2 s GOP), fed in the chunks a network would deliver.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use media::segmenter::{Container, Segmenter};
+
+fn encode(dir: &Path, seconds: u32, format: &str, file: &str) -> Vec<u8> {
+    let out = dir.join(file);
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("testsrc=size=640x360:rate=30:duration={seconds}"),
+        ])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("sine=frequency=440:duration={seconds}"),
+        ])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-g",
+            "60",
+            "-keyint_min",
+            "60",
+            "-sc_threshold",
+            "0",
+        ])
+        .args(["-c:a", "aac", "-b:a", "96k", "-f", format])
+        .arg(&out)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success());
+    std::fs::read(out).unwrap()
+}
+
+async fn segment(
+    container: Container,
+    bytes: &[u8],
+    dir: &Path,
+    first_seq: u64,
+) -> Vec<media::segmenter::Segment> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let seg = Segmenter::start(container, dir, first_seq, Duration::from_secs(1), tx).unwrap();
+    for chunk in bytes.chunks(4096) {
+        seg.push(chunk).unwrap();
+    }
+    seg.finish(Duration::from_secs(20)).await.unwrap();
+    let mut out = Vec::new();
+    while let Ok(s) = rx.try_recv() {
+        out.push(s);
+    }
+    out
+}
+
+fn check(segments: &[media::segmenter::Segment], first_seq: u64, seconds: i64) {
+    assert!(segments.len() >= 3, "{segments:?}");
+    for (i, s) in segments.iter().enumerate() {
+        assert_eq!(s.seq, first_seq + i as u64);
+        assert!(s.path.exists(), "{:?}", s.path);
+        assert_eq!(std::fs::metadata(&s.path).unwrap().len(), s.bytes);
+        assert!(s.bytes > 1000);
+        assert!(s.end_ms > s.start_ms);
+    }
+    // Contiguous spans, one GOP each (the last may be shorter).
+    for w in segments.windows(2) {
+        assert_eq!(w[0].end_ms, w[1].start_ms);
+        let len = w[0].end_ms - w[0].start_ms;
+        assert!((1900..=2100).contains(&len), "segment of {len} ms");
+    }
+    let total = segments.last().unwrap().end_ms - segments[0].start_ms;
+    assert!((total - seconds * 1000).abs() <= 200, "total {total} ms");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flv_from_rtmp_becomes_keyframe_aligned_segments() {
+    media::init().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let flv = encode(dir.path(), 6, "flv", "in.flv");
+    let out = dir.path().join("replay");
+    let segments = segment(Container::Flv, &flv, &out, 7).await;
+    check(&segments, 7, 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mpegts_from_srt_becomes_keyframe_aligned_segments() {
+    media::init().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ts = encode(dir.path(), 6, "mpegts", "in.ts");
+    let out = dir.path().join("replay");
+    let segments = segment(Container::MpegTs, &ts, &out, 0).await;
+    check(&segments, 0, 6);
+}
