@@ -6,13 +6,19 @@
 //! events (MediaMTX's split of ingest, recorder and record store).
 //!
 //! # Layout
+//! - [`ingest`]: publishing sessions — stream keys, one publisher per show, events.
+//! - [`rtmp`]: the RTMP server (`rml_rtmp`) for OBS's default service.
+//! - [`srt`]: the SRT listener (`srt-tokio`), one port for every show.
 //! - [`flv`]: FLV framing of RTMP audio/video messages.
 //! - [`segmenter`]: a stream → keyframe-aligned MPEG-TS segments, no re-encode.
 //! - [`error`]: [`MediaError`], GStreamer's failures made typed.
 
 pub mod error;
 pub mod flv;
+pub mod ingest;
+pub mod rtmp;
 pub mod segmenter;
+pub mod srt;
 
 pub use error::MediaError;
 

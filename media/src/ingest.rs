@@ -1,0 +1,191 @@
+//! Publishing sessions: who may stream, one publisher per show, and what the
+//! server hears about it.
+//!
+//! RTMP ([`crate::rtmp`]) and SRT ([`crate::srt`]) connections both end up
+//! here. [`Ingest::begin`] asks the server's [`IngestHandler`] which show a
+//! stream key belongs to, refuses a second publisher on a live show, and
+//! starts a [`Segmenter`] writing that show's replay buffer. The handler hears
+//! `Live` when the stream goes up and down, and every finished segment.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::segmenter::{Container, Segment, Segmenter};
+
+/// A stream key the server recognised.
+#[derive(Debug, Clone)]
+pub struct Authorized {
+    pub show_id: String,
+    /// Where this show's segments go.
+    pub dir: PathBuf,
+    /// The number of the next segment (continues the buffer across reconnects).
+    pub next_seq: u64,
+}
+
+/// What a publishing session tells the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestEvent {
+    Live { show_id: String, live: bool },
+    Segment { show_id: String, segment: Segment },
+}
+
+/// A boxed future, for the handler's one async method.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The server's side of ingest.
+pub trait IngestHandler: Send + Sync + 'static {
+    /// The show a stream key publishes to; `None` refuses the publisher.
+    fn authorize<'a>(&'a self, stream_key: &'a str) -> BoxFuture<'a, Option<Authorized>>;
+    /// Called in order for each session: `Live(true)`, segments, `Live(false)`.
+    fn event(&self, event: IngestEvent);
+}
+
+/// Why a publisher was turned away.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("unknown stream key")]
+    UnknownKey,
+    #[error("this show already has a publisher")]
+    AlreadyLive,
+    #[error("the pipeline could not start: {0}")]
+    Failed(#[from] crate::MediaError),
+}
+
+struct Inner {
+    handler: Arc<dyn IngestHandler>,
+    /// Shows with a publisher now.
+    live: Mutex<HashSet<String>>,
+    /// A segment ends at the first keyframe after this much media.
+    min_segment: Duration,
+}
+
+/// The ingest of this process. Cheap to clone.
+#[derive(Clone)]
+pub struct Ingest(Arc<Inner>);
+
+impl Ingest {
+    pub fn new(handler: Arc<dyn IngestHandler>, min_segment: Duration) -> Ingest {
+        Ingest(Arc::new(Inner {
+            handler,
+            live: Mutex::new(HashSet::new()),
+            min_segment,
+        }))
+    }
+
+    /// Shows with a publisher now.
+    pub fn live_shows(&self) -> usize {
+        self.0.live.lock().map(|l| l.len()).unwrap_or(0)
+    }
+
+    /// Starts publishing `stream_key`, or says why not.
+    pub async fn begin(&self, stream_key: &str, container: Container) -> Result<Session, Refusal> {
+        let auth = self
+            .0
+            .handler
+            .authorize(stream_key)
+            .await
+            .ok_or(Refusal::UnknownKey)?;
+        {
+            let mut live = self.0.live.lock().unwrap_or_else(|e| e.into_inner());
+            if !live.insert(auth.show_id.clone()) {
+                return Err(Refusal::AlreadyLive);
+            }
+        }
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let segmenter =
+            match Segmenter::start(container, &auth.dir, auth.next_seq, self.0.min_segment, tx) {
+                Ok(s) => s,
+                Err(e) => {
+                    self.release(&auth.show_id);
+                    return Err(Refusal::Failed(e));
+                }
+            };
+        self.0.handler.event(IngestEvent::Live {
+            show_id: auth.show_id.clone(),
+            live: true,
+        });
+        let handler = self.0.handler.clone();
+        let show_id = auth.show_id.clone();
+        let forward = tokio::spawn(async move {
+            while let Some(segment) = rx.recv().await {
+                handler.event(IngestEvent::Segment {
+                    show_id: show_id.clone(),
+                    segment,
+                });
+            }
+        });
+        tracing::info!(show = %auth.show_id, ?container, "publisher connected");
+        Ok(Session {
+            ingest: self.clone(),
+            show_id: auth.show_id,
+            segmenter: Some(segmenter),
+            forward: Some(forward),
+        })
+    }
+
+    fn release(&self, show_id: &str) {
+        let mut live = self.0.live.lock().unwrap_or_else(|e| e.into_inner());
+        live.remove(show_id);
+    }
+}
+
+/// One publisher's session. End it with [`Session::end`]; dropping it also
+/// frees the show (the last segment may then be lost).
+pub struct Session {
+    ingest: Ingest,
+    show_id: String,
+    segmenter: Option<Segmenter>,
+    forward: Option<JoinHandle<()>>,
+}
+
+impl Session {
+    pub fn show_id(&self) -> &str {
+        &self.show_id
+    }
+
+    /// Feeds bytes of the container stream.
+    pub fn push(&self, bytes: &[u8]) -> Result<(), crate::MediaError> {
+        match &self.segmenter {
+            Some(s) => s.push(bytes),
+            None => Ok(()),
+        }
+    }
+
+    /// Closes the last segment, reports every segment, then `Live(false)`.
+    pub async fn end(mut self) {
+        if let Some(segmenter) = self.segmenter.take()
+            && let Err(e) = segmenter.finish(Duration::from_secs(10)).await
+        {
+            tracing::warn!(show = %self.show_id, error = %e, "stream ended with an error");
+        }
+        if let Some(forward) = self.forward.take() {
+            let _ = forward.await;
+        }
+        self.close();
+    }
+
+    fn close(&mut self) {
+        self.ingest.release(&self.show_id);
+        self.ingest.0.handler.event(IngestEvent::Live {
+            show_id: self.show_id.clone(),
+            live: false,
+        });
+        tracing::info!(show = %self.show_id, "publisher disconnected");
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if self.segmenter.is_some() || self.forward.is_some() {
+            self.segmenter = None;
+            self.close();
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! RTMP and SRT ingest with ffmpeg as the encoder, pushing the way OBS would:
+//! H.264 with a 2 s GOP and AAC.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use media::ingest::{Authorized, BoxFuture, Ingest, IngestEvent, IngestHandler};
+use tokio::process::{Child, Command};
+
+/// Keys `key-a` → `show-a`, `key-b` → `show-b`; records every event.
+struct Recorder {
+    dir: PathBuf,
+    events: Mutex<Vec<IngestEvent>>,
+}
+
+impl Recorder {
+    fn events(&self) -> Vec<IngestEvent> {
+        self.events.lock().unwrap().clone()
+    }
+
+    fn segments_of(&self, show: &str) -> Vec<media::segmenter::Segment> {
+        self.events()
+            .into_iter()
+            .filter_map(|e| match e {
+                IngestEvent::Segment { show_id, segment } if show_id == show => Some(segment),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn lives_of(&self, show: &str) -> Vec<bool> {
+        self.events()
+            .into_iter()
+            .filter_map(|e| match e {
+                IngestEvent::Live { show_id, live } if show_id == show => Some(live),
+                _ => None,
+            })
+            .collect()
+    }
+
+    async fn wait_for(&self, what: &str, check: impl Fn(&Recorder) -> bool) {
+        for _ in 0..400 {
+            if check(self) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("timed out waiting for {what}: {:?}", self.events());
+    }
+}
+
+impl IngestHandler for Recorder {
+    fn authorize<'a>(&'a self, stream_key: &'a str) -> BoxFuture<'a, Option<Authorized>> {
+        Box::pin(async move {
+            let show = HashMap::from([("key-a", "show-a"), ("key-b", "show-b")])
+                .get(stream_key)
+                .map(|s| s.to_string())?;
+            let next_seq = self.segments_of(&show).last().map_or(0, |s| s.seq + 1);
+            Some(Authorized {
+                dir: self.dir.join(&show),
+                show_id: show,
+                next_seq,
+            })
+        })
+    }
+
+    fn event(&self, event: IngestEvent) {
+        self.events.lock().unwrap().push(event);
+    }
+}
+
+struct Servers {
+    recorder: Arc<Recorder>,
+    rtmp_port: u16,
+    srt_port: u16,
+    _dir: tempfile::TempDir,
+}
+
+async fn servers() -> Servers {
+    media::init().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Arc::new(Recorder {
+        dir: dir.path().to_path_buf(),
+        events: Mutex::new(Vec::new()),
+    });
+    let ingest = Ingest::new(recorder.clone(), Duration::from_secs(1));
+    let rtmp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let rtmp_port = rtmp.local_addr().unwrap().port();
+    tokio::spawn(media::rtmp::serve(
+        rtmp,
+        ingest.clone(),
+        std::future::pending(),
+    ));
+    let srt_port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{srt_port}").parse().unwrap();
+    tokio::spawn(async move {
+        media::srt::serve(addr, ingest, std::future::pending())
+            .await
+            .unwrap();
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    Servers {
+        recorder,
+        rtmp_port,
+        srt_port,
+        _dir: dir,
+    }
+}
+
+/// ffmpeg publishing a test pattern and a tone; `realtime` paces it like a camera.
+fn publish(url: &str, format: &str, seconds: u32, realtime: bool) -> Child {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin"]);
+    if realtime {
+        cmd.arg("-re");
+    }
+    cmd.args([
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("testsrc=size=640x360:rate=30:duration={seconds}"),
+    ])
+    .args([
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("sine=frequency=440:duration={seconds}"),
+    ])
+    .args([
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-tune",
+        "zerolatency",
+    ])
+    .args([
+        "-g",
+        "60",
+        "-keyint_min",
+        "60",
+        "-sc_threshold",
+        "0",
+        "-pix_fmt",
+        "yuv420p",
+    ])
+    .args(["-c:a", "aac", "-b:a", "96k", "-f", format, url])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .kill_on_drop(true);
+    cmd.spawn().expect("ffmpeg starts")
+}
+
+fn rtmp_url(s: &Servers, key: &str) -> String {
+    format!("rtmp://127.0.0.1:{}/live/{key}", s.rtmp_port)
+}
+
+fn srt_url(s: &Servers, key: &str) -> String {
+    format!(
+        "srt://127.0.0.1:{}?streamid={key}&mode=caller&pkt_size=1316",
+        s.srt_port
+    )
+}
+
+fn assert_buffer(segments: &[media::segmenter::Segment], from_seq: u64) {
+    assert!(segments.len() >= 2, "{segments:?}");
+    for (i, s) in segments.iter().enumerate() {
+        assert_eq!(s.seq, from_seq + i as u64);
+        assert!(s.path.exists());
+        assert!(s.bytes > 1000);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtmp_publisher_fills_the_buffer_and_goes_live_then_offline() {
+    let s = servers().await;
+    let status = publish(&rtmp_url(&s, "key-a"), "flv", 6, false)
+        .wait()
+        .await
+        .unwrap();
+    assert!(status.success(), "ffmpeg failed to publish over RTMP");
+    s.recorder
+        .wait_for("offline", |r| r.lives_of("show-a") == [true, false])
+        .await;
+    assert_buffer(&s.recorder.segments_of("show-a"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn srt_publishers_on_one_port_are_routed_by_stream_id() {
+    let s = servers().await;
+    let mut a = publish(&srt_url(&s, "key-a"), "mpegts", 5, true);
+    let mut b = publish(&srt_url(&s, "#!::r=key-b,m=publish"), "mpegts", 5, true);
+    assert!(a.wait().await.unwrap().success());
+    assert!(b.wait().await.unwrap().success());
+    for show in ["show-a", "show-b"] {
+        s.recorder
+            .wait_for("offline", |r| r.lives_of(show) == [true, false])
+            .await;
+        assert_buffer(&s.recorder.segments_of(show), 0);
+        assert!(
+            s.recorder
+                .segments_of(show)
+                .iter()
+                .all(|seg| seg.path.starts_with(s.recorder.dir.join(show)))
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_keys_are_refused_on_both_protocols() {
+    let s = servers().await;
+    let rtmp = publish(&rtmp_url(&s, "nope"), "flv", 2, false)
+        .wait()
+        .await
+        .unwrap();
+    let srt = publish(&srt_url(&s, "nope"), "mpegts", 2, false)
+        .wait()
+        .await
+        .unwrap();
+    assert!(!rtmp.success() && !srt.success());
+    assert!(s.recorder.events().is_empty(), "{:?}", s.recorder.events());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_publisher_on_a_live_key_is_refused() {
+    let s = servers().await;
+    let mut first = publish(&rtmp_url(&s, "key-a"), "flv", 6, true);
+    s.recorder
+        .wait_for("live", |r| r.lives_of("show-a") == [true])
+        .await;
+    let second_rtmp = publish(&rtmp_url(&s, "key-a"), "flv", 2, false)
+        .wait()
+        .await
+        .unwrap();
+    let second_srt = publish(&srt_url(&s, "key-a"), "mpegts", 2, false)
+        .wait()
+        .await
+        .unwrap();
+    assert!(!second_rtmp.success() && !second_srt.success());
+    assert!(first.wait().await.unwrap().success());
+    s.recorder
+        .wait_for("offline", |r| r.lives_of("show-a") == [true, false])
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnecting_publisher_continues_the_same_buffer() {
+    let s = servers().await;
+    assert!(
+        publish(&rtmp_url(&s, "key-a"), "flv", 4, false)
+            .wait()
+            .await
+            .unwrap()
+            .success()
+    );
+    s.recorder
+        .wait_for("offline", |r| r.lives_of("show-a") == [true, false])
+        .await;
+    let first = s.recorder.segments_of("show-a").len() as u64;
+    assert!(
+        publish(&srt_url(&s, "key-a"), "mpegts", 4, true)
+            .wait()
+            .await
+            .unwrap()
+            .success()
+    );
+    s.recorder
+        .wait_for("offline again", |r| {
+            r.lives_of("show-a") == [true, false, true, false]
+        })
+        .await;
+    let all = s.recorder.segments_of("show-a");
+    assert!(all.len() as u64 > first);
+    assert_buffer(&all, 0);
+}
