@@ -27,6 +27,9 @@ pub struct Authorized {
     pub dir: PathBuf,
     /// The number of the next segment (continues the buffer across reconnects).
     pub next_seq: u64,
+    /// Where the buffer's last segment ends (0 when empty): the new session's
+    /// spans start no earlier.
+    pub buffer_end_ms: i64,
 }
 
 /// What a publishing session tells the server.
@@ -99,14 +102,20 @@ impl Ingest {
             }
         }
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let segmenter =
-            match Segmenter::start(container, &auth.dir, auth.next_seq, self.0.min_segment, tx) {
-                Ok(s) => s,
-                Err(e) => {
-                    self.release(&auth.show_id);
-                    return Err(Refusal::Failed(e));
-                }
-            };
+        let segmenter = match Segmenter::start(
+            container,
+            &auth.dir,
+            auth.next_seq,
+            auth.buffer_end_ms,
+            self.0.min_segment,
+            tx,
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                self.release(&auth.show_id);
+                return Err(Refusal::Failed(e));
+            }
+        };
         self.0.handler.event(IngestEvent::Live {
             show_id: auth.show_id.clone(),
             live: true,

@@ -10,11 +10,13 @@
 //! - [`rtmp`]: the RTMP server (`rml_rtmp`) for OBS's default service.
 //! - [`srt`]: the SRT listener (`srt-tokio`), one port for every show.
 //! - [`flv`]: FLV framing of RTMP audio/video messages.
+//! - [`hls`]: live HLS playlists of the segments.
 //! - [`segmenter`]: a stream → keyframe-aligned MPEG-TS segments, no re-encode.
 //! - [`error`]: [`MediaError`], GStreamer's failures made typed.
 
 pub mod error;
 pub mod flv;
+pub mod hls;
 pub mod ingest;
 pub mod rtmp;
 pub mod segmenter;

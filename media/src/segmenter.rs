@@ -5,7 +5,7 @@
 //!  bytes ─▶ appsrc (video/x-flv | video/mpegts, live)
 //!            └─▶ flvdemux | tsdemux
 //!                 ├─ H.264 ─▶ queue ─▶ h264parse (SPS/PPS before every IDR) ─▶ splitmuxsink.video
-//!                 └─ AAC ───▶ queue ─▶ aacparse ──────────────────────────────▶ splitmuxsink.audio_0
+//!                 └─ AAC ───▶ queue ─▶ aacparse ─▶ (dropped until the first keyframe) ─▶ splitmuxsink.audio_0
 //!  splitmuxsink (muxer mpegtsmux): a new file at the first keyframe once the
 //!  current one holds `min_segment`; files are named by us (`seg0000000042.ts`,
 //!  numbering continues across reconnects and restarts) and reported only once
@@ -82,24 +82,35 @@ fn wall_now_ms() -> i64 {
 /// Running-time ↔ wall-clock mapping, fixed at the first fragment.
 #[derive(Default)]
 struct Clock {
+    /// The buffer's end before this session: spans never go back past it, even
+    /// after a publisher that pushed faster than real time.
+    not_before_ms: i64,
     origin: Option<(u64, i64)>,
-    open: Option<(String, u64)>,
+    /// Running time at which each open fragment began, by file. splitmuxsink
+    /// may announce the next fragment before it reports the previous one
+    /// closed, so more than one can be open.
+    open: std::collections::HashMap<String, u64>,
 }
 
 impl Clock {
     fn wall(&mut self, running_ns: u64) -> i64 {
-        let (rt0, wall0) = *self.origin.get_or_insert((running_ns, wall_now_ms()));
+        let floor = self.not_before_ms;
+        let (rt0, wall0) = *self
+            .origin
+            .get_or_insert((running_ns, wall_now_ms().max(floor)));
         wall0 + (running_ns.saturating_sub(rt0) / 1_000_000) as i64
     }
 }
 
 impl Segmenter {
     /// Starts a pipeline writing segments `first_seq, first_seq + 1, …` into
-    /// `dir`, each reported on `segments` once closed. Needs a tokio runtime.
+    /// `dir`, each reported on `segments` once closed, with spans starting no
+    /// earlier than `not_before_ms`. Needs a tokio runtime.
     pub fn start(
         container: Container,
         dir: &Path,
         first_seq: u64,
+        not_before_ms: i64,
         min_segment: Duration,
         segments: mpsc::UnboundedSender<Segment>,
     ) -> Result<Segmenter, MediaError> {
@@ -138,6 +149,9 @@ impl Segmenter {
         let pipeline_weak = pipeline.downgrade();
         let splitmux_weak = splitmux.downgrade();
         let audio_pads = Arc::new(Mutex::new(0u32));
+        // Audio is dropped until the first video keyframe has gone by, so
+        // the first segment, like every other, starts on a keyframe.
+        let video_started = Arc::new(std::sync::atomic::AtomicBool::new(false));
         demux.connect_pad_added(move |_, pad| {
             let (Some(pipeline), Some(splitmux)) =
                 (pipeline_weak.upgrade(), splitmux_weak.upgrade())
@@ -182,13 +196,34 @@ impl Segmenter {
                 tracing::error!(caps = %name, "cannot link the segmenter branch");
                 return;
             }
+            if let Some(src) = parser.static_pad("src") {
+                let started = video_started.clone();
+                let is_video = name.starts_with("video/");
+                src.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+                    use std::sync::atomic::Ordering;
+                    let Some(buffer) = info.buffer() else {
+                        return gst::PadProbeReturn::Ok;
+                    };
+                    if is_video {
+                        if !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT) {
+                            started.store(true, Ordering::Release);
+                        }
+                        return gst::PadProbeReturn::Ok;
+                    }
+                    if started.load(Ordering::Acquire) {
+                        gst::PadProbeReturn::Ok
+                    } else {
+                        gst::PadProbeReturn::Drop
+                    }
+                });
+            }
             let _ = queue.sync_state_with_parent();
             let _ = parser.sync_state_with_parent();
         });
 
         let bus = pipeline.bus().ok_or(MediaError::NoBus)?;
         let (done_tx, done_rx) = oneshot::channel();
-        tokio::spawn(watch_bus(bus, segments, done_tx));
+        tokio::spawn(watch_bus(bus, segments, not_before_ms, done_tx));
         pipeline.set_state(gst::State::Playing)?;
         Ok(Segmenter {
             pipeline,
@@ -233,9 +268,13 @@ impl Drop for Segmenter {
 async fn watch_bus(
     bus: gst::Bus,
     segments: mpsc::UnboundedSender<Segment>,
+    not_before_ms: i64,
     done: oneshot::Sender<Result<(), MediaError>>,
 ) {
-    let mut clock = Clock::default();
+    let mut clock = Clock {
+        not_before_ms,
+        ..Clock::default()
+    };
     let mut messages = bus.stream();
     let result = loop {
         let Some(msg) = messages.next().await else {
@@ -262,13 +301,10 @@ async fn watch_bus(
                 match (s.name().as_str(), location, running) {
                     ("splitmuxsink-fragment-opened", Some(location), Some(rt)) => {
                         clock.wall(rt);
-                        clock.open = Some((location, rt));
+                        clock.open.insert(location, rt);
                     }
                     ("splitmuxsink-fragment-closed", Some(location), Some(rt)) => {
-                        let opened = match clock.open.take() {
-                            Some((open_location, open_rt)) if open_location == location => open_rt,
-                            _ => rt,
-                        };
+                        let opened = clock.open.remove(&location).unwrap_or(rt);
                         let path = PathBuf::from(&location);
                         let seq = path
                             .file_name()
@@ -305,6 +341,17 @@ mod tests {
         assert_eq!(parse_segment_file("seg0000000042.ts"), Some(42));
         assert_eq!(parse_segment_file("thumb42.jpg"), None);
         assert!(segment_file(9) < segment_file(10));
+    }
+
+    #[test]
+    fn a_new_session_never_starts_before_the_buffer_ends() {
+        let future = wall_now_ms() + 60_000;
+        let mut clock = Clock {
+            not_before_ms: future,
+            ..Clock::default()
+        };
+        assert_eq!(clock.wall(0), future);
+        assert_eq!(clock.wall(1_000_000_000), future + 1000);
     }
 
     #[test]

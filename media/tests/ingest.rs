@@ -58,11 +58,12 @@ impl IngestHandler for Recorder {
             let show = HashMap::from([("key-a", "show-a"), ("key-b", "show-b")])
                 .get(stream_key)
                 .map(|s| s.to_string())?;
-            let next_seq = self.segments_of(&show).last().map_or(0, |s| s.seq + 1);
+            let last = self.segments_of(&show).last().cloned();
             Some(Authorized {
+                next_seq: last.as_ref().map_or(0, |s| s.seq + 1),
+                buffer_end_ms: last.map_or(0, |s| s.end_ms),
                 dir: self.dir.join(&show),
                 show_id: show,
-                next_seq,
             })
         })
     }
@@ -171,6 +172,15 @@ fn srt_url(s: &Servers, key: &str) -> String {
 
 fn assert_buffer(segments: &[media::segmenter::Segment], from_seq: u64) {
     assert!(segments.len() >= 2, "{segments:?}");
+    // Contiguous wall-clock spans of about one GOP each (a reconnect leaves a gap).
+    for w in segments.windows(2) {
+        let len = w[0].end_ms - w[0].start_ms;
+        assert!(
+            (1800..=2200).contains(&len),
+            "segment of {len} ms: {segments:?}"
+        );
+        assert!(w[1].start_ms >= w[0].end_ms, "{segments:?}");
+    }
     for (i, s) in segments.iter().enumerate() {
         assert_eq!(s.seq, from_seq + i as u64);
         assert!(s.path.exists());

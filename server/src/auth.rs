@@ -134,6 +134,20 @@ impl Caller {
         }
     }
 
+    /// The show's creator or one of its editors: who may work on its clips.
+    pub fn staff_of(&self, show: &ShowRow) -> Result<(), ApiError> {
+        match &self.0 {
+            None => Err(missing()),
+            Some(Principal::Editor { show_id }) if *show_id == show.id => Ok(()),
+            Some(Principal::Editor { .. }) => Err(ApiError::forbidden(
+                "not_your_show",
+                "this editor token is for another show",
+            )),
+            Some(Principal::Creator { .. }) => self.owner_of(show),
+            Some(_) => Err(wrong_role("creator or editor")),
+        }
+    }
+
     /// Whether the caller is the show's creator (for extra fields on public views).
     pub fn is_owner_of(&self, show: &ShowRow) -> bool {
         matches!(&self.0, Some(Principal::Creator { creator_id }) if *creator_id == show.creator_id)

@@ -18,6 +18,7 @@
 //! - [`error`]: [`error::ApiError`], the one error shape of the API.
 //! - [`live`]: the per-show rooms that fan live events out to websockets.
 //! - [`payments`]: Stripe through async-stripe, and webhook signatures.
+//! - [`replay`]: the replay buffer's record store (media ingest → database).
 //! - [`checkout`]: orders: stock holds, payment, settlement, expiry, reconciliation.
 //! - [`routes`]: one module a resource.
 //! - [`telemetry`]: tracing, request ids and Prometheus metrics.
@@ -33,6 +34,7 @@ pub mod error;
 pub mod input;
 pub mod live;
 pub mod payments;
+pub mod replay;
 pub mod routes;
 pub mod startup;
 pub mod store;

@@ -39,6 +39,8 @@ pub struct AppState {
     /// Orders and payments; without Stripe settings it refuses to order (503).
     pub checkout: Checkout,
     pub metrics: Arc<Metrics>,
+    /// RTMP and SRT publishers (kept for their live count).
+    pub ingest: media::ingest::Ingest,
     /// Cancelled at shutdown; long-lived tasks (live sockets) watch it.
     pub shutdown: CancellationToken,
 }
@@ -49,6 +51,8 @@ pub enum StartupError {
     Db(#[from] DbError),
     #[error("{0}")]
     Stripe(String),
+    #[error("media: {0}")]
+    Media(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -68,12 +72,15 @@ impl Application {
     /// Opens and migrates the database, then binds the listener.
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
         let pool = db::open(&settings.database_url).await?;
-        Self::build_with_pool(settings, pool)
+        Self::build_with_pool(settings, pool).await
     }
 
-    /// Binds the listener over an already migrated pool. Needs a tokio runtime
-    /// (it starts the checkout's background work).
-    pub fn build_with_pool(settings: Settings, pool: AnyPool) -> Result<Application, StartupError> {
+    /// Binds the listeners (HTTP, RTMP, SRT) over an already migrated pool and
+    /// starts the background work (checkout sweeps, ingest).
+    pub async fn build_with_pool(
+        settings: Settings,
+        pool: AnyPool,
+    ) -> Result<Application, StartupError> {
         let (admin_token, generated_admin_token) = match &settings.admin_token {
             Some(token) => (AdminToken::new(token), None),
             None => {
@@ -108,6 +115,8 @@ impl Application {
             // Bound to port 0 (tests): hand out the port actually taken.
             let _ = settings.public_url.set_port(Some(port));
         }
+        let shutdown = CancellationToken::new();
+        let ingest = start_ingest(&mut settings, &pool, &hub, &metrics, &shutdown).await?;
         let workers = settings.http_workers;
         let state = web::Data::new(AppState {
             pool,
@@ -116,7 +125,8 @@ impl Application {
             hub,
             checkout: checkout.clone(),
             metrics,
-            shutdown: CancellationToken::new(),
+            ingest,
+            shutdown,
         });
         // Settle what a previous process left in flight, then keep ending
         // holds that run out.
@@ -186,6 +196,64 @@ impl Application {
         self.state.pool.close().await;
         result
     }
+}
+
+/// Binds RTMP and SRT ingest and starts serving publishers. Ports given as 0
+/// are replaced in `settings` by the ones taken, so the ingest URLs handed out
+/// are right.
+async fn start_ingest(
+    settings: &mut Settings,
+    pool: &AnyPool,
+    hub: &Hub,
+    metrics: &Arc<Metrics>,
+    shutdown: &CancellationToken,
+) -> Result<media::ingest::Ingest, StartupError> {
+    media::init().map_err(|e| StartupError::Media(e.to_string()))?;
+    let recorder = crate::replay::Recorder::start(
+        pool.clone(),
+        hub.clone(),
+        settings.data_dir.clone(),
+        settings.replay_seconds,
+        metrics.clone(),
+    )
+    .await
+    .map_err(|e| StartupError::Media(format!("cannot open the replay index: {e}")))?;
+    let ingest = media::ingest::Ingest::new(Arc::new(recorder), Duration::from_secs(1));
+
+    let bind_error = |addr: std::net::SocketAddr| {
+        move |source| StartupError::Bind {
+            addr: addr.to_string(),
+            source,
+        }
+    };
+    let rtmp =
+        std::net::TcpListener::bind(settings.rtmp_addr).map_err(bind_error(settings.rtmp_addr))?;
+    rtmp.set_nonblocking(true)
+        .map_err(bind_error(settings.rtmp_addr))?;
+    settings.rtmp_addr = rtmp.local_addr().map_err(bind_error(settings.rtmp_addr))?;
+    let rtmp = tokio::net::TcpListener::from_std(rtmp).map_err(bind_error(settings.rtmp_addr))?;
+    // The SRT listener binds inside srt-tokio: check the port here so a busy
+    // port stops the start with a clear error, and learn it when given 0.
+    let probe =
+        std::net::UdpSocket::bind(settings.srt_addr).map_err(bind_error(settings.srt_addr))?;
+    settings.srt_addr = probe.local_addr().map_err(bind_error(settings.srt_addr))?;
+    drop(probe);
+
+    let stop = shutdown.clone();
+    tokio::spawn(media::rtmp::serve(rtmp, ingest.clone(), async move {
+        stop.cancelled().await
+    }));
+    let stop = shutdown.clone();
+    let (srt_addr, srt_ingest) = (settings.srt_addr, ingest.clone());
+    tokio::spawn(async move {
+        if let Err(e) =
+            media::srt::serve(srt_addr, srt_ingest, async move { stop.cancelled().await }).await
+        {
+            tracing::error!(addr = %srt_addr, error = %e, "SRT ingest stopped");
+        }
+    });
+    tracing::info!(rtmp = %settings.rtmp_addr, srt = %settings.srt_addr, "ingest listening");
+    Ok(ingest)
 }
 
 async fn shutdown_signal() {

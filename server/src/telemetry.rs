@@ -77,6 +77,10 @@ pub struct Metrics {
     pub live_snapshots: Counter,
     /// Orders by outcome: paid, requires_action, pending, declined, sold_out, …
     pub orders: Family<OutcomeLabels, Counter>,
+    /// Publishers streaming in now (RTMP and SRT).
+    pub live_streams: Gauge,
+    /// Replay-buffer segments written.
+    pub segments: Counter,
 }
 
 impl Default for Metrics {
@@ -100,6 +104,18 @@ impl Metrics {
         let live_snapshots = Counter::default();
         let orders = Family::<OutcomeLabels, Counter>::default();
         registry.register("orders", "Orders by outcome", orders.clone());
+        let live_streams = Gauge::default();
+        registry.register(
+            "live_ingest_streams",
+            "Publishers streaming in now",
+            live_streams.clone(),
+        );
+        let segments = Counter::default();
+        registry.register(
+            "replay_segments",
+            "Replay-buffer segments written",
+            segments.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by route and status",
@@ -141,6 +157,8 @@ impl Metrics {
             live_frames,
             live_snapshots,
             orders,
+            live_streams,
+            segments,
         }
     }
 

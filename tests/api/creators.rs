@@ -110,6 +110,8 @@ async fn tokens_never_reach_the_logs() {
         .arg("serve")
         .env("DROPCAST_HTTP_ADDR", format!("127.0.0.1:{port}"))
         .env("DROPCAST_DATA_DIR", dir.path())
+        .env("DROPCAST_RTMP_ADDR", "127.0.0.1:0")
+        .env("DROPCAST_SRT_ADDR", "127.0.0.1:0")
         .env("DROPCAST_ADMIN_TOKEN", admin)
         .env("RUST_LOG", "trace")
         .stdout(std::process::Stdio::piped())

@@ -158,6 +158,7 @@ pub async fn spawn_app_on(
         "DATABASE_URL" => Some(url.clone()),
         "DROPCAST_ADMIN_TOKEN" => Some(ADMIN_TOKEN.into()),
         "DROPCAST_HTTP_WORKERS" => Some("2".into()),
+        "DROPCAST_RTMP_ADDR" | "DROPCAST_SRT_ADDR" => Some("127.0.0.1:0".into()),
         _ => None,
     })
     .expect("test settings");

@@ -9,6 +9,7 @@ mod checkout;
 mod creators;
 mod health;
 mod live;
+mod media;
 mod products;
 mod recovery;
 mod shows;

@@ -31,6 +31,8 @@ impl Server {
         cmd.arg("serve")
             .env("DROPCAST_HTTP_ADDR", format!("127.0.0.1:{port}"))
             .env("DROPCAST_DATA_DIR", data_dir)
+            .env("DROPCAST_RTMP_ADDR", "127.0.0.1:0")
+            .env("DROPCAST_SRT_ADDR", "127.0.0.1:0")
             .env("DATABASE_URL", database_url)
             .env("DROPCAST_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("STRIPE_SECRET_KEY", STRIPE_KEY)

@@ -13,13 +13,16 @@ async fn creating_a_show_returns_its_key_ingest_and_urls(db: Db) {
     let key = show["stream_key"].as_str().unwrap();
     assert!(key.len() >= 64, "stream keys are long random values");
     assert_eq!(show["title"], "Sneaker Sunday");
+    let rtmp_port = app.state.settings.rtmp_addr.port();
+    let srt_port = app.state.settings.srt_addr.port();
+    assert_ne!(rtmp_port, 0, "the port actually bound is handed out");
     assert_eq!(
         show["ingest"]["rtmp"],
-        format!("rtmp://127.0.0.1:1935/live/{key}")
+        format!("rtmp://127.0.0.1:{rtmp_port}/live/{key}")
     );
     assert_eq!(
         show["ingest"]["srt"],
-        format!("srt://127.0.0.1:9000?streamid={key}")
+        format!("srt://127.0.0.1:{srt_port}?streamid={key}")
     );
     assert_eq!(show["urls"]["watch"], app.url(&format!("/watch/{id}")));
     assert_eq!(show["urls"]["overlay"], app.url(&format!("/overlay/{id}")));

@@ -19,8 +19,9 @@
 //!
 //! Ordering: concurrent requests may publish in another order than they
 //! committed. Every product and show row carries a `version` bumped by each
-//! update, and a room ignores a change whose version it has already passed, so
-//! no socket is ever sent a figure older than one it was sent before.
+//! update, and a room ignores a change whose version it has already passed
+//! (per product, and per show field: pin, live), so no socket is ever sent a
+//! figure older than one it was sent before.
 
 pub mod room;
 pub mod socket;
@@ -52,6 +53,8 @@ pub enum Change {
     Countdown { countdown: Countdown },
     /// Units were paid for (the "just bought" toast).
     Sold { product_id: String, quantity: i64 },
+    /// A publisher started or stopped streaming; `version` is the show row's.
+    Live { live: bool, version: i64 },
 }
 
 /// Why a socket could not join a show's room.

@@ -220,7 +220,11 @@ impl Drop for Subscription {
 /// The room task's own state.
 struct Model {
     snapshot: Snapshot,
-    show_version: i64,
+    /// Show-row versions of the last pin and live changes applied. The show
+    /// row has one counter; each field keeps the version it was last set at,
+    /// so a late pin is not mistaken for stale by a newer live change.
+    pin_version: i64,
+    live_version: i64,
     product_versions: HashMap<String, i64>,
     /// Products whose latest stock has not been sent yet (rate limit).
     pending_stock: HashSet<String>,
@@ -253,7 +257,8 @@ impl Model {
                 pinned_product_id: view.pinned_product_id,
                 countdowns: view.countdowns,
             },
-            show_version: state.show.version,
+            pin_version: state.show.version,
+            live_version: state.show.version,
             product_versions,
             pending_stock: HashSet::new(),
             last_stock_at: HashMap::new(),
@@ -283,13 +288,23 @@ impl Model {
                 product_id,
                 version,
             } => {
-                if version <= self.show_version {
+                if version <= self.pin_version {
                     return;
                 }
-                self.show_version = version;
+                self.pin_version = version;
                 if self.snapshot.pinned_product_id != product_id {
                     self.snapshot.pinned_product_id = product_id.clone();
                     self.emit(|seq| ServerMsg::Pin { seq, product_id });
+                }
+            }
+            Change::Live { live, version } => {
+                if version <= self.live_version {
+                    return;
+                }
+                self.live_version = version;
+                if self.snapshot.show.live != live {
+                    self.snapshot.show.live = live;
+                    self.emit(|seq| ServerMsg::Live { seq, live });
                 }
             }
             Change::Countdown { countdown } => {
@@ -565,7 +580,8 @@ mod tests {
                 pinned_product_id: None,
                 countdowns: vec![],
             },
-            show_version: 1,
+            pin_version: 1,
+            live_version: 1,
             product_versions: HashMap::from([("p".to_string(), 1)]),
             pending_stock: HashSet::new(),
             last_stock_at: HashMap::new(),
@@ -675,6 +691,32 @@ mod tests {
         );
         let msg: ServerMsg = serde_json::from_str(&m.out[0].text).unwrap();
         assert_eq!(msg, ServerMsg::Product { seq: 1, product: p });
+    }
+
+    #[test]
+    fn a_late_pin_survives_a_newer_live_change() {
+        let settings = LiveSettings::default();
+        let mut m = model();
+        let t = Instant::now();
+        m.apply(
+            Change::Live {
+                live: true,
+                version: 3,
+            },
+            t,
+            &settings,
+        );
+        m.apply(
+            Change::Pin {
+                product_id: Some("p".into()),
+                version: 2,
+            },
+            t,
+            &settings,
+        );
+        assert!(m.snapshot.show.live);
+        assert_eq!(m.snapshot.pinned_product_id.as_deref(), Some("p"));
+        assert_eq!(m.out.len(), 2);
     }
 
     #[test]

@@ -9,9 +9,11 @@ pub mod countdowns;
 pub mod creators;
 pub mod editors;
 pub mod health;
+pub mod hls;
 pub mod live;
 pub mod orders;
 pub mod products;
+pub mod replay;
 pub mod shows;
 pub mod stats;
 pub mod stripe_webhook;
@@ -31,6 +33,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     use web::{get, patch, post, put, resource};
     cfg.service(resource("/healthz").route(get().to(health::healthz)))
         .service(resource("/metrics").route(get().to(health::metrics)))
+        .service(resource("/hls/{show}/index.m3u8").route(get().to(hls::playlist)))
+        .service(resource("/hls/{show}/{file}").route(get().to(hls::segment)))
         .service(
             web::scope("/api/v1")
                 .service(resource("/creators").route(post().to(creators::create)))
@@ -61,6 +65,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(get().to(orders::list)),
                 )
                 .service(resource("/shows/{show}/stats").route(get().to(stats::get)))
+                .service(resource("/shows/{show}/replay").route(get().to(replay::get)))
                 .service(resource("/orders/{order}").route(get().to(orders::get)))
                 .service(resource("/orders/{order}/refund").route(post().to(orders::refund)))
                 .service(resource("/stripe/webhook").route(post().to(stripe_webhook::receive))),

@@ -5,6 +5,7 @@
 //! statement that changes the row, so the live rooms can tell a newer figure
 //! from an older one whatever order concurrent requests publish in.
 
+pub mod media;
 pub mod orders;
 
 use sqlx::{AnyPool, FromRow, Row};
@@ -122,6 +123,8 @@ pub struct ShowRow {
     pub created_at_ms: i64,
 }
 
+#[macro_export]
+#[doc(hidden)]
 macro_rules! show_columns {
     () => {
         "id, creator_id, title, stream_key, pinned_product_id, live, version, created_at_ms"

@@ -1,0 +1,145 @@
+//! The replay buffer's record store: the server side of media ingest.
+//!
+//! [`Recorder`] answers the media crate's questions (which show does this
+//! stream key publish to, where do its segments go, what number comes next)
+//! and writes what it reports — live/offline and each closed segment — into
+//! the database, in order, from one task. It also trims the buffer to
+//! `DROPCAST_REPLAY_SECONDS`: index rows first, files after, so a listed
+//! segment always exists.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use media::ingest::{Authorized, BoxFuture, IngestEvent, IngestHandler};
+use sqlx::AnyPool;
+use tokio::sync::mpsc;
+
+use crate::live::{Change, Hub};
+use crate::store::media::{self as store, SegmentRow};
+use crate::telemetry::Metrics;
+
+/// Where a show's segments live.
+pub fn replay_dir(data_dir: &Path, show_id: &str) -> PathBuf {
+    data_dir.join("replay").join(show_id)
+}
+
+pub struct Recorder {
+    pool: AnyPool,
+    data_dir: PathBuf,
+    events: mpsc::UnboundedSender<IngestEvent>,
+}
+
+impl Recorder {
+    /// Starts the writer task. Shows left "live" by a previous process are
+    /// set offline first: no publisher is connected to a process just started.
+    pub async fn start(
+        pool: AnyPool,
+        hub: Hub,
+        data_dir: PathBuf,
+        replay_seconds: u64,
+        metrics: Arc<Metrics>,
+    ) -> Result<Recorder, sqlx::Error> {
+        store::clear_live(&pool).await?;
+        let (events, rx) = mpsc::unbounded_channel();
+        tokio::spawn(write(
+            rx,
+            pool.clone(),
+            hub,
+            data_dir.clone(),
+            replay_seconds as i64 * 1000,
+            metrics,
+        ));
+        Ok(Recorder {
+            pool,
+            data_dir,
+            events,
+        })
+    }
+}
+
+impl IngestHandler for Recorder {
+    fn authorize<'a>(&'a self, stream_key: &'a str) -> BoxFuture<'a, Option<Authorized>> {
+        Box::pin(async move {
+            if !crate::domain::ids::looks_like_id(stream_key) {
+                return None;
+            }
+            let show = match store::show_by_stream_key(&self.pool, stream_key).await {
+                Ok(show) => show?,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot look up a stream key");
+                    return None;
+                }
+            };
+            let next_seq = store::next_segment_seq(&self.pool, &show.id).await.ok()?;
+            let span = store::buffer_span(&self.pool, &show.id).await.ok()?;
+            Some(Authorized {
+                dir: replay_dir(&self.data_dir, &show.id),
+                show_id: show.id,
+                next_seq: next_seq.max(0) as u64,
+                buffer_end_ms: span.map_or(0, |(_, end)| end),
+            })
+        })
+    }
+
+    fn event(&self, event: IngestEvent) {
+        let _ = self.events.send(event);
+    }
+}
+
+/// Applies ingest events in the order they happened.
+async fn write(
+    mut rx: mpsc::UnboundedReceiver<IngestEvent>,
+    pool: AnyPool,
+    hub: Hub,
+    data_dir: PathBuf,
+    replay_ms: i64,
+    metrics: Arc<Metrics>,
+) {
+    // Shows whose next segment starts a new publishing session.
+    let mut fresh: HashSet<String> = HashSet::new();
+    while let Some(event) = rx.recv().await {
+        match event {
+            IngestEvent::Live { show_id, live } => {
+                if live {
+                    fresh.insert(show_id.clone());
+                    metrics.live_streams.inc();
+                } else {
+                    metrics.live_streams.dec();
+                }
+                match store::set_live(&pool, &show_id, live).await {
+                    Ok(Some(version)) => hub.publish(&show_id, Change::Live { live, version }),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::error!(show = %show_id, error = %e, "cannot record live state")
+                    }
+                }
+            }
+            IngestEvent::Segment { show_id, segment } => {
+                let row = SegmentRow {
+                    starts_session: i64::from(fresh.remove(&show_id)),
+                    show_id: show_id.clone(),
+                    seq: segment.seq as i64,
+                    file: media::segmenter::segment_file(segment.seq),
+                    start_ms: segment.start_ms,
+                    end_ms: segment.end_ms,
+                    bytes: segment.bytes as i64,
+                };
+                if let Err(e) = store::insert_segment(&pool, &row).await {
+                    tracing::error!(show = %show_id, error = %e, "cannot index a segment");
+                    continue;
+                }
+                metrics.segments.inc();
+                match store::trim_segments(&pool, &show_id, segment.end_ms - replay_ms).await {
+                    Ok(old) => {
+                        let dir = replay_dir(&data_dir, &show_id);
+                        for s in old {
+                            let _ = tokio::fs::remove_file(dir.join(&s.file)).await;
+                        }
+                    }
+                    Err(e) => tracing::warn!(show = %show_id, error = %e, "cannot trim the buffer"),
+                }
+            }
+        }
+    }
+}

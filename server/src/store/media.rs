@@ -1,0 +1,155 @@
+//! The replay buffer's index, and a show's live flag.
+
+use sqlx::{AnyPool, FromRow};
+
+use super::ShowRow;
+
+#[derive(Debug, Clone, FromRow, PartialEq, Eq)]
+pub struct SegmentRow {
+    pub show_id: String,
+    pub seq: i64,
+    pub file: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub bytes: i64,
+    pub starts_session: i64,
+}
+
+pub async fn show_by_stream_key(pool: &AnyPool, key: &str) -> Result<Option<ShowRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        crate::show_columns!(),
+        " FROM shows WHERE stream_key = $1"
+    ))
+    .bind(key)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The number the show's next segment gets: the buffer continues across
+/// reconnects and restarts.
+pub async fn next_segment_seq(pool: &AnyPool, show_id: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COALESCE(MAX(seq), -1) + 1 FROM segments WHERE show_id = $1")
+        .bind(show_id)
+        .fetch_one(pool)
+        .await
+}
+
+pub async fn insert_segment(pool: &AnyPool, s: &SegmentRow) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO segments (show_id, seq, file, start_ms, end_ms, bytes, starts_session)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (show_id, seq) DO NOTHING",
+    )
+    .bind(&s.show_id)
+    .bind(s.seq)
+    .bind(&s.file)
+    .bind(s.start_ms)
+    .bind(s.end_ms)
+    .bind(s.bytes)
+    .bind(s.starts_session)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The show's newest `limit` segments, oldest first.
+pub async fn latest_segments(
+    pool: &AnyPool,
+    show_id: &str,
+    limit: i64,
+) -> Result<Vec<SegmentRow>, sqlx::Error> {
+    let mut rows: Vec<SegmentRow> = sqlx::query_as(
+        "SELECT show_id, seq, file, start_ms, end_ms, bytes, starts_session FROM segments
+         WHERE show_id = $1 ORDER BY seq DESC LIMIT $2",
+    )
+    .bind(show_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.reverse();
+    Ok(rows)
+}
+
+/// The segments overlapping `[from_ms, to_ms)`, oldest first.
+pub async fn segments_between(
+    pool: &AnyPool,
+    show_id: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<SegmentRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT show_id, seq, file, start_ms, end_ms, bytes, starts_session FROM segments
+         WHERE show_id = $1 AND end_ms > $2 AND start_ms < $3 ORDER BY seq",
+    )
+    .bind(show_id)
+    .bind(from_ms)
+    .bind(to_ms)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn segment(
+    pool: &AnyPool,
+    show_id: &str,
+    seq: i64,
+) -> Result<Option<SegmentRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT show_id, seq, file, start_ms, end_ms, bytes, starts_session FROM segments
+         WHERE show_id = $1 AND seq = $2",
+    )
+    .bind(show_id)
+    .bind(seq)
+    .fetch_optional(pool)
+    .await
+}
+
+/// `(start_ms, end_ms)` of the whole buffer, if it holds anything.
+pub async fn buffer_span(pool: &AnyPool, show_id: &str) -> Result<Option<(i64, i64)>, sqlx::Error> {
+    let span: (Option<i64>, Option<i64>) =
+        sqlx::query_as("SELECT MIN(start_ms), MAX(end_ms) FROM segments WHERE show_id = $1")
+            .bind(show_id)
+            .fetch_one(pool)
+            .await?;
+    Ok(span.0.zip(span.1))
+}
+
+/// Removes the index rows of segments that ended before `cutoff_ms`;
+/// returns them so their files can be deleted after.
+pub async fn trim_segments(
+    pool: &AnyPool,
+    show_id: &str,
+    cutoff_ms: i64,
+) -> Result<Vec<SegmentRow>, sqlx::Error> {
+    sqlx::query_as(
+        "DELETE FROM segments WHERE show_id = $1 AND end_ms < $2
+         RETURNING show_id, seq, file, start_ms, end_ms, bytes, starts_session",
+    )
+    .bind(show_id)
+    .bind(cutoff_ms)
+    .fetch_all(pool)
+    .await
+}
+
+/// Sets the show's live flag; returns the show's new version if it changed.
+pub async fn set_live(
+    pool: &AnyPool,
+    show_id: &str,
+    live: bool,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE shows SET live = $2, version = version + 1 WHERE id = $1 AND live <> $2 RETURNING version",
+    )
+    .bind(show_id)
+    .bind(i64::from(live))
+    .fetch_optional(pool)
+    .await
+}
+
+/// At start: no publisher is connected yet, whatever the last process left.
+pub async fn clear_live(pool: &AnyPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE shows SET live = 0, version = version + 1 WHERE live = 1 RETURNING id, version",
+    )
+    .fetch_all(pool)
+    .await
+}

@@ -1,0 +1,323 @@
+//! Streams pushed into the running server the way OBS would (ffmpeg: test
+//! pattern and tone, H.264 with a 2 s GOP, AAC), over RTMP and SRT.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::process::Command;
+
+use crate::db_tests;
+use crate::helpers::{Db, TestApp, spawn_app, spawn_app_on, spawn_app_with};
+
+/// ffmpeg publishing `seconds` of test pattern and tone to `url`.
+async fn publish(url: &str, seconds: u32, realtime: bool) -> bool {
+    let format = if url.starts_with("srt:") {
+        "mpegts"
+    } else {
+        "flv"
+    };
+    let url = if url.starts_with("srt:") {
+        format!("{url}&mode=caller&pkt_size=1316")
+    } else {
+        url.to_string()
+    };
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin"]);
+    if realtime {
+        cmd.arg("-re");
+    }
+    cmd.args([
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("testsrc=size=640x360:rate=30:duration={seconds}"),
+    ])
+    .args([
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("sine=frequency=440:duration={seconds}"),
+    ])
+    .args([
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-tune",
+        "zerolatency",
+        "-pix_fmt",
+        "yuv420p",
+    ])
+    .args(["-g", "60", "-keyint_min", "60", "-sc_threshold", "0"])
+    .args(["-c:a", "aac", "-b:a", "96k", "-f", format, &url])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .kill_on_drop(true);
+    cmd.status().await.expect("ffmpeg runs").success()
+}
+
+/// ffprobe's view of a URL: `(duration seconds, codec names)`.
+async fn probe(url: &str) -> (f64, Vec<String>) {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration:stream=codec_name",
+            "-of",
+            "json",
+            url,
+        ])
+        .output()
+        .await
+        .expect("ffprobe runs");
+    assert!(
+        out.status.success(),
+        "ffprobe failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let duration = v["format"]["duration"]
+        .as_str()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0.0);
+    let mut codecs: Vec<String> = v["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["codec_name"].as_str().map(str::to_string))
+        .collect();
+    codecs.sort();
+    (duration, codecs)
+}
+
+async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..300 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn playlist(app: &TestApp, show_id: &str) -> (reqwest::header::HeaderMap, String) {
+    let res = app
+        .client
+        .get(app.url(&format!("/hls/{show_id}/index.m3u8")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let headers = res.headers().clone();
+    (headers, res.text().await.unwrap())
+}
+
+fn segment_uris(playlist: &str) -> Vec<String> {
+    playlist
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+async fn rtmp_stream_goes_live_serves_hls_and_ends_properly(db: Db) {
+    let app = spawn_app(db).await;
+    let (token, show_id, _) = app.creator_show_product(1).await;
+    let show = app
+        .get(&format!("/api/v1/shows/{show_id}"), Some(&token))
+        .await
+        .expect(200);
+    let mut live = app.live(&show_id).await;
+    live.until("snapshot").await;
+
+    let url = show["ingest"]["rtmp"].as_str().unwrap().to_string();
+    let pushing = tokio::spawn(async move { publish(&url, 6, true).await });
+    let (up, _) = live.until("live").await;
+    assert_eq!(up["live"], true);
+    // While live: a playlist without an end, never cached.
+    wait_until("a first segment", async || {
+        !segment_uris(&playlist(&app, &show_id).await.1).is_empty()
+    })
+    .await;
+    let (headers, text) = playlist(&app, &show_id).await;
+    assert_eq!(headers["content-type"], "application/vnd.apple.mpegurl");
+    assert!(
+        headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("no-cache")
+    );
+    assert!(!text.contains("#EXT-X-ENDLIST"));
+    assert_eq!(
+        app.get(&format!("/api/v1/shows/{show_id}"), None)
+            .await
+            .expect(200)["live"],
+        true
+    );
+
+    assert!(pushing.await.unwrap(), "ffmpeg failed to publish");
+    let (down, _) = live.until("live").await;
+    assert_eq!(down["live"], false);
+    let (_, text) = playlist(&app, &show_id).await;
+    assert!(text.ends_with("#EXT-X-ENDLIST\n"), "{text}");
+    let uris = segment_uris(&text);
+    assert!(uris.len() >= 3, "{text}");
+    let res = app
+        .client
+        .get(app.url(&format!("/hls/{show_id}/{}", uris[0])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "video/mp2t");
+    assert!(
+        res.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    // The playlist plays: GStreamer's sibling, ffprobe, reads it end to end.
+    let (duration, codecs) = probe(&app.url(&format!("/hls/{show_id}/index.m3u8"))).await;
+    assert!((duration - 6.0).abs() < 1.0, "duration {duration}");
+    assert_eq!(codecs, ["aac", "h264"]);
+
+    // The replay span, for the creator and editors only.
+    let replay = app
+        .get(&format!("/api/v1/shows/{show_id}/replay"), Some(&token))
+        .await
+        .expect(200);
+    let span = replay["end_ms"].as_i64().unwrap() - replay["start_ms"].as_i64().unwrap();
+    assert!((span - 6000).abs() <= 500, "span {span}");
+    let editor = app.editor(&token, &show_id).await;
+    app.get(&format!("/api/v1/shows/{show_id}/replay"), Some(&editor))
+        .await
+        .expect(200);
+    let viewer = app.viewer().await;
+    assert_eq!(
+        app.get(&format!("/api/v1/shows/{show_id}/replay"), Some(&viewer))
+            .await
+            .status,
+        403
+    );
+}
+
+async fn srt_ingest_and_unknown_keys(db: Db) {
+    let app = spawn_app(db).await;
+    let (token, show_id, _) = app.creator_show_product(1).await;
+    let show = app
+        .get(&format!("/api/v1/shows/{show_id}"), Some(&token))
+        .await
+        .expect(200);
+    let srt = show["ingest"]["srt"].as_str().unwrap().to_string();
+    assert!(
+        publish(&srt, 4, true).await,
+        "ffmpeg failed to publish over SRT"
+    );
+    wait_until("offline", async || {
+        app.get(&format!("/api/v1/shows/{show_id}"), None)
+            .await
+            .body["live"]
+            == false
+            && segment_uris(&playlist(&app, &show_id).await.1).len() >= 2
+    })
+    .await;
+    let bad = srt.replace(show["stream_key"].as_str().unwrap(), "live_nope");
+    assert!(!publish(&bad, 2, false).await);
+    let rtmp_bad = format!(
+        "rtmp://127.0.0.1:{}/live/live_nope",
+        app.state.settings.rtmp_addr.port()
+    );
+    assert!(!publish(&rtmp_bad, 2, false).await);
+}
+
+async fn the_buffer_survives_a_restart_and_a_reconnect_continues_it(db: Db) {
+    let app = spawn_app(db).await;
+    let (token, show_id, _) = app.creator_show_product(1).await;
+    let show = app
+        .get(&format!("/api/v1/shows/{show_id}"), Some(&token))
+        .await
+        .expect(200);
+    assert!(publish(show["ingest"]["rtmp"].as_str().unwrap(), 4, false).await);
+    wait_until("offline", async || {
+        playlist(&app, &show_id).await.1.contains("ENDLIST")
+    })
+    .await;
+    let before = segment_uris(&playlist(&app, &show_id).await.1);
+
+    let (db, url) = (app.db, app.database_url.clone());
+    let TestApp {
+        data_dir, state, ..
+    } = app;
+    state.shutdown.cancel();
+    state.pool.close().await;
+    let again = spawn_app_on(db, url, data_dir, |_| {}).await;
+    let (_, text) = playlist(&again, &show_id).await;
+    assert_eq!(
+        segment_uris(&text),
+        before,
+        "the buffer is still there after a restart"
+    );
+    let res = again
+        .client
+        .get(again.url(&format!("/hls/{show_id}/{}", before[0])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    let show = again
+        .get(&format!("/api/v1/shows/{show_id}"), Some(&token))
+        .await
+        .expect(200);
+    assert!(publish(show["ingest"]["rtmp"].as_str().unwrap(), 4, false).await);
+    wait_until("offline again", async || {
+        segment_uris(&playlist(&again, &show_id).await.1).len() > before.len()
+            && playlist(&again, &show_id).await.1.contains("ENDLIST")
+    })
+    .await;
+    let (_, text) = playlist(&again, &show_id).await;
+    let after = segment_uris(&text);
+    assert_eq!(&after[..before.len()], &before[..], "numbering continues");
+    assert!(text.contains("#EXT-X-DISCONTINUITY"), "{text}");
+}
+
+async fn the_buffer_is_trimmed_to_its_length(db: Db) {
+    let app = spawn_app_with(db, |s| s.replay_seconds = 4).await;
+    let (token, show_id, _) = app.creator_show_product(1).await;
+    let show = app
+        .get(&format!("/api/v1/shows/{show_id}"), Some(&token))
+        .await
+        .expect(200);
+    assert!(publish(show["ingest"]["rtmp"].as_str().unwrap(), 12, false).await);
+    wait_until("offline", async || {
+        playlist(&app, &show_id).await.1.contains("ENDLIST")
+    })
+    .await;
+    let replay = app
+        .get(&format!("/api/v1/shows/{show_id}/replay"), Some(&token))
+        .await
+        .expect(200);
+    let span = replay["end_ms"].as_i64().unwrap() - replay["start_ms"].as_i64().unwrap();
+    assert!((4000..=6500).contains(&span), "span {span}");
+    let dir = app.data_dir.path().join("replay").join(&show_id);
+    let files = std::fs::read_dir(dir).unwrap().count();
+    assert!(files <= 4, "{files} files left on disk");
+    assert_eq!(
+        app.client
+            .get(app.url(&format!("/hls/{show_id}/seg0000000000.ts")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+}
+
+db_tests!(
+    rtmp_stream_goes_live_serves_hls_and_ends_properly,
+    srt_ingest_and_unknown_keys,
+    the_buffer_survives_a_restart_and_a_reconnect_continues_it,
+    the_buffer_is_trimmed_to_its_length,
+);
