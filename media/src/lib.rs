@@ -12,8 +12,10 @@
 //! - [`flv`]: FLV framing of RTMP audio/video messages.
 //! - [`hls`]: live HLS playlists of the segments.
 //! - [`segmenter`]: a stream → keyframe-aligned MPEG-TS segments, no re-encode.
+//! - [`clip`]: MP4 clips from segments — remuxed, or re-encoded to 9:16.
 //! - [`error`]: [`MediaError`], GStreamer's failures made typed.
 
+pub mod clip;
 pub mod error;
 pub mod flv;
 pub mod hls;

@@ -2,46 +2,12 @@
 //! tone, 2 s GOP), fed in the chunks a network would deliver.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use media::segmenter::{Container, Segmenter};
 
-fn encode(dir: &Path, seconds: u32, format: &str, file: &str) -> Vec<u8> {
-    let out = dir.join(file);
-    let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("testsrc=size=640x360:rate=30:duration={seconds}"),
-        ])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("sine=frequency=440:duration={seconds}"),
-        ])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-g",
-            "60",
-            "-keyint_min",
-            "60",
-            "-sc_threshold",
-            "0",
-        ])
-        .args(["-c:a", "aac", "-b:a", "96k", "-f", format])
-        .arg(&out)
-        .status()
-        .expect("ffmpeg runs");
-    assert!(status.success());
-    std::fs::read(out).unwrap()
-}
+mod common;
+use common::encode;
 
 async fn segment(
     container: Container,

@@ -1,0 +1,292 @@
+//! Clips from the replay buffer: an MP4 cut without re-encoding, or a
+//! vertical 9:16 short.
+//!
+//! ```text
+//!  original:
+//!   multifilesrc (segN.ts … segM.ts, read back to back) ─▶ tsdemux
+//!     ├─ H.264 ─▶ queue ─▶ h264parse ───────────────────────────────────▶ mp4mux (faststart) ─▶ filesink
+//!     └─ AAC ───▶ queue ─▶ aacparse ────────────────────────────────────▶ mp4mux
+//!  vertical: the same, with the video decoded and re-encoded on the way:
+//!     H.264 ─▶ queue ─▶ h264parse ─▶ avdec_h264 ─▶ videoconvert ─▶ aspectratiocrop 9/16 (centre)
+//!           ─▶ videoscale ─▶ 1080x1920 ─▶ x264enc ─▶ h264parse ─▶ mp4mux
+//! ```
+//!
+//! Segments start on keyframes, so a cut is whole segments: a clip starts and
+//! ends on a segment boundary (the caller picks which). The file is written
+//! under a temporary name and renamed when complete, so a half-written clip
+//! is never served.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+
+use crate::error::MediaError;
+use crate::segmenter::segment_file;
+
+/// What a clip is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The stream as it was: remuxed, never re-encoded.
+    Original,
+    /// 1080x1920, centre crop, H.264 re-encode; audio kept as it was.
+    Vertical,
+}
+
+/// The finished clip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClipInfo {
+    /// From the first video frame to the end of the last.
+    pub duration_ms: i64,
+    pub bytes: u64,
+}
+
+/// How the vertical encode may use the machine.
+#[derive(Debug, Clone, Copy)]
+pub struct EncodeLimits {
+    /// x264 threads; keep below the core count so live work always has CPU.
+    pub threads: u32,
+    pub bitrate_kbps: u32,
+}
+
+impl Default for EncodeLimits {
+    fn default() -> Self {
+        EncodeLimits {
+            threads: 1,
+            bitrate_kbps: 6000,
+        }
+    }
+}
+
+fn make(factory: &'static str) -> Result<gst::Element, MediaError> {
+    gst::ElementFactory::make(factory)
+        .build()
+        .map_err(|_| MediaError::MissingElement(factory))
+}
+
+/// What to make: segments `first..=last` of `dir`, into the MP4 at `out`.
+#[derive(Debug, Clone)]
+pub struct ClipSpec<'a> {
+    pub dir: &'a Path,
+    pub first: u64,
+    pub last: u64,
+    pub format: Format,
+    pub limits: EncodeLimits,
+    /// The media length the segments hold, for progress.
+    pub expected: Duration,
+    pub out: &'a Path,
+}
+
+/// Makes the clip. `progress` is called with 0.0..=1.0 as the work advances.
+pub async fn make_clip(
+    spec: ClipSpec<'_>,
+    progress: impl Fn(f64) + Send + 'static,
+) -> Result<ClipInfo, MediaError> {
+    let ClipSpec {
+        dir,
+        first,
+        last,
+        format,
+        limits,
+        expected,
+        out,
+    } = spec;
+    if last < first {
+        return Err(MediaError::Link("empty segment range".into()));
+    }
+    for seq in [first, last] {
+        if !dir.join(segment_file(seq)).exists() {
+            return Err(MediaError::Io(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("segment {seq} is not in the buffer"),
+            )));
+        }
+    }
+    let partial = out.with_extension("mp4.part");
+    let pipeline = gst::Pipeline::default();
+    let src = make("multifilesrc")?;
+    let pattern = dir.join("seg%010d.ts");
+    src.set_property("location", pattern.to_string_lossy().to_string());
+    src.set_property("start-index", first as i32);
+    src.set_property("index", first as i32);
+    src.set_property("stop-index", last as i32);
+    src.set_property(
+        "caps",
+        gst::Caps::builder("video/mpegts")
+            .field("systemstream", true)
+            .build(),
+    );
+    let demux = make("tsdemux")?;
+    let mux = make("mp4mux")?;
+    mux.set_property("faststart", true);
+    let sink = make("filesink")?;
+    sink.set_property("location", partial.to_string_lossy().to_string());
+    pipeline.add_many([&src, &demux, &mux, &sink])?;
+    src.link(&demux)?;
+    mux.link(&sink)?;
+
+    // Video PTS span, for the clip's true duration.
+    let span = Arc::new((AtomicI64::new(i64::MAX), AtomicI64::new(0)));
+    let failure: Arc<Mutex<Option<String>>> = Arc::default();
+    let pipeline_weak = pipeline.downgrade();
+    let mux_weak = mux.downgrade();
+    let span_probe = span.clone();
+    let failure_pad = failure.clone();
+    demux.connect_pad_added(move |_, pad| {
+        let (Some(pipeline), Some(mux)) = (pipeline_weak.upgrade(), mux_weak.upgrade()) else {
+            return;
+        };
+        let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+        let name = caps
+            .structure(0)
+            .map(|s| s.name().to_string())
+            .unwrap_or_default();
+        let built = if name.starts_with("video/x-h264") {
+            video_branch(format, limits).map(|els| (els, "video_%u"))
+        } else if name.starts_with("audio/mpeg") {
+            ["queue", "aacparse"]
+                .into_iter()
+                .map(make)
+                .collect::<Result<Vec<_>, _>>()
+                .map(|els| (els, "audio_%u"))
+        } else {
+            return;
+        };
+        let result = built.and_then(|(elements, template)| {
+            pipeline.add_many(&elements)?;
+            gst::Element::link_many(&elements)?;
+            let first = elements.first().and_then(|e| e.static_pad("sink"));
+            let last = elements.last().and_then(|e| e.static_pad("src"));
+            let mux_pad = mux.request_pad_simple(template);
+            let (Some(first), Some(last), Some(mux_pad)) = (first, last, mux_pad) else {
+                return Err(MediaError::Link("clip branch pads".into()));
+            };
+            last.link(&mux_pad)?;
+            pad.link(&first)?;
+            if template.starts_with("video") {
+                let span = span_probe.clone();
+                last.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+                    if let Some(buffer) = info.buffer()
+                        && let Some(pts) = buffer.pts()
+                    {
+                        let start = pts.mseconds() as i64;
+                        let end = start + buffer.duration().map_or(0, |d| d.mseconds() as i64);
+                        span.0.fetch_min(start, Ordering::Relaxed);
+                        span.1.fetch_max(end, Ordering::Relaxed);
+                    }
+                    gst::PadProbeReturn::Ok
+                });
+            }
+            for e in &elements {
+                e.sync_state_with_parent()?;
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            *failure_pad.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+        }
+    });
+
+    let bus = pipeline.bus().ok_or(MediaError::NoBus)?;
+    pipeline.set_state(gst::State::Playing)?;
+    let watch = async {
+        let mut messages = bus.stream();
+        let mut ticker = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            tokio::select! {
+                msg = messages.next() => match msg {
+                    None => return Ok(()),
+                    Some(msg) => match msg.view() {
+                        gst::MessageView::Eos(_) => return Ok(()),
+                        gst::MessageView::Error(err) => {
+                            return Err(MediaError::Pipeline {
+                                element: err.src().map(|s| s.path_string().to_string()).unwrap_or_default(),
+                                message: err.error().to_string(),
+                                debug: err.debug().map(|d| d.to_string()).unwrap_or_default(),
+                            });
+                        }
+                        _ => {}
+                    },
+                },
+                _ = ticker.tick() => {
+                    let done = span.1.load(Ordering::Relaxed) - span.0.load(Ordering::Relaxed).min(span.1.load(Ordering::Relaxed));
+                    if !expected.is_zero() {
+                        progress((done as f64 / expected.as_millis() as f64).clamp(0.0, 0.99));
+                    }
+                }
+            }
+        }
+    };
+    let result = watch.await;
+    let _ = pipeline.set_state(gst::State::Null);
+    if let Some(e) = failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        let _ = std::fs::remove_file(&partial);
+        return Err(MediaError::Link(e));
+    }
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e);
+    }
+    std::fs::rename(&partial, out)?;
+    progress(1.0);
+    let (start, end) = (
+        span.0.load(Ordering::Relaxed),
+        span.1.load(Ordering::Relaxed),
+    );
+    Ok(ClipInfo {
+        duration_ms: if end > start { end - start } else { 0 },
+        bytes: std::fs::metadata(out)?.len(),
+    })
+}
+
+/// The video elements between the demuxer and the muxer.
+fn video_branch(format: Format, limits: EncodeLimits) -> Result<Vec<gst::Element>, MediaError> {
+    match format {
+        Format::Original => ["queue", "h264parse"].into_iter().map(make).collect(),
+        Format::Vertical => {
+            let crop = make("aspectratiocrop")?;
+            crop.set_property("aspect-ratio", gst::Fraction::new(9, 16));
+            let caps = make("capsfilter")?;
+            caps.set_property(
+                "caps",
+                gst::Caps::builder("video/x-raw")
+                    .field("width", 1080i32)
+                    .field("height", 1920i32)
+                    .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+                    .build(),
+            );
+            let enc = make("x264enc")?;
+            enc.set_property_from_str("speed-preset", "veryfast");
+            enc.set_property("threads", limits.threads);
+            enc.set_property("bitrate", limits.bitrate_kbps);
+            enc.set_property("key-int-max", 60u32);
+            let out_caps = make("capsfilter")?;
+            out_caps.set_property(
+                "caps",
+                gst::Caps::builder("video/x-h264")
+                    .field("profile", "high")
+                    .build(),
+            );
+            Ok(vec![
+                make("queue")?,
+                make("h264parse")?,
+                {
+                    let dec = make("avdec_h264")?;
+                    dec.set_property("max-threads", limits.threads as i32);
+                    dec
+                },
+                make("videoconvert")?,
+                crop,
+                make("videoscale")?,
+                caps,
+                enc,
+                out_caps,
+                make("h264parse")?,
+            ])
+        }
+    }
+}

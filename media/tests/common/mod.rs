@@ -1,0 +1,127 @@
+//! Helpers shared by the media tests.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use media::segmenter::{Container, Segment, Segmenter};
+
+/// `seconds` of test pattern and tone, H.264 (2 s GOP) and AAC, as `format`.
+pub fn encode(dir: &Path, seconds: u32, format: &str, file: &str) -> Vec<u8> {
+    let out = dir.join(file);
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("testsrc=size=640x360:rate=30:duration={seconds}"),
+        ])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("sine=frequency=440:duration={seconds}"),
+        ])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-g",
+            "60",
+            "-keyint_min",
+            "60",
+            "-sc_threshold",
+            "0",
+        ])
+        .args(["-c:a", "aac", "-b:a", "96k", "-f", format])
+        .arg(&out)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success());
+    std::fs::read(out).unwrap()
+}
+
+/// Segments of a fresh `seconds`-long stream in `dir/replay`.
+pub async fn buffer(dir: &Path, seconds: u32) -> Vec<Segment> {
+    let ts = encode(dir, seconds, "mpegts", "in.ts");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let seg = Segmenter::start(
+        Container::MpegTs,
+        &dir.join("replay"),
+        0,
+        0,
+        Duration::from_secs(1),
+        tx,
+    )
+    .unwrap();
+    for chunk in ts.chunks(4096) {
+        seg.push(chunk).unwrap();
+    }
+    seg.finish(Duration::from_secs(20)).await.unwrap();
+    let mut out = Vec::new();
+    while let Ok(s) = rx.try_recv() {
+        out.push(s);
+    }
+    out
+}
+
+/// ffprobe: `(duration s, [(codec, width, height)])`.
+pub fn probe(path: &Path) -> (f64, Vec<(String, i64, i64)>) {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration:stream=codec_name,width,height",
+            "-of",
+            "json",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let duration = v["format"]["duration"]
+        .as_str()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0.0);
+    let mut streams: Vec<(String, i64, i64)> = v["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["codec_name"].as_str().unwrap_or("").to_string(),
+                s["width"].as_i64().unwrap_or(0),
+                s["height"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    streams.sort();
+    (duration, streams)
+}
+
+/// Decodes the whole file; returns what the decoder complained about.
+pub fn decode_errors(path: &Path) -> String {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-i"])
+        .arg(path)
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg runs");
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+/// Whether the MP4's index (`moov`) comes before its media (`mdat`).
+pub fn index_first(path: &Path) -> bool {
+    let bytes = std::fs::read(path).unwrap();
+    let find = |tag: &[u8]| bytes.windows(4).position(|w| w == tag);
+    matches!((find(b"moov"), find(b"mdat")), (Some(m), Some(d)) if m < d)
+}
