@@ -148,10 +148,8 @@ pub async fn make_clip(
         let built = if name.starts_with("video/x-h264") {
             video_branch(format, limits).map(|els| (els, "video_%u"))
         } else if name.starts_with("audio/mpeg") {
-            ["queue", "aacparse"]
-                .into_iter()
-                .map(make)
-                .collect::<Result<Vec<_>, _>>()
+            unbounded_queue()
+                .and_then(|q| Ok(vec![q, make("aacparse")?]))
                 .map(|els| (els, "audio_%u"))
         } else {
             return;
@@ -192,9 +190,10 @@ pub async fn make_clip(
     });
 
     let bus = pipeline.bus().ok_or(MediaError::NoBus)?;
+    // Made before PLAYING, so no message is posted before it listens.
+    let mut messages = bus.stream();
     pipeline.set_state(gst::State::Playing)?;
     let watch = async {
-        let mut messages = bus.stream();
         let mut ticker = tokio::time::interval(Duration::from_millis(200));
         loop {
             tokio::select! {
@@ -243,10 +242,22 @@ pub async fn make_clip(
     })
 }
 
+/// A queue with no limits. mp4mux waits for data on every pad; with the
+/// default 1 s queues, a stream running ahead of the other by more than that
+/// fills its queue, blocks the demuxer, and the pipeline deadlocks. A clip is
+/// at most about a minute of media, so holding it all is bounded.
+fn unbounded_queue() -> Result<gst::Element, MediaError> {
+    let q = make("queue")?;
+    q.set_property("max-size-time", 0u64);
+    q.set_property("max-size-buffers", 0u32);
+    q.set_property("max-size-bytes", 0u32);
+    Ok(q)
+}
+
 /// The video elements between the demuxer and the muxer.
 fn video_branch(format: Format, limits: EncodeLimits) -> Result<Vec<gst::Element>, MediaError> {
     match format {
-        Format::Original => ["queue", "h264parse"].into_iter().map(make).collect(),
+        Format::Original => Ok(vec![unbounded_queue()?, make("h264parse")?]),
         Format::Vertical => {
             let crop = make("aspectratiocrop")?;
             crop.set_property("aspect-ratio", gst::Fraction::new(9, 16));
@@ -272,7 +283,7 @@ fn video_branch(format: Format, limits: EncodeLimits) -> Result<Vec<gst::Element
                     .build(),
             );
             Ok(vec![
-                make("queue")?,
+                unbounded_queue()?,
                 make("h264parse")?,
                 {
                     let dec = make("avdec_h264")?;

@@ -12,6 +12,7 @@
 //! - [`flv`]: FLV framing of RTMP audio/video messages.
 //! - [`hls`]: live HLS playlists of the segments.
 //! - [`segmenter`]: a stream → keyframe-aligned MPEG-TS segments, no re-encode.
+//! - [`ts`]: MPEG-TS packets — every segment opens with its PAT and PMT.
 //! - [`clip`]: MP4 clips from segments — remuxed, or re-encoded to 9:16.
 //! - [`error`]: [`MediaError`], GStreamer's failures made typed.
 
@@ -23,6 +24,7 @@ pub mod ingest;
 pub mod rtmp;
 pub mod segmenter;
 pub mod srt;
+pub mod ts;
 
 pub use error::MediaError;
 

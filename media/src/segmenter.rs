@@ -5,11 +5,18 @@
 //!  bytes ─▶ appsrc (video/x-flv | video/mpegts, live)
 //!            └─▶ flvdemux | tsdemux
 //!                 ├─ H.264 ─▶ queue ─▶ h264parse (SPS/PPS before every IDR) ─▶ splitmuxsink.video
-//!                 └─ AAC ───▶ queue ─▶ aacparse ─▶ (dropped until the first keyframe) ─▶ splitmuxsink.audio_0
+//!                 └─ AAC ───▶ queue ─▶ aacparse ──────────────────────────────▶ splitmuxsink.audio_0
 //!  splitmuxsink (muxer mpegtsmux): a new file at the first keyframe once the
 //!  current one holds `min_segment`; files are named by us (`seg0000000042.ts`,
 //!  numbering continues across reconnects and restarts) and reported only once
 //!  closed, so nothing ever reads a segment still being written.
+//!  When audio reaches splitmuxsink before the first video keyframe, it opens
+//!  a sliver of a first file (a few ms of audio) and cuts at that keyframe;
+//!  that sliver is deleted, not reported: every reported segment starts on a
+//!  keyframe. Its number is skipped, which is harmless: it is the first of a
+//!  session, and nothing spans a session's start.
+//!  Before a segment is reported it is made to open with its PAT and PMT
+//!  ([`crate::ts`]), which live mpegtsmux does not promise.
 //! ```
 //!
 //! Wall-clock spans: the first fragment's running time is mapped to the wall
@@ -90,6 +97,22 @@ struct Clock {
     /// may announce the next fragment before it reports the previous one
     /// closed, so more than one can be open.
     open: std::collections::HashMap<String, u64>,
+    /// A fragment of this session was closed already.
+    seen_first: bool,
+    /// Running time at which the last fragment closed.
+    last_close: Option<u64>,
+}
+
+/// Running times at or above this are GStreamer's "none"/invalid markers.
+const VALID_RUNNING_NS: u64 = 1 << 62;
+
+/// Shortest first fragment kept: anything shorter holds no keyframe.
+const SLIVER_NS: u64 = 200_000_000;
+
+/// Whether a closed fragment is the audio-only sliver splitmuxsink can open
+/// before the first keyframe (`seen_first`: an earlier fragment closed).
+fn first_is_sliver(seen_first: bool, opened_ns: u64, closed_ns: u64) -> bool {
+    !seen_first && closed_ns.saturating_sub(opened_ns) < SLIVER_NS
 }
 
 impl Clock {
@@ -149,9 +172,6 @@ impl Segmenter {
         let pipeline_weak = pipeline.downgrade();
         let splitmux_weak = splitmux.downgrade();
         let audio_pads = Arc::new(Mutex::new(0u32));
-        // Audio is dropped until the first video keyframe has gone by, so
-        // the first segment, like every other, starts on a keyframe.
-        let video_started = Arc::new(std::sync::atomic::AtomicBool::new(false));
         demux.connect_pad_added(move |_, pad| {
             let (Some(pipeline), Some(splitmux)) =
                 (pipeline_weak.upgrade(), splitmux_weak.upgrade())
@@ -196,34 +216,16 @@ impl Segmenter {
                 tracing::error!(caps = %name, "cannot link the segmenter branch");
                 return;
             }
-            if let Some(src) = parser.static_pad("src") {
-                let started = video_started.clone();
-                let is_video = name.starts_with("video/");
-                src.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-                    use std::sync::atomic::Ordering;
-                    let Some(buffer) = info.buffer() else {
-                        return gst::PadProbeReturn::Ok;
-                    };
-                    if is_video {
-                        if !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT) {
-                            started.store(true, Ordering::Release);
-                        }
-                        return gst::PadProbeReturn::Ok;
-                    }
-                    if started.load(Ordering::Acquire) {
-                        gst::PadProbeReturn::Ok
-                    } else {
-                        gst::PadProbeReturn::Drop
-                    }
-                });
-            }
             let _ = queue.sync_state_with_parent();
             let _ = parser.sync_state_with_parent();
         });
 
         let bus = pipeline.bus().ok_or(MediaError::NoBus)?;
         let (done_tx, done_rx) = oneshot::channel();
-        tokio::spawn(watch_bus(bus, segments, not_before_ms, done_tx));
+        // The stream is made before PLAYING: messages posted before it exists
+        // would never reach it (the first fragment's would be lost).
+        let messages = bus.stream();
+        tokio::spawn(watch_bus(messages, segments, not_before_ms, done_tx));
         pipeline.set_state(gst::State::Playing)?;
         Ok(Segmenter {
             pipeline,
@@ -266,7 +268,7 @@ impl Drop for Segmenter {
 
 /// Reports closed fragments as segments; ends on EOS or error.
 async fn watch_bus(
-    bus: gst::Bus,
+    mut messages: gst::bus::BusStream,
     segments: mpsc::UnboundedSender<Segment>,
     not_before_ms: i64,
     done: oneshot::Sender<Result<(), MediaError>>,
@@ -275,7 +277,6 @@ async fn watch_bus(
         not_before_ms,
         ..Clock::default()
     };
-    let mut messages = bus.stream();
     let result = loop {
         let Some(msg) = messages.next().await else {
             break Ok(());
@@ -297,21 +298,41 @@ async fn watch_bus(
                     continue;
                 };
                 let location = s.get::<String>("location").ok();
-                let running = s.get::<u64>("running-time").ok();
+                // A fragment opened before any timed buffer reports an
+                // invalid running time (2^63 or NONE): treat it as unknown.
+                let running = s
+                    .get::<u64>("running-time")
+                    .ok()
+                    .filter(|rt| *rt < VALID_RUNNING_NS);
                 match (s.name().as_str(), location, running) {
                     ("splitmuxsink-fragment-opened", Some(location), Some(rt)) => {
                         clock.wall(rt);
                         clock.open.insert(location, rt);
                     }
+                    ("splitmuxsink-fragment-opened", _, None) => {}
                     ("splitmuxsink-fragment-closed", Some(location), Some(rt)) => {
-                        let opened = clock.open.remove(&location).unwrap_or(rt);
+                        // Opened at an unknown time: it began where the last
+                        // one ended (or at the start, for the first).
+                        let opened = clock
+                            .open
+                            .remove(&location)
+                            .unwrap_or(clock.last_close.unwrap_or(0))
+                            .min(rt);
+                        clock.last_close = Some(rt);
                         let path = PathBuf::from(&location);
                         let seq = path
                             .file_name()
                             .and_then(|n| n.to_str())
                             .and_then(parse_segment_file);
-                        let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
-                        if let Some(seq) = seq {
+                        let first = std::mem::replace(&mut clock.seen_first, true);
+                        if first_is_sliver(first, opened, rt) {
+                            tracing::debug!(?path, "dropping a sliver before the first keyframe");
+                            let _ = std::fs::remove_file(&path);
+                        } else if let Some(seq) = seq {
+                            if let Err(e) = crate::ts::open_with_psi(&path) {
+                                tracing::warn!(?path, error = %e, "cannot put PAT/PMT first");
+                            }
+                            let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
                             let segment = Segment {
                                 seq,
                                 path,
@@ -334,6 +355,16 @@ async fn watch_bus(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_short_first_fragment_is_a_sliver() {
+        assert!(first_is_sliver(false, 0, 23_000_000));
+        assert!(!first_is_sliver(false, 0, 2_000_000_000));
+        assert!(
+            !first_is_sliver(true, 0, 23_000_000),
+            "a short last segment is kept"
+        );
+    }
 
     #[test]
     fn segment_names_round_trip_and_sort() {

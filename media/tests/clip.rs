@@ -37,6 +37,10 @@ async fn an_original_clip_is_remuxed_whole_in_sync_with_its_index_first() {
     );
     assert!(common::index_first(&out), "moov must come before mdat");
     assert_eq!(common::decode_errors(&out), "");
+    assert!(
+        common::start_gap(&out) < 0.1,
+        "audio and video start together"
+    );
     assert!(!out.with_extension("mp4.part").exists());
 }
 

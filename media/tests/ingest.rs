@@ -10,6 +10,8 @@ use std::time::Duration;
 use media::ingest::{Authorized, BoxFuture, Ingest, IngestEvent, IngestHandler};
 use tokio::process::{Child, Command};
 
+mod common;
+
 /// Keys `key-a` → `show-a`, `key-b` → `show-b`; records every event.
 struct Recorder {
     dir: PathBuf,
@@ -181,10 +183,20 @@ fn assert_buffer(segments: &[media::segmenter::Segment], from_seq: u64) {
         );
         assert!(w[1].start_ms >= w[0].end_ms, "{segments:?}");
     }
-    for (i, s) in segments.iter().enumerate() {
-        assert_eq!(s.seq, from_seq + i as u64);
+    // A sliver before the first keyframe may have been dropped: numbering may
+    // start one later, then runs on without gaps within a session.
+    assert!(
+        segments[0].seq == from_seq || segments[0].seq == from_seq + 1,
+        "{segments:?}"
+    );
+    for s in segments.iter() {
         assert!(s.path.exists());
         assert!(s.bytes > 1000);
+        assert!(
+            common::opens_with_pat_and_pmt(&s.path),
+            "{:?} does not open with PAT and PMT",
+            s.path
+        );
     }
 }
 

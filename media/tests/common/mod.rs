@@ -125,3 +125,50 @@ pub fn index_first(path: &Path) -> bool {
     let find = |tag: &[u8]| bytes.windows(4).position(|w| w == tag);
     matches!((find(b"moov"), find(b"mdat")), (Some(m), Some(d)) if m < d)
 }
+
+/// How far apart the audio and video streams start, in seconds.
+pub fn start_gap(path: &Path) -> f64 {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=start_time",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs");
+    let starts: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    assert_eq!(starts.len(), 2, "two streams expected");
+    (starts[0] - starts[1]).abs()
+}
+
+/// Whether a TS file opens with its PAT and then its PMT, so that a reader
+/// (a player joining the live stream, a clip starting here) can decode it
+/// from its first byte.
+pub fn opens_with_pat_and_pmt(path: &Path) -> bool {
+    let bytes = std::fs::read(path).unwrap();
+    let packet = |i: usize| bytes.get(i * 188..i * 188 + 188).filter(|p| p[0] == 0x47);
+    let pid = |p: &[u8]| (u16::from(p[1] & 0x1f) << 8) | u16::from(p[2]);
+    let (Some(pat), Some(pmt)) = (packet(0), packet(1)) else {
+        return false;
+    };
+    if pid(pat) != 0 {
+        return false;
+    }
+    // Payload after any adaptation field, then the pointer field; the PAT's
+    // first program entry (8 bytes into the section) names the PMT's PID.
+    let mut at = 4;
+    if pat[3] & 0x20 != 0 {
+        at += 1 + usize::from(pat[4]);
+    }
+    at += 1 + usize::from(pat[at]);
+    let entry = &pat[at + 8..at + 12];
+    let pmt_pid = (u16::from(entry[2] & 0x1f) << 8) | u16::from(entry[3]);
+    pid(pmt) == pmt_pid
+}
