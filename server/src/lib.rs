@@ -19,6 +19,7 @@
 //! - [`live`]: the per-show rooms that fan live events out to websockets.
 //! - [`payments`]: Stripe through async-stripe, and webhook signatures.
 //! - [`replay`]: the replay buffer's record store (media ingest → database).
+//! - [`clips`]: clip exports — picking segments, the worker pool.
 //! - [`checkout`]: orders: stock holds, payment, settlement, expiry, reconciliation.
 //! - [`routes`]: one module a resource.
 //! - [`telemetry`]: tracing, request ids and Prometheus metrics.
@@ -26,6 +27,7 @@
 pub mod auth;
 pub mod checkout;
 pub mod cli;
+pub mod clips;
 pub mod configuration;
 pub mod db;
 pub mod demo;

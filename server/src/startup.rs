@@ -41,6 +41,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// RTMP and SRT publishers (kept for their live count).
     pub ingest: media::ingest::Ingest,
+    /// Clip export workers, woken when a clip is queued.
+    pub clips: crate::clips::ClipWorkers,
     /// Cancelled at shutdown; long-lived tasks (live sockets) watch it.
     pub shutdown: CancellationToken,
 }
@@ -118,14 +120,24 @@ impl Application {
         let shutdown = CancellationToken::new();
         let ingest = start_ingest(&mut settings, &pool, &hub, &metrics, &shutdown).await?;
         let workers = settings.http_workers;
+        let settings = Arc::new(settings);
+        let clips = crate::clips::ClipWorkers::start(
+            pool.clone(),
+            hub.clone(),
+            settings.clone(),
+            shutdown.clone(),
+        )
+        .await
+        .map_err(|e| StartupError::Media(format!("cannot open the clip queue: {e}")))?;
         let state = web::Data::new(AppState {
             pool,
-            settings: Arc::new(settings),
+            settings,
             admin_token,
             hub,
             checkout: checkout.clone(),
             metrics,
             ingest,
+            clips,
             shutdown,
         });
         // Settle what a previous process left in flight, then keep ending

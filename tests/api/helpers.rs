@@ -117,6 +117,11 @@ pub async fn fresh_database(db: Db, data_dir: &std::path::Path) -> String {
     }
 }
 
+/// A fresh random name (files, databases).
+pub fn fresh_name() -> String {
+    uuid_like()
+}
+
 fn uuid_like() -> String {
     use rand::RngCore;
     let mut b = [0u8; 8];

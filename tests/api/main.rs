@@ -6,6 +6,7 @@ mod helpers;
 mod authz;
 mod bad_input;
 mod checkout;
+mod clips;
 mod creators;
 mod health;
 mod live;

@@ -92,8 +92,10 @@ async fn probe(url: &str) -> (f64, Vec<String>) {
     (duration, codecs)
 }
 
+/// Polls `check` for up to a minute: a deadline, generous because the tests
+/// share two cores with ffmpeg encoders, not a measure of speed.
 async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    for _ in 0..300 {
+    for _ in 0..1200 {
         if check().await {
             return;
         }

@@ -181,6 +181,23 @@ async fn stripe_get(client: &reqwest::Client, path: &str) -> Value {
         .unwrap()
 }
 
+/// Every PaymentIntent the Stripe server holds, page by page (it is shared
+/// by every test of the run, so one page may not reach this test's).
+async fn all_payment_intents(client: &reqwest::Client) -> Vec<Value> {
+    let mut all: Vec<Value> = Vec::new();
+    loop {
+        let after = all
+            .last()
+            .map(|i| format!("&starting_after={}", i["id"].as_str().unwrap()))
+            .unwrap_or_default();
+        let page = stripe_get(client, &format!("/v1/payment_intents?limit=100{after}")).await;
+        all.extend(page["data"].as_array().unwrap().iter().cloned());
+        if page["has_more"] != true {
+            return all;
+        }
+    }
+}
+
 /// Sends the order in the background (it will hang at the pause) and waits
 /// until the order has recorded its PaymentIntent: `(order id, intent id)`.
 async fn order_in_flight(
@@ -306,10 +323,8 @@ async fn killed_after_the_charge_the_sale_is_kept_and_charged_once(db: Db) {
     assert_eq!((status.as_str(), stock_state.as_str()), ("paid", "sold"));
     assert_eq!(stock(&pool, &product_id).await, (2, 0, 1));
     // Charged once: one succeeded intent carries this order, with one charge.
-    let all = stripe_get(&second.client, "/v1/payment_intents?limit=100").await;
-    let mine: Vec<&Value> = all["data"]
-        .as_array()
-        .unwrap()
+    let all = all_payment_intents(&second.client).await;
+    let mine: Vec<&Value> = all
         .iter()
         .filter(|i| i["metadata"]["order_id"] == order_id.as_str())
         .collect();

@@ -91,9 +91,33 @@ pub struct ShowSummary {
     pub live: bool,
 }
 
+/// A clip export, as the clip desk shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Clip {
+    pub id: String,
+    pub show_id: String,
+    /// `queued`, `running`, `done` or `failed`.
+    pub status: String,
+    /// 0.0 to 1.0.
+    pub progress: f64,
+    /// `original` (cut, not re-encoded) or `vertical` (1080x1920 re-encode).
+    pub format: String,
+    /// The wall-clock span the clip covers (the request snapped to keyframes).
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub duration_ms: Option<i64>,
+    pub bytes: Option<i64>,
+    pub product_id: Option<String>,
+    /// Set once `done`.
+    pub download_url: Option<String>,
+    /// Why it failed, when `failed`.
+    pub error: Option<String>,
+    pub created_at_ms: i64,
+}
+
 /// Server → client frames of the live channel. Every frame but `pong` and
 /// `error` carries the show's `seq`, which strictly increases on a socket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg {
     /// Always the first frame, and sent again whenever the socket fell too far
@@ -138,6 +162,11 @@ pub enum ServerMsg {
     Live {
         seq: u64,
         live: bool,
+    },
+    /// A clip's status and progress; only to the creator's and editors' sockets.
+    Clip {
+        seq: u64,
+        clip: Clip,
     },
     Pong {
         client_time_ms: i64,

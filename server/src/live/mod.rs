@@ -38,7 +38,7 @@ use crate::telemetry::Metrics;
 use room::{RoomHandle, Subscription};
 
 /// A committed change of a show, as published by the code that made it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum Change {
     /// A product was created or updated (title, price, stock…); `version` is the
@@ -55,6 +55,8 @@ pub enum Change {
     Sold { product_id: String, quantity: i64 },
     /// A publisher started or stopped streaming; `version` is the show row's.
     Live { live: bool, version: i64 },
+    /// A clip's status or progress changed (staff sockets only).
+    Clip { clip: wire::Clip },
 }
 
 /// Why a socket could not join a show's room.
@@ -101,7 +103,8 @@ impl Hub {
     }
 
     /// Joins a show's room, starting it if needed, and waits for its state.
-    pub async fn join(&self, show_id: &str) -> Result<Subscription, JoinError> {
+    /// `staff` sockets (the show's creator and editors) also get clip frames.
+    pub async fn join(&self, show_id: &str, staff: bool) -> Result<Subscription, JoinError> {
         let (room, frames) = {
             let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
             let room = rooms
@@ -122,7 +125,7 @@ impl Hub {
             (room, frames)
         };
         room.wait_ready().await?;
-        Ok(Subscription::new(room, frames))
+        Ok(Subscription::new(room, frames, staff))
     }
 
     /// Sockets of this process on the show now.
@@ -185,7 +188,7 @@ mod tests {
             ..LiveSettings::default()
         };
         let (hub, show, mut product, _dir) = hub_with_product(settings).await;
-        let mut sub = hub.join(&show).await.unwrap();
+        let mut sub = hub.join(&show, false).await.unwrap();
         let first = sub.snapshot_frame().unwrap();
         // 100 changes, published newest-version-last, while the subscriber reads nothing.
         for i in 1..=100 {
@@ -235,7 +238,7 @@ mod tests {
     async fn joining_an_unknown_show_fails_and_leaves_no_room() {
         let (hub, _, _, _dir) = hub_with_product(LiveSettings::default()).await;
         assert!(matches!(
-            hub.join("shw_nope").await,
+            hub.join("shw_nope", false).await,
             Err(JoinError::NotFound)
         ));
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -250,7 +253,7 @@ mod tests {
             ..LiveSettings::default()
         };
         let (hub, show, _, _dir) = hub_with_product(settings).await;
-        drop(hub.join(&show).await.unwrap());
+        drop(hub.join(&show, false).await.unwrap());
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while hub.room_count() > 0 {
             assert!(
@@ -259,7 +262,7 @@ mod tests {
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        let sub = hub.join(&show).await.unwrap();
+        let sub = hub.join(&show, false).await.unwrap();
         assert_eq!(sub.room().snapshot().unwrap().products.len(), 1);
     }
 }

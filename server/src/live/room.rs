@@ -34,6 +34,8 @@ use crate::telemetry::Metrics;
 pub struct Frame {
     pub seq: u64,
     pub text: ByteString,
+    /// Only for the creator's and editors' sockets (clip progress).
+    pub staff_only: bool,
 }
 
 /// The show as a new (or resyncing) socket must see it, at `seq`.
@@ -77,6 +79,7 @@ impl Snapshot {
         Frame {
             seq: self.seq,
             text: serialize(&frame),
+            staff_only: false,
         }
     }
 }
@@ -183,12 +186,18 @@ pub enum Next {
 pub struct Subscription {
     room: RoomHandle,
     frames: broadcast::Receiver<Frame>,
+    /// Whether staff-only frames are for this socket.
+    staff: bool,
 }
 
 impl Subscription {
-    pub(super) fn new(room: RoomHandle, frames: broadcast::Receiver<Frame>) -> Self {
+    pub(super) fn new(room: RoomHandle, frames: broadcast::Receiver<Frame>, staff: bool) -> Self {
         room.0.viewers.fetch_add(1, Ordering::Relaxed);
-        Subscription { room, frames }
+        Subscription {
+            room,
+            frames,
+            staff,
+        }
     }
 
     pub fn room(&self) -> &RoomHandle {
@@ -203,10 +212,13 @@ impl Subscription {
     }
 
     pub async fn recv(&mut self) -> Next {
-        match self.frames.recv().await {
-            Ok(frame) => Next::Frame(frame),
-            Err(broadcast::error::RecvError::Lagged(_)) => Next::Resync,
-            Err(broadcast::error::RecvError::Closed) => Next::Closed,
+        loop {
+            return match self.frames.recv().await {
+                Ok(frame) if frame.staff_only && !self.staff => continue,
+                Ok(frame) => Next::Frame(frame),
+                Err(broadcast::error::RecvError::Lagged(_)) => Next::Resync,
+                Err(broadcast::error::RecvError::Closed) => Next::Closed,
+            };
         }
     }
 }
@@ -271,11 +283,16 @@ impl Model {
 
     /// Numbers and serializes one event.
     fn emit(&mut self, build: impl FnOnce(u64) -> ServerMsg) {
+        self.emit_to(false, build);
+    }
+
+    fn emit_to(&mut self, staff_only: bool, build: impl FnOnce(u64) -> ServerMsg) {
         self.snapshot.seq += 1;
         let seq = self.snapshot.seq;
         self.out.push(Frame {
             seq,
             text: serialize(&build(seq)),
+            staff_only,
         });
     }
 
@@ -320,6 +337,7 @@ impl Model {
                 }
                 self.emit(|seq| ServerMsg::Countdown { seq, countdown });
             }
+            Change::Clip { clip } => self.emit_to(true, |seq| ServerMsg::Clip { seq, clip }),
             Change::Sold {
                 product_id,
                 quantity,

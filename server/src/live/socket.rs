@@ -154,7 +154,7 @@ async fn send_snapshot(
     sub: &Subscription,
     ctx: &SocketContext,
 ) -> Option<u64> {
-    let Frame { seq, text } = sub.snapshot_frame()?;
+    let Frame { seq, text, .. } = sub.snapshot_frame()?;
     ctx.metrics.live_snapshots.inc();
     send(session, text, ctx.settings.send_timeout)
         .await

@@ -5,6 +5,7 @@
 //! order (401, 404, 403), validates every field before touching the database,
 //! and publishes what it committed to the live hub.
 
+pub mod clips;
 pub mod countdowns;
 pub mod creators;
 pub mod editors;
@@ -66,6 +67,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(resource("/shows/{show}/stats").route(get().to(stats::get)))
                 .service(resource("/shows/{show}/replay").route(get().to(replay::get)))
+                .service(
+                    resource("/shows/{show}/clips")
+                        .route(post().to(clips::create))
+                        .route(get().to(clips::list)),
+                )
+                .service(resource("/clips/{clip}").route(get().to(clips::get)))
+                .service(resource("/clips/{clip}/file").route(get().to(clips::file)))
                 .service(resource("/orders/{order}").route(get().to(orders::get)))
                 .service(resource("/orders/{order}/refund").route(post().to(orders::refund)))
                 .service(resource("/stripe/webhook").route(post().to(stripe_webhook::receive))),

@@ -113,8 +113,9 @@ pub async fn buffer_span(pool: &AnyPool, show_id: &str) -> Result<Option<(i64, i
     Ok(span.0.zip(span.1))
 }
 
-/// Removes the index rows of segments that ended before `cutoff_ms`;
-/// returns them so their files can be deleted after.
+/// Removes the index rows of segments that ended before `cutoff_ms`, except
+/// those a queued or running clip is made of; returns them so their files can
+/// be deleted after.
 pub async fn trim_segments(
     pool: &AnyPool,
     show_id: &str,
@@ -122,6 +123,9 @@ pub async fn trim_segments(
 ) -> Result<Vec<SegmentRow>, sqlx::Error> {
     sqlx::query_as(
         "DELETE FROM segments WHERE show_id = $1 AND end_ms < $2
+           AND NOT EXISTS (SELECT 1 FROM clips c WHERE c.show_id = segments.show_id
+                             AND c.status IN ('queued', 'running')
+                             AND segments.seq BETWEEN c.first_seq AND c.last_seq)
          RETURNING show_id, seq, file, start_ms, end_ms, bytes, starts_session",
     )
     .bind(show_id)

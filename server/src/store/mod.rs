@@ -5,6 +5,7 @@
 //! statement that changes the row, so the live rooms can tell a newer figure
 //! from an older one whatever order concurrent requests publish in.
 
+pub mod clips;
 pub mod media;
 pub mod orders;
 

@@ -1,0 +1,311 @@
+//! Clip exports: which segments a request means, and the workers that make
+//! the files.
+//!
+//! Jobs live in the `clips` table, so a restart finds them again: a clip that
+//! was running goes back to the queue. Two workers take jobs: one for
+//! `original` cuts (remux only, well under a second each) and one for
+//! `vertical` re-encodes, so a long encode never delays a quick cut. The
+//! encoder uses one thread (`x264enc threads=1`, `avdec_h264 max-threads=1`):
+//! on a 2-core machine a vertical export takes at most one core, and the live
+//! channel, checkout and ingest keep the other.
+//!
+//! Progress is written to the database and sent on the show's live channel to
+//! its creator's and editors' sockets, at most every 2%.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::AnyPool;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::configuration::Settings;
+use crate::live::{Change, Hub};
+use crate::replay::replay_dir;
+use crate::store::clips::{self as store, ClipRow};
+use crate::store::media::SegmentRow;
+
+/// The longest clip one may ask for.
+pub const MAX_CLIP_MS: i64 = 60_000;
+
+/// The segments a clip is made of and the span they cover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pick {
+    pub first_seq: i64,
+    pub last_seq: i64,
+    pub start_ms: i64,
+    pub end_ms: i64,
+}
+
+/// Chooses whole segments for `[start_ms, end_ms)`: each end snaps to the
+/// nearest segment boundary (a keyframe), so a clip is within one GOP of what
+/// was asked at each end. A clip never spans a reconnect (timestamps restart
+/// there): it keeps the most recent session inside the span. `segments` are
+/// oldest first.
+pub fn pick(segments: &[SegmentRow], start_ms: i64, end_ms: i64) -> Option<Pick> {
+    let overlapping: Vec<&SegmentRow> = segments
+        .iter()
+        .filter(|s| s.end_ms > start_ms && s.start_ms < end_ms)
+        .collect();
+    let from = overlapping
+        .iter()
+        .rposition(|s| s.starts_session != 0)
+        .unwrap_or(0);
+    let candidates = &overlapping[from..];
+    let first = candidates
+        .iter()
+        .min_by_key(|s| ((s.start_ms - start_ms).abs(), s.start_ms))?;
+    let last = candidates
+        .iter()
+        .filter(|s| s.seq >= first.seq)
+        .min_by_key(|s| ((s.end_ms - end_ms).abs(), s.end_ms))?;
+    Some(Pick {
+        first_seq: first.seq,
+        last_seq: last.seq,
+        start_ms: first.start_ms,
+        end_ms: last.end_ms,
+    })
+}
+
+/// The clip as the API shows it.
+pub fn view(clip: &ClipRow, settings: &Settings) -> wire::Clip {
+    wire::Clip {
+        id: clip.id.clone(),
+        show_id: clip.show_id.clone(),
+        status: clip.status.clone(),
+        progress: clip.progress_permille as f64 / 1000.0,
+        format: clip.format.clone(),
+        start_ms: clip.start_ms,
+        end_ms: clip.end_ms,
+        duration_ms: clip.duration_ms,
+        bytes: clip.bytes,
+        product_id: clip.product_id.clone(),
+        download_url: (clip.status == "done")
+            .then(|| format!("{}/api/v1/clips/{}/file", settings.public_base(), clip.id)),
+        error: clip.error.clone(),
+        created_at_ms: clip.created_at_ms,
+    }
+}
+
+/// Where a clip's file is.
+pub fn clip_file(settings: &Settings, clip_id: &str) -> PathBuf {
+    settings
+        .data_dir
+        .join("clips")
+        .join(format!("{clip_id}.mp4"))
+}
+
+/// The clip workers; [`ClipWorkers::wake`] tells them a job was queued.
+#[derive(Clone)]
+pub struct ClipWorkers {
+    notify: Arc<Notify>,
+}
+
+struct Worker {
+    pool: AnyPool,
+    hub: Hub,
+    settings: Arc<Settings>,
+    notify: Arc<Notify>,
+    format: media::clip::Format,
+}
+
+impl ClipWorkers {
+    /// Requeues what a previous process left running and starts the workers.
+    pub async fn start(
+        pool: AnyPool,
+        hub: Hub,
+        settings: Arc<Settings>,
+        shutdown: CancellationToken,
+    ) -> Result<ClipWorkers, sqlx::Error> {
+        let requeued = store::requeue_running(&pool).await?;
+        if requeued > 0 {
+            tracing::info!(
+                clips = requeued,
+                "clips interrupted by a restart are queued again"
+            );
+        }
+        let notify = Arc::new(Notify::new());
+        for format in [media::clip::Format::Original, media::clip::Format::Vertical] {
+            let worker = Worker {
+                pool: pool.clone(),
+                hub: hub.clone(),
+                settings: settings.clone(),
+                notify: notify.clone(),
+                format,
+            };
+            tokio::spawn(worker.run(shutdown.clone()));
+        }
+        Ok(ClipWorkers { notify })
+    }
+
+    pub fn wake(&self) {
+        self.notify.notify_waiters();
+    }
+}
+
+fn format_name(format: media::clip::Format) -> &'static str {
+    match format {
+        media::clip::Format::Original => "original",
+        media::clip::Format::Vertical => "vertical",
+    }
+}
+
+impl Worker {
+    async fn run(self, shutdown: CancellationToken) {
+        loop {
+            loop {
+                match store::claim_next(&self.pool, format_name(self.format)).await {
+                    Ok(Some(clip)) => self.make(clip).await,
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read the clip queue");
+                        break;
+                    }
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = self.notify.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            }
+        }
+    }
+
+    fn publish(&self, clip: &ClipRow) {
+        self.hub.publish(
+            &clip.show_id,
+            Change::Clip {
+                clip: view(clip, &self.settings),
+            },
+        );
+    }
+
+    async fn make(&self, clip: ClipRow) {
+        self.publish(&clip);
+        let out = clip_file(&self.settings, &clip.id);
+        if let Some(parent) = out.parent() {
+            let _ = tokio::fs::create_dir_all(parent).await;
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<f64>();
+        let reporter = {
+            let (pool, id, this_hub, settings) = (
+                self.pool.clone(),
+                clip.id.clone(),
+                self.hub.clone(),
+                self.settings.clone(),
+            );
+            tokio::spawn(async move {
+                let mut last = 0i64;
+                while let Some(p) = rx.recv().await {
+                    let permille = (p * 1000.0) as i64;
+                    if permille - last < 20 || permille >= 1000 {
+                        continue;
+                    }
+                    last = permille;
+                    if let Ok(Some(row)) = store::set_progress(&pool, &id, permille).await {
+                        this_hub.publish(
+                            &row.show_id,
+                            Change::Clip {
+                                clip: view(&row, &settings),
+                            },
+                        );
+                    }
+                }
+            })
+        };
+        let dir = replay_dir(&self.settings.data_dir, &clip.show_id);
+        let spec = media::clip::ClipSpec {
+            dir: &dir,
+            first: clip.first_seq as u64,
+            last: clip.last_seq as u64,
+            format: self.format,
+            limits: media::clip::EncodeLimits::default(),
+            expected: Duration::from_millis((clip.end_ms - clip.start_ms).max(0) as u64),
+            out: &out,
+        };
+        let started = std::time::Instant::now();
+        let result = media::clip::make_clip(spec, move |p| {
+            let _ = tx.send(p);
+        })
+        .await;
+        let _ = reporter.await;
+        let row = match result {
+            Ok(info) => {
+                tracing::info!(clip = %clip.id, ms = started.elapsed().as_millis() as u64, duration_ms = info.duration_ms, "clip made");
+                store::finish(&self.pool, &clip.id, info.duration_ms, info.bytes as i64).await
+            }
+            Err(e) => {
+                tracing::warn!(clip = %clip.id, error = %e, "clip failed");
+                store::fail(&self.pool, &clip.id, &e.to_string()).await
+            }
+        };
+        match row {
+            Ok(Some(row)) => self.publish(&row),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(clip = %clip.id, error = %e, "cannot record the clip's outcome")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Six 2 s segments from t=0; a reconnect at seq 4 (after a gap).
+    fn buffer() -> Vec<SegmentRow> {
+        let mut out = Vec::new();
+        for seq in 0..6 {
+            let gap = if seq >= 4 { 5_000 } else { 0 };
+            out.push(SegmentRow {
+                show_id: "s".into(),
+                seq,
+                file: format!("{seq}"),
+                start_ms: seq * 2000 + gap,
+                end_ms: seq * 2000 + 2000 + gap,
+                bytes: 1,
+                starts_session: i64::from(seq == 0 || seq == 4),
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn ends_snap_to_the_nearest_keyframe() {
+        let b = buffer();
+        // 0.9 s → 0, 5.2 s → 6: segments 0..=2.
+        assert_eq!(
+            pick(&b, 900, 5_200),
+            Some(Pick {
+                first_seq: 0,
+                last_seq: 2,
+                start_ms: 0,
+                end_ms: 6000
+            })
+        );
+        // 1.1 s → 2 s.
+        assert_eq!(pick(&b, 1_100, 7_900).unwrap().first_seq, 1);
+    }
+
+    #[test]
+    fn a_clip_never_spans_a_reconnect() {
+        let b = buffer();
+        let p = pick(&b, 2_000, 17_000).unwrap();
+        assert_eq!((p.first_seq, p.last_seq), (4, 5));
+        assert_eq!((p.start_ms, p.end_ms), (13_000, 17_000));
+    }
+
+    #[test]
+    fn nothing_in_the_span_is_nothing_to_pick() {
+        assert_eq!(pick(&buffer(), 100_000, 110_000), None);
+        assert_eq!(pick(&[], 0, 10), None);
+    }
+
+    #[test]
+    fn a_span_inside_one_segment_takes_that_segment() {
+        let p = pick(&buffer(), 2_500, 3_000).unwrap();
+        assert_eq!((p.first_seq, p.last_seq), (1, 1));
+    }
+}

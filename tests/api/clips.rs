@@ -1,0 +1,449 @@
+//! Clips exported from a real replay buffer through the API.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::process::Command;
+
+use crate::db_tests;
+use crate::helpers::{Db, Live, TestApp, spawn_app, spawn_app_on};
+
+/// Pushes `seconds` of small test pattern and tone over RTMP as fast as
+/// ffmpeg can encode, then waits for the show to go offline.
+async fn stream(app: &TestApp, token: &str, show_id: &str, seconds: u32) {
+    let show = app
+        .get(&format!("/api/v1/shows/{show_id}"), Some(token))
+        .await
+        .expect(200);
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("testsrc=size=426x240:rate=30:duration={seconds}"),
+        ])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("sine=frequency=440:duration={seconds}"),
+        ])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .args(["-g", "60", "-keyint_min", "60", "-sc_threshold", "0"])
+        .args([
+            "-c:a",
+            "aac",
+            "-b:a",
+            "64k",
+            "-f",
+            "flv",
+            show["ingest"]["rtmp"].as_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success());
+    for _ in 0..1200 {
+        let replay = app
+            .get(&format!("/api/v1/shows/{show_id}/replay"), Some(token))
+            .await
+            .expect(200);
+        if replay["live"] == false && replay["end_ms"].is_i64() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the stream never ended");
+}
+
+async fn clip_until_done(app: &TestApp, token: &str, clip_id: &str) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..600 {
+        last = app
+            .get(&format!("/api/v1/clips/{clip_id}"), Some(token))
+            .await
+            .expect(200);
+        match last["status"].as_str().unwrap() {
+            "done" => return last,
+            "failed" => panic!("clip failed: {last}"),
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    panic!("clip never finished: {last}");
+}
+
+async fn download(app: &TestApp, url: &str, dir: &std::path::Path) -> std::path::PathBuf {
+    let res = app.client.get(url).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "video/mp4");
+    assert_eq!(res.headers()["accept-ranges"], "bytes");
+    let path = dir.join(format!("{}.mp4", crate::helpers::fresh_name()));
+    std::fs::write(&path, res.bytes().await.unwrap()).unwrap();
+    path
+}
+
+/// ffprobe: `(duration s, sorted "codec WxH")`.
+async fn probe(path: &std::path::Path) -> (f64, Vec<String>) {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration:stream=codec_name,width,height",
+            "-of",
+            "json",
+        ])
+        .arg(path)
+        .output()
+        .await
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut streams: Vec<String> = v["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| match s["width"].as_i64() {
+            Some(w) => format!(
+                "{} {}x{}",
+                s["codec_name"].as_str().unwrap(),
+                w,
+                s["height"]
+            ),
+            None => s["codec_name"].as_str().unwrap().to_string(),
+        })
+        .collect();
+    streams.sort();
+    (
+        v["format"]["duration"].as_str().unwrap().parse().unwrap(),
+        streams,
+    )
+}
+
+async fn decode_errors(path: &std::path::Path) -> String {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-i"])
+        .arg(path)
+        .args(["-f", "null", "-"])
+        .output()
+        .await
+        .unwrap();
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+/// Each stream's start time, in seconds.
+async fn stream_starts(path: &std::path::Path) -> Vec<f64> {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=start_time",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .await
+        .unwrap();
+    let starts: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    assert_eq!(starts.len(), 2, "two streams expected");
+    starts
+}
+
+fn index_first(path: &std::path::Path) -> bool {
+    let bytes = std::fs::read(path).unwrap();
+    let find = |tag: &[u8]| bytes.windows(4).position(|w| w == tag);
+    matches!((find(b"moov"), find(b"mdat")), (Some(m), Some(d)) if m < d)
+}
+
+async fn clip_the_last_60_seconds_and_a_vertical_short(db: Db) {
+    let app = spawn_app(db).await;
+    let (token, show_id, product_id) = app.creator_show_product(1).await;
+    let editor = app.editor(&token, &show_id).await;
+    stream(&app, &token, &show_id, 64).await;
+
+    // Staff sockets get clip progress; the public one does not.
+    let mut staff = Live {
+        ws: tokio_tungstenite::connect_async(
+            app.ws_url(&format!("/api/v1/shows/{show_id}/live?token={editor}")),
+        )
+        .await
+        .unwrap()
+        .0,
+    };
+    staff.until("snapshot").await;
+    let mut public = app.live(&show_id).await;
+    public.until("snapshot").await;
+
+    let queued = app
+        .post(
+            &format!("/api/v1/shows/{show_id}/clips"),
+            Some(&editor),
+            json!({"last_seconds": 60, "format": "original", "product_id": product_id}),
+        )
+        .await
+        .expect(202);
+    assert_eq!(queued["status"], "queued");
+    assert_eq!(queued["product_id"], product_id.as_str());
+    let clip = clip_until_done(&app, &editor, queued["id"].as_str().unwrap()).await;
+    let duration = clip["duration_ms"].as_i64().unwrap();
+    assert!(
+        (duration - 60_000).abs() <= 2_000,
+        "{duration} ms is not 60 s ± 1 GOP"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = download(&app, clip["download_url"].as_str().unwrap(), dir.path()).await;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().len() as i64,
+        clip["bytes"].as_i64().unwrap()
+    );
+    let (seconds, streams) = probe(&file).await;
+    assert!((seconds - 60.0).abs() <= 2.0, "{seconds}");
+    assert_eq!(streams, ["aac", "h264 426x240"]);
+    assert!(index_first(&file), "the MP4 index comes first (faststart)");
+    assert_eq!(decode_errors(&file).await, "");
+    let starts = stream_starts(&file).await;
+    assert!(
+        (starts[0] - starts[1]).abs() < 0.1,
+        "audio and video start together: {starts:?}"
+    );
+
+    // Range requests.
+    let res = app
+        .client
+        .get(clip["download_url"].as_str().unwrap())
+        .header("range", "bytes=100-199")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 206);
+    assert!(
+        res.headers()["content-range"]
+            .to_str()
+            .unwrap()
+            .starts_with("bytes 100-199/")
+    );
+    assert_eq!(res.bytes().await.unwrap().len(), 100);
+
+    // A vertical short of the last 6 s, with progress on the staff socket.
+    let vertical = app
+        .post(
+            &format!("/api/v1/shows/{show_id}/clips"),
+            Some(&token),
+            json!({"last_seconds": 6, "format": "vertical"}),
+        )
+        .await
+        .expect(202);
+    let id = vertical["id"].as_str().unwrap().to_string();
+    let mut statuses = Vec::new();
+    loop {
+        let (frame, _) = staff.until("clip").await;
+        if frame["clip"]["id"] != id.as_str() {
+            continue;
+        }
+        statuses.push((
+            frame["clip"]["status"].as_str().unwrap().to_string(),
+            frame["clip"]["progress"].as_f64().unwrap(),
+        ));
+        if frame["clip"]["status"] == "done" {
+            break;
+        }
+    }
+    assert_eq!(statuses.first().map(|s| s.0.as_str()), Some("running"));
+    assert_eq!(statuses.last().map(|s| s.1), Some(1.0));
+    assert!(
+        statuses.windows(2).all(|w| w[0].1 <= w[1].1),
+        "{statuses:?}"
+    );
+    let done = app
+        .get(&format!("/api/v1/clips/{id}"), Some(&token))
+        .await
+        .expect(200);
+    let file = download(&app, done["download_url"].as_str().unwrap(), dir.path()).await;
+    let (_, streams) = probe(&file).await;
+    assert_eq!(streams, ["aac", "h264 1080x1920"]);
+    assert_eq!(decode_errors(&file).await, "");
+    while let Ok(Some(frame)) = public.next_within(Duration::from_millis(300)).await {
+        assert_ne!(frame["type"], "clip", "clip frames are for staff only");
+    }
+
+    let list = app
+        .get(&format!("/api/v1/shows/{show_id}/clips"), Some(&editor))
+        .await
+        .expect(200);
+    assert_eq!(list["clips"].as_array().unwrap().len(), 2);
+}
+
+async fn bad_clip_requests_are_refused(db: Db) {
+    let app = spawn_app(db).await;
+    let (token, show_id, _) = app.creator_show_product(1).await;
+    let clips = format!("/api/v1/shows/{show_id}/clips");
+    let empty = app
+        .post(&clips, Some(&token), json!({"last_seconds": 10}))
+        .await;
+    assert_eq!((empty.status.as_u16(), empty.code()), (422, "out_of_range"));
+    stream(&app, &token, &show_id, 8).await;
+    let replay = app
+        .get(&format!("/api/v1/shows/{show_id}/replay"), Some(&token))
+        .await
+        .expect(200);
+    let (start, end) = (
+        replay["start_ms"].as_i64().unwrap(),
+        replay["end_ms"].as_i64().unwrap(),
+    );
+    let viewer = app.viewer().await;
+    let (_, other) = app.creator("Other").await;
+    let other_show = app.show(&other, "Theirs").await;
+    let other_editor = app.editor(&other, other_show["id"].as_str().unwrap()).await;
+    let cases: Vec<(Option<&str>, Value, u16, &str)> = vec![
+        (
+            Some(&token),
+            json!({"last_seconds": 61}),
+            422,
+            "clip_too_long",
+        ),
+        (
+            Some(&token),
+            json!({"start_ms": start, "end_ms": start + 61_000}),
+            422,
+            "clip_too_long",
+        ),
+        (
+            Some(&token),
+            json!({"start_ms": start - 60_000, "end_ms": start - 1_000}),
+            422,
+            "out_of_range",
+        ),
+        (
+            Some(&token),
+            json!({"start_ms": end, "end_ms": end + 5_000}),
+            422,
+            "out_of_range",
+        ),
+        (
+            Some(&token),
+            json!({"start_ms": end, "end_ms": start}),
+            422,
+            "invalid_span",
+        ),
+        (Some(&token), json!({}), 422, "invalid_span"),
+        (
+            Some(&token),
+            json!({"last_seconds": 5, "start_ms": start}),
+            422,
+            "invalid_span",
+        ),
+        (
+            Some(&token),
+            json!({"last_seconds": 0}),
+            422,
+            "invalid_last_seconds",
+        ),
+        (
+            Some(&token),
+            json!({"last_seconds": 5, "format": "square"}),
+            422,
+            "invalid_format",
+        ),
+        (
+            Some(&token),
+            json!({"last_seconds": 5, "product_id": "prd_0000000000000000"}),
+            404,
+            "product_not_found",
+        ),
+        (Some(&viewer), json!({"last_seconds": 5}), 403, "wrong_role"),
+        (
+            Some(&other),
+            json!({"last_seconds": 5}),
+            403,
+            "not_your_show",
+        ),
+        (
+            Some(&other_editor),
+            json!({"last_seconds": 5}),
+            403,
+            "not_your_show",
+        ),
+        (None, json!({"last_seconds": 5}), 401, "missing_token"),
+    ];
+    for (who, body, status, code) in cases {
+        let answer = app.post(&clips, who, body.clone()).await;
+        assert_eq!(
+            (answer.status.as_u16(), answer.code()),
+            (status, code),
+            "{body}"
+        );
+    }
+    let list = app.get(&clips, Some(&token)).await.expect(200);
+    assert_eq!(list["clips"], json!([]), "no refused request queued a clip");
+    // A clip of the whole 8 s buffer, within it.
+    let whole = app
+        .post(
+            &clips,
+            Some(&token),
+            json!({"start_ms": start, "end_ms": end}),
+        )
+        .await
+        .expect(202);
+    let done = clip_until_done(&app, &token, whole["id"].as_str().unwrap()).await;
+    assert!((done["duration_ms"].as_i64().unwrap() - (end - start)).abs() <= 2_000);
+    assert_eq!(
+        app.get("/api/v1/clips/clp_0000000000000000/file", None)
+            .await
+            .status,
+        404
+    );
+}
+
+async fn a_clip_interrupted_by_a_crash_is_finished_after_the_restart(db: Db) {
+    let app = spawn_app(db).await;
+    let (token, show_id, _) = app.creator_show_product(1).await;
+    stream(&app, &token, &show_id, 6).await;
+    let (db, url) = (app.db, app.database_url.clone());
+    let TestApp {
+        data_dir, state, ..
+    } = app;
+    state.shutdown.cancel();
+    // As a crash leaves it: a clip marked running whose file was never made.
+    let (first, last, start, end): (i64, i64, i64, i64) =
+        sqlx::query_as("SELECT MIN(seq), MAX(seq), MIN(start_ms), MAX(end_ms) FROM segments")
+            .fetch_one(&state.pool)
+            .await
+            .unwrap();
+    sqlx::query(
+        "INSERT INTO clips (id, show_id, status, progress_permille, format, first_seq, last_seq, start_ms, end_ms,
+             created_at_ms, updated_at_ms) VALUES ('clp_crashed', $1, 'running', 420, 'original', $2, $3, $4, $5, 0, 0)",
+    )
+    .bind(&show_id)
+    .bind(first)
+    .bind(last)
+    .bind(start)
+    .bind(end)
+    .execute(&state.pool)
+    .await
+    .unwrap();
+    state.pool.close().await;
+    let again = spawn_app_on(db, url, data_dir, |_| {}).await;
+    let done = clip_until_done(&again, &token, "clp_crashed").await;
+    assert!(done["bytes"].as_i64().unwrap() > 0);
+}
+
+db_tests!(
+    clip_the_last_60_seconds_and_a_vertical_short,
+    bad_clip_requests_are_refused,
+    a_clip_interrupted_by_a_crash_is_finished_after_the_restart,
+);
