@@ -107,7 +107,7 @@ pub async fn make_clip(
         }
     }
     let partial = out.with_extension("mp4.part");
-    let pipeline = gst::Pipeline::default();
+    let pipeline = crate::NullOnDrop(gst::Pipeline::default());
     let src = make("multifilesrc")?;
     let pattern = dir.join("seg%010d.ts");
     src.set_property("location", pattern.to_string_lossy().to_string());
@@ -202,11 +202,7 @@ pub async fn make_clip(
                     Some(msg) => match msg.view() {
                         gst::MessageView::Eos(_) => return Ok(()),
                         gst::MessageView::Error(err) => {
-                            return Err(MediaError::Pipeline {
-                                element: err.src().map(|s| s.path_string().to_string()).unwrap_or_default(),
-                                message: err.error().to_string(),
-                                debug: err.debug().map(|d| d.to_string()).unwrap_or_default(),
-                            });
+                            return Err(MediaError::from_bus(err));
                         }
                         _ => {}
                     },

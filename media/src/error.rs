@@ -1,6 +1,7 @@
 //! The media crate's one error type: GStreamer's failures made typed.
 
 use gstreamer as gst;
+use gstreamer::prelude::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
@@ -26,6 +27,20 @@ pub enum MediaError {
     Timeout(&'static str),
     #[error(transparent)]
     Io(#[from] std::io::Error),
+}
+
+impl MediaError {
+    /// The error a pipeline's bus reported.
+    pub fn from_bus(err: &gst::message::Error) -> MediaError {
+        MediaError::Pipeline {
+            element: err
+                .src()
+                .map(|s| s.path_string().to_string())
+                .unwrap_or_default(),
+            message: err.error().to_string(),
+            debug: err.debug().map(|d| d.to_string()).unwrap_or_default(),
+        }
+    }
 }
 
 impl From<gst::glib::BoolError> for MediaError {

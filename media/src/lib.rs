@@ -13,6 +13,7 @@
 //! - [`hls`]: live HLS playlists of the segments.
 //! - [`segmenter`]: a stream → keyframe-aligned MPEG-TS segments, no re-encode.
 //! - [`ts`]: MPEG-TS packets — every segment opens with its PAT and PMT.
+//! - [`thumbnail`]: a small JPEG of each segment's first frame, for the clip desk.
 //! - [`clip`]: MP4 clips from segments — remuxed, or re-encoded to 9:16.
 //! - [`error`]: [`MediaError`], GStreamer's failures made typed.
 
@@ -24,9 +25,30 @@ pub mod ingest;
 pub mod rtmp;
 pub mod segmenter;
 pub mod srt;
+pub mod thumbnail;
 pub mod ts;
 
 pub use error::MediaError;
+
+/// A pipeline that goes back to `Null` however its owner ends — done,
+/// failed, or dropped half-way (a cancelled future, a runtime shutting down)
+/// — as GStreamer requires before its elements are freed.
+pub(crate) struct NullOnDrop(pub gstreamer::Pipeline);
+
+impl std::ops::Deref for NullOnDrop {
+    type Target = gstreamer::Pipeline;
+
+    fn deref(&self) -> &gstreamer::Pipeline {
+        &self.0
+    }
+}
+
+impl Drop for NullOnDrop {
+    fn drop(&mut self) {
+        use gstreamer::prelude::ElementExt;
+        let _ = self.0.set_state(gstreamer::State::Null);
+    }
+}
 
 /// Initialises GStreamer once per process.
 pub fn init() -> Result<(), MediaError> {

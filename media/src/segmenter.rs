@@ -284,14 +284,7 @@ async fn watch_bus(
         match msg.view() {
             gst::MessageView::Eos(_) => break Ok(()),
             gst::MessageView::Error(err) => {
-                break Err(MediaError::Pipeline {
-                    element: err
-                        .src()
-                        .map(|s| s.path_string().to_string())
-                        .unwrap_or_default(),
-                    message: err.error().to_string(),
-                    debug: err.debug().map(|d| d.to_string()).unwrap_or_default(),
-                });
+                break Err(MediaError::from_bus(err));
             }
             gst::MessageView::Element(element) => {
                 let Some(s) = element.structure() else {
