@@ -85,7 +85,38 @@ pub fn view(clip: &ClipRow, settings: &Settings) -> wire::Clip {
             .then(|| format!("{}/api/v1/clips/{}/file", settings.public_base(), clip.id)),
         error: clip.error.clone(),
         created_at_ms: clip.created_at_ms,
+        events: None,
     }
+}
+
+/// The clips as the API shows them, each with the show's commerce events
+/// inside its span (one query for all of them).
+pub async fn views_with_events(
+    pool: &AnyPool,
+    settings: &Settings,
+    show_id: &str,
+    clips: &[ClipRow],
+) -> Result<Vec<wire::Clip>, sqlx::Error> {
+    let (Some(from), Some(to)) = (
+        clips.iter().map(|c| c.start_ms).min(),
+        clips.iter().map(|c| c.end_ms).max(),
+    ) else {
+        return Ok(Vec::new());
+    };
+    let events = crate::store::timeline::events_between(pool, show_id, from, to).await?;
+    Ok(clips
+        .iter()
+        .map(|clip| wire::Clip {
+            events: Some(
+                events
+                    .iter()
+                    .filter(|e| (clip.start_ms..=clip.end_ms).contains(&e.at_ms))
+                    .cloned()
+                    .collect(),
+            ),
+            ..view(clip, settings)
+        })
+        .collect())
 }
 
 /// Where a clip's file is.

@@ -6,6 +6,11 @@
 //! the database, in order, from one task. It also trims the buffer to
 //! `DROPCAST_REPLAY_SECONDS`: index rows first, files after, so a listed
 //! segment always exists.
+//!
+//! Each new segment also gets a timeline thumbnail (its first frame as a
+//! small JPEG), made by one task, one at a time, so thumbnails never take
+//! more than a sliver of one core; segments a restart left without one are
+//! queued again at start.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -41,6 +46,11 @@ impl Recorder {
         metrics: Arc<Metrics>,
     ) -> Result<Recorder, sqlx::Error> {
         store::clear_live(&pool).await?;
+        let (thumbs, thumbs_rx) = mpsc::unbounded_channel();
+        for missing in store::segments_without_thumbnail(&pool).await? {
+            let _ = thumbs.send(missing);
+        }
+        tokio::spawn(make_thumbnails(thumbs_rx, pool.clone(), data_dir.clone()));
         let (events, rx) = mpsc::unbounded_channel();
         tokio::spawn(write(
             rx,
@@ -49,6 +59,7 @@ impl Recorder {
             data_dir.clone(),
             replay_seconds as i64 * 1000,
             metrics,
+            thumbs,
         ));
         Ok(Recorder {
             pool,
@@ -95,6 +106,7 @@ async fn write(
     data_dir: PathBuf,
     replay_ms: i64,
     metrics: Arc<Metrics>,
+    thumbs: mpsc::UnboundedSender<(String, i64)>,
 ) {
     // Shows whose next segment starts a new publishing session.
     let mut fresh: HashSet<String> = HashSet::new();
@@ -130,16 +142,47 @@ async fn write(
                     continue;
                 }
                 metrics.segments.inc();
+                let _ = thumbs.send((show_id.clone(), row.seq));
                 match store::trim_segments(&pool, &show_id, segment.end_ms - replay_ms).await {
                     Ok(old) => {
                         let dir = replay_dir(&data_dir, &show_id);
                         for s in old {
                             let _ = tokio::fs::remove_file(dir.join(&s.file)).await;
+                            let thumb = media::thumbnail::thumbnail_file(s.seq as u64);
+                            let _ = tokio::fs::remove_file(dir.join(thumb)).await;
                         }
                     }
                     Err(e) => tracing::warn!(show = %show_id, error = %e, "cannot trim the buffer"),
                 }
             }
+        }
+    }
+}
+
+/// Thumbnails are this wide (height keeps the picture's shape).
+pub const THUMBNAIL_WIDTH: i32 = 256;
+
+/// Makes each queued segment's thumbnail, one at a time.
+async fn make_thumbnails(
+    mut rx: mpsc::UnboundedReceiver<(String, i64)>,
+    pool: AnyPool,
+    data_dir: PathBuf,
+) {
+    while let Some((show_id, seq)) = rx.recv().await {
+        let dir = replay_dir(&data_dir, &show_id);
+        let segment = dir.join(media::segmenter::segment_file(seq as u64));
+        let out = dir.join(media::thumbnail::thumbnail_file(seq as u64));
+        if let Err(e) = media::thumbnail::make_thumbnail(&segment, &out, THUMBNAIL_WIDTH).await {
+            tracing::warn!(show = %show_id, seq, error = %e, "cannot make a thumbnail");
+            continue;
+        }
+        match store::set_thumbnail(&pool, &show_id, seq).await {
+            Ok(true) => {}
+            // Trimmed meanwhile: the file must not outlive its segment.
+            Ok(false) => {
+                let _ = tokio::fs::remove_file(&out).await;
+            }
+            Err(e) => tracing::warn!(show = %show_id, seq, error = %e, "cannot record a thumbnail"),
         }
     }
 }

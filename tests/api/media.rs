@@ -304,8 +304,22 @@ async fn the_buffer_is_trimmed_to_its_length(db: Db) {
     let span = replay["end_ms"].as_i64().unwrap() - replay["start_ms"].as_i64().unwrap();
     assert!((4000..=6500).contains(&span), "span {span}");
     let dir = app.data_dir.path().join("replay").join(&show_id);
-    let files = std::fs::read_dir(dir).unwrap().count();
-    assert!(files <= 4, "{files} files left on disk");
+    let count = |ext: &str| {
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .filter(|f| f.as_ref().unwrap().path().extension().unwrap() == ext)
+            .count()
+    };
+    assert!(count("ts") <= 4, "{} segments left on disk", count("ts"));
+    // Thumbnails go with their segments (the newest may still be in the making).
+    wait_until("the thumbnails of the kept segments", async || {
+        count("jpg") >= count("ts").saturating_sub(1)
+    })
+    .await;
+    assert!(
+        count("jpg") <= count("ts"),
+        "a thumbnail outlived its segment"
+    );
     assert_eq!(
         app.client
             .get(app.url(&format!("/hls/{show_id}/seg0000000000.ts")))
@@ -317,7 +331,143 @@ async fn the_buffer_is_trimmed_to_its_length(db: Db) {
     );
 }
 
+async fn the_replay_lists_thumbnails_and_the_commerce_on_its_timeline(db: Db) {
+    let app = spawn_app(db).await;
+    let (token, show_id, product_id) = app.creator_show_product(3).await;
+    let show = app
+        .get(&format!("/api/v1/shows/{show_id}"), Some(&token))
+        .await
+        .expect(200);
+    let url = show["ingest"]["rtmp"].as_str().unwrap().to_string();
+    let pushing = tokio::spawn(async move { publish(&url, 8, true).await });
+    wait_until("a first segment", async || {
+        !segment_uris(&playlist(&app, &show_id).await.1).is_empty()
+    })
+    .await;
+    // While the stream runs: pin, restock, and start a countdown.
+    app.put(
+        &format!("/api/v1/shows/{show_id}/pin"),
+        Some(&token),
+        serde_json::json!({"product_id": product_id}),
+    )
+    .await
+    .expect(200);
+    app.patch(
+        &format!("/api/v1/shows/{show_id}/products/{product_id}"),
+        Some(&token),
+        serde_json::json!({"add_stock": 4}),
+    )
+    .await
+    .expect(200);
+    app.post(
+        &format!("/api/v1/shows/{show_id}/countdowns"),
+        Some(&token),
+        serde_json::json!({"kind": "sale_ends", "seconds": 60, "label": "last call"}),
+    )
+    .await
+    .expect(201);
+    assert!(pushing.await.unwrap(), "ffmpeg failed to publish");
+    wait_until("the end of the stream", async || {
+        playlist(&app, &show_id).await.1.contains("ENDLIST")
+    })
+    .await;
+
+    let replay_path = format!("/api/v1/shows/{show_id}/replay");
+    wait_until("a thumbnail for every segment", async || {
+        let replay = app.get(&replay_path, Some(&token)).await.expect(200);
+        replay["thumbnails"].as_array().unwrap().len()
+            == segment_uris(&playlist(&app, &show_id).await.1).len()
+    })
+    .await;
+    let replay = app.get(&replay_path, Some(&token)).await.expect(200);
+    let (start, end) = (
+        replay["start_ms"].as_i64().unwrap(),
+        replay["end_ms"].as_i64().unwrap(),
+    );
+    let thumbs = replay["thumbnails"].as_array().unwrap();
+    assert!(thumbs.len() >= 3, "{replay}");
+    let mut last = i64::MIN;
+    for t in thumbs {
+        let at = t["at_ms"].as_i64().unwrap();
+        assert!(at > last && (start..end).contains(&at), "{replay}");
+        last = at;
+        let res = app
+            .client
+            .get(t["url"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["content-type"], "image/jpeg");
+        assert!(res.bytes().await.unwrap().starts_with(&[0xff, 0xd8]));
+    }
+    for bad in [
+        "seg0000999999.jpg",
+        "seg1.jpg",
+        "..%2Fdropcast.db",
+        "seg0000000001.ts",
+    ] {
+        let res = app
+            .client
+            .get(app.url(&format!("/api/v1/shows/{show_id}/thumbnails/{bad}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404, "{bad}");
+    }
+
+    // The commerce events, in order, inside the span.
+    let kinds: Vec<&str> = replay["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .inspect(|e| {
+            let at = e["at_ms"].as_i64().unwrap();
+            assert!((start..=end).contains(&at), "{e} outside {start}..{end}");
+        })
+        .map(|e| e["kind"].as_str().unwrap())
+        .filter(|k| *k != "live")
+        .collect();
+    assert_eq!(kinds, ["pin", "stock", "countdown"], "{replay}");
+    let stock = replay["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "stock")
+        .unwrap();
+    assert_eq!(
+        (stock["product_id"].as_str(), stock["available"].as_i64()),
+        (Some(product_id.as_str()), Some(7))
+    );
+
+    // A clip of the whole buffer carries them too.
+    let clip = app
+        .post(
+            &format!("/api/v1/shows/{show_id}/clips"),
+            Some(&token),
+            serde_json::json!({"start_ms": start, "end_ms": end, "product_id": product_id}),
+        )
+        .await
+        .expect(202);
+    let clip = app
+        .get(
+            &format!("/api/v1/clips/{}", clip["id"].as_str().unwrap()),
+            Some(&token),
+        )
+        .await
+        .expect(200);
+    let clip_kinds: Vec<&str> = clip["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .filter(|k| *k != "live")
+        .collect();
+    assert_eq!(clip_kinds, kinds, "{clip}");
+}
+
 db_tests!(
+    the_replay_lists_thumbnails_and_the_commerce_on_its_timeline,
     rtmp_stream_goes_live_serves_hls_and_ends_properly,
     srt_ingest_and_unknown_keys,
     the_buffer_survives_a_restart_and_a_reconnect_continues_it,

@@ -8,6 +8,7 @@
 //! Layout:
 //! - [`Product`], [`Countdown`], [`ShowView`]: the public view of a show.
 //! - [`ServerMsg`] / [`ClientMsg`]: frames of the live websocket.
+//! - [`Clip`], [`Replay`], [`TimelineEvent`]: the clip desk.
 //! - [`ErrorBody`]: the error shape of every failed request.
 
 use serde::{Deserialize, Serialize};
@@ -91,6 +92,63 @@ pub struct ShowSummary {
     pub live: bool,
 }
 
+/// A moment of a show's commerce, stamped with the server's wall clock, for
+/// replays and clips: which product was pinned, what stock showed, when
+/// units sold, when countdowns started and the stream went up or down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEvent {
+    pub at_ms: i64,
+    #[serde(flatten)]
+    pub event: TimelineKind,
+}
+
+/// What happened at a [`TimelineEvent`]; serialized with a `kind` tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TimelineKind {
+    Pin {
+        product_id: Option<String>,
+    },
+    Countdown {
+        countdown: Countdown,
+    },
+    /// A product's figures after a change (restock, sale, hold, release).
+    Stock {
+        product_id: String,
+        available: i64,
+        sold: i64,
+    },
+    /// Units paid for; sales of one product within a quarter second are
+    /// folded into one event.
+    Sold {
+        product_id: String,
+        quantity: i64,
+    },
+    Live {
+        live: bool,
+    },
+}
+
+/// One timeline thumbnail: the first frame of a replay segment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Thumbnail {
+    pub at_ms: i64,
+    pub url: String,
+}
+
+/// `GET /api/v1/shows/{show}/replay`: what the clip desk draws.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replay {
+    pub live: bool,
+    /// The wall-clock span the buffer holds; `None` when it is empty.
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
+    /// One per segment (about every 2 s), oldest first.
+    pub thumbnails: Vec<Thumbnail>,
+    /// The show's commerce events within the span, oldest first.
+    pub events: Vec<TimelineEvent>,
+}
+
 /// A clip export, as the clip desk shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Clip {
@@ -113,6 +171,10 @@ pub struct Clip {
     /// Why it failed, when `failed`.
     pub error: Option<String>,
     pub created_at_ms: i64,
+    /// The show's commerce events inside the clip's span (in the clip's
+    /// REST views; live `clip` frames leave them out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<TimelineEvent>>,
 }
 
 /// Server → client frames of the live channel. Every frame but `pong` and
@@ -229,6 +291,26 @@ mod tests {
             serde_json::from_str(r#"{"type":"ping","client_time_ms":12}"#).unwrap();
         assert_eq!(ping, ClientMsg::Ping { client_time_ms: 12 });
         assert!(serde_json::from_str::<ClientMsg>(r#"{"type":"buy"}"#).is_err());
+    }
+
+    #[test]
+    fn timeline_events_are_flat_and_round_trip() {
+        let event = TimelineEvent {
+            at_ms: 1_700_000_000_000,
+            event: TimelineKind::Sold {
+                product_id: "prd_1".into(),
+                quantity: 2,
+            },
+        };
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"at_ms":1_700_000_000_000i64,"kind":"sold","product_id":"prd_1","quantity":2})
+        );
+        assert_eq!(
+            serde_json::from_value::<TimelineEvent>(json).unwrap(),
+            event
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! - [`Hub`]: the rooms of this process, created on first join, dropped when idle.
 //! - [`room`]: a room's task, its state and the [`room::Subscription`] a socket holds.
 //! - [`socket`]: one websocket's task.
+//! - [`timeline`]: every change also goes, stamped, to the show's timeline.
 //!
 //! Ordering: concurrent requests may publish in another order than they
 //! committed. Every product and show row carries a `version` bumped by each
@@ -25,6 +26,7 @@
 
 pub mod room;
 pub mod socket;
+pub mod timeline;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -77,12 +79,16 @@ pub struct Hub {
     pool: AnyPool,
     settings: LiveSettings,
     metrics: Arc<Metrics>,
+    /// Writes each published change to the show's timeline.
+    timeline: timeline::Timeline,
 }
 
 impl Hub {
+    /// Needs a tokio runtime (it starts the timeline writer).
     pub fn new(pool: AnyPool, settings: LiveSettings, metrics: Arc<Metrics>) -> Hub {
         Hub {
             rooms: Arc::default(),
+            timeline: timeline::Timeline::start(pool.clone()),
             pool,
             settings,
             metrics,
@@ -96,6 +102,7 @@ impl Hub {
     /// Hands a committed change to the show's room. Never blocks; a show with
     /// no room has no sockets, and its next room loads the state afresh.
     pub fn publish(&self, show_id: &str, change: Change) {
+        self.timeline.record(show_id, &change);
         let rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(room) = rooms.get(show_id) {
             room.send(change);

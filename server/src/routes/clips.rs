@@ -13,7 +13,7 @@ use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionT
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::auth::Caller;
-use crate::clips::{MAX_CLIP_MS, clip_file, pick, view};
+use crate::clips::{MAX_CLIP_MS, clip_file, pick, view, views_with_events};
 use crate::domain::ids::{IdRef, looks_like_id, new_id};
 use crate::error::ApiError;
 use crate::input::{FromJson, JsonObject, integer_in};
@@ -167,9 +167,16 @@ pub async fn get(
     let clip = find_clip(&state, &path).await?;
     let show = find_show(&state, &clip.show_id).await?;
     caller.staff_of(&show)?;
+    let mut views = views_with_events(
+        &state.pool,
+        &state.settings,
+        &show.id,
+        std::slice::from_ref(&clip),
+    )
+    .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
-        .json(view(&clip, &state.settings)))
+        .json(views.pop()))
 }
 
 /// `GET /api/v1/shows/{show}/clips` (creator or editor).
@@ -181,7 +188,7 @@ pub async fn list(
     let show = find_show(&state, &path).await?;
     caller.staff_of(&show)?;
     let clips = store::clips::clips_of_show(&state.pool, &show.id).await?;
-    let clips: Vec<wire::Clip> = clips.iter().map(|c| view(c, &state.settings)).collect();
+    let clips = views_with_events(&state.pool, &state.settings, &show.id, &clips).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
         .json(serde_json::json!({ "clips": clips })))

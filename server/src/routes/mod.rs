@@ -68,6 +68,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/shows/{show}/stats").route(get().to(stats::get)))
                 .service(resource("/shows/{show}/replay").route(get().to(replay::get)))
                 .service(
+                    resource("/shows/{show}/thumbnails/{file}").route(get().to(replay::thumbnail)),
+                )
+                .service(
                     resource("/shows/{show}/clips")
                         .route(post().to(clips::create))
                         .route(get().to(clips::list)),

@@ -157,3 +157,34 @@ pub async fn clear_live(pool: &AnyPool) -> Result<Vec<(String, i64)>, sqlx::Erro
     .fetch_all(pool)
     .await
 }
+
+/// Segments whose thumbnail was never made (a restart cut the work short),
+/// oldest first.
+pub async fn segments_without_thumbnail(pool: &AnyPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT show_id, seq FROM segments WHERE thumbnail = 0 ORDER BY end_ms LIMIT 10000",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Records that the segment's thumbnail exists; false if the segment is gone
+/// (trimmed while the thumbnail was made).
+pub async fn set_thumbnail(pool: &AnyPool, show_id: &str, seq: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE segments SET thumbnail = 1 WHERE show_id = $1 AND seq = $2")
+        .bind(show_id)
+        .bind(seq)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// `(seq, start_ms)` of the show's segments that have a thumbnail, oldest first.
+pub async fn thumbnails(pool: &AnyPool, show_id: &str) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT seq, start_ms FROM segments WHERE show_id = $1 AND thumbnail = 1 ORDER BY seq",
+    )
+    .bind(show_id)
+    .fetch_all(pool)
+    .await
+}

@@ -8,6 +8,7 @@
 pub mod clips;
 pub mod media;
 pub mod orders;
+pub mod timeline;
 
 use sqlx::{AnyPool, FromRow, Row};
 use wire::{Countdown, CountdownKind, Product};
