@@ -30,6 +30,11 @@ pub mod ts;
 
 pub use error::MediaError;
 
+/// The GStreamer library's version: `(major, minor, micro, nano)`.
+pub fn gstreamer_version() -> (u32, u32, u32, u32) {
+    gstreamer::version()
+}
+
 /// A pipeline that goes back to `Null` however its owner ends — done,
 /// failed, or dropped half-way (a cancelled future, a runtime shutting down)
 /// — as GStreamer requires before its elements are freed.

@@ -1,0 +1,189 @@
+//! Clip export: a 60 s clip cut from the replay buffer, beside
+//! `ffmpeg -i "concat:…" -c copy` on the same segments.
+//!
+//! The buffer is made the way a live show makes it: ffmpeg encodes 64 s of
+//! 1280x720 30 fps test pattern and tone (x264 veryfast, 2 s GOP, B-frames,
+//! AAC — what OBS sends) and the server's own [`media::segmenter`] cuts it
+//! into keyframe-aligned segments. Then, `runs` times each, alternating:
+//! - ours: [`media::clip::make_clip`] over 30 segments (60 s) to an MP4 with
+//!   its index first, as a clip export does;
+//! - ffmpeg: `ffmpeg -i "concat:seg…|…" -c copy -movflags +faststart` over
+//!   the same files, the same output (remuxed, index first).
+//!
+//! Both outputs are probed: each must hold 60 s (±1 GOP) of audio and video.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use media::clip::{ClipSpec, EncodeLimits, Format, make_clip};
+use media::segmenter::{Container, Segment, Segmenter};
+use serde_json::json;
+
+type Error = Box<dyn std::error::Error>;
+
+/// The seconds of stream encoded, and of clip cut.
+const STREAM_S: u32 = 64;
+const CLIP_SEGMENTS: usize = 30;
+
+pub async fn run(runs: usize) -> Result<(), Error> {
+    media::init()?;
+    let dir = tempfile::tempdir()?;
+    eprintln!("clip: encoding {STREAM_S} s of 720p30 test stream");
+    let segments = buffer(dir.path()).await?;
+    let chosen: Vec<&Segment> = segments.iter().skip(1).take(CLIP_SEGMENTS).collect();
+    if chosen.len() < CLIP_SEGMENTS {
+        return Err(format!("only {} segments were made", segments.len()).into());
+    }
+    let expected_ms = chosen.last().unwrap().end_ms - chosen[0].start_ms;
+    let input_bytes: u64 = chosen.iter().map(|s| s.bytes).sum();
+
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let (mut ours_len, mut theirs_len) = (0.0, 0.0);
+    for run in 0..runs {
+        let out = dir.path().join(format!("ours{run}.mp4"));
+        let started = Instant::now();
+        make_clip(
+            ClipSpec {
+                dir: &dir.path().join("replay"),
+                first: chosen[0].seq,
+                last: chosen.last().unwrap().seq,
+                format: Format::Original,
+                limits: EncodeLimits::default(),
+                expected: Duration::from_millis(expected_ms as u64),
+                out: &out,
+            },
+            |_| {},
+        )
+        .await?;
+        ours.push(started.elapsed());
+        ours_len = checked_duration(&out, expected_ms)?;
+
+        let out = dir.path().join(format!("ffmpeg{run}.mp4"));
+        let concat = chosen
+            .iter()
+            .map(|s| s.path.to_string_lossy().to_string())
+            .collect::<Vec<_>>()
+            .join("|");
+        let started = Instant::now();
+        let status = Command::new("ffmpeg")
+            .args(["-v", "error", "-nostdin", "-y", "-i"])
+            .arg(format!("concat:{concat}"))
+            .args(["-c", "copy", "-movflags", "+faststart"])
+            .arg(&out)
+            .status()?;
+        theirs.push(started.elapsed());
+        if !status.success() {
+            return Err("ffmpeg failed".into());
+        }
+        theirs_len = checked_duration(&out, expected_ms)?;
+        eprintln!(
+            "clip: run {}/{runs}: ours {:.0} ms, ffmpeg {:.0} ms",
+            run + 1,
+            ours[run].as_secs_f64() * 1000.0,
+            theirs[run].as_secs_f64() * 1000.0
+        );
+    }
+    // What starting the ffmpeg process alone costs, since ours runs in-process.
+    let mut start = Vec::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        Command::new("ffmpeg").arg("-version").output()?;
+        start.push(started.elapsed());
+    }
+    let (ours_ms, theirs_ms) = (crate::median_ms(&ours), crate::median_ms(&theirs));
+    let result = json!({
+        "machine": crate::machine::describe(),
+        "runs": runs,
+        "stream_s": STREAM_S,
+        "segments": CLIP_SEGMENTS,
+        "input_mib": input_bytes as f64 / 1024.0 / 1024.0,
+        "span_ms": expected_ms,
+        "ours_median_ms": ours_ms,
+        "ours_samples_ms": ours.iter().map(|d| d.as_secs_f64() * 1000.0).collect::<Vec<_>>(),
+        "ours_duration_s": ours_len,
+        "ffmpeg_median_ms": theirs_ms,
+        "ffmpeg_samples_ms": theirs.iter().map(|d| d.as_secs_f64() * 1000.0).collect::<Vec<_>>(),
+        "ffmpeg_duration_s": theirs_len,
+        "ffmpeg_start_median_ms": crate::median_ms(&start),
+        "ratio": ours_ms / theirs_ms,
+    });
+    std::fs::create_dir_all(crate::results_dir())?;
+    std::fs::write(
+        crate::results_dir().join("clip.json"),
+        serde_json::to_string_pretty(&result)?,
+    )?;
+    eprintln!("clip: ours {ours_ms:.0} ms, ffmpeg {theirs_ms:.0} ms (median of {runs})");
+    crate::report::write()
+}
+
+/// Encodes the test stream and segments it as live ingest does.
+async fn buffer(dir: &Path) -> Result<Vec<Segment>, Error> {
+    let input = dir.join("in.ts");
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-y"])
+        .args(["-f", "lavfi", "-i"])
+        .arg(format!(
+            "testsrc2=size=1280x720:rate=30:duration={STREAM_S}"
+        ))
+        .args(["-f", "lavfi", "-i"])
+        .arg(format!("sine=frequency=440:duration={STREAM_S}"))
+        .args(["-c:v", "libx264", "-preset", "veryfast", "-b:v", "3000k"])
+        .args(["-g", "60", "-keyint_min", "60", "-sc_threshold", "0"])
+        .args(["-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k"])
+        .args(["-f", "mpegts"])
+        .arg(&input)
+        .status()?;
+    if !status.success() {
+        return Err("ffmpeg could not encode the test stream".into());
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let segmenter = Segmenter::start(
+        Container::MpegTs,
+        &dir.join("replay"),
+        0,
+        0,
+        Duration::from_secs(1),
+        tx,
+    )?;
+    for chunk in std::fs::read(&input)?.chunks(64 * 1024) {
+        segmenter.push(chunk)?;
+    }
+    segmenter.finish(Duration::from_secs(60)).await?;
+    let mut segments = Vec::new();
+    while let Ok(s) = rx.try_recv() {
+        segments.push(s);
+    }
+    Ok(segments)
+}
+
+/// The file's duration in seconds, if it holds audio and video spanning the
+/// segments (±1 GOP).
+fn checked_duration(path: &PathBuf, expected_ms: i64) -> Result<f64, Error> {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration:stream=codec_type",
+        ])
+        .args(["-of", "json"])
+        .arg(path)
+        .output()?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let duration: f64 = v["format"]["duration"]
+        .as_str()
+        .and_then(|d| d.parse().ok())
+        .ok_or("no duration")?;
+    let mut kinds: Vec<&str> = v["streams"]
+        .as_array()
+        .ok_or("no streams")?
+        .iter()
+        .filter_map(|s| s["codec_type"].as_str())
+        .collect();
+    kinds.sort();
+    if kinds != ["audio", "video"] || (duration * 1000.0 - expected_ms as f64).abs() > 2000.0 {
+        return Err(format!("{path:?}: {kinds:?}, {duration} s for {expected_ms} ms").into());
+    }
+    Ok(duration)
+}

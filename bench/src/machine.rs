@@ -1,0 +1,65 @@
+//! What the figures were measured on: cores, CPU, memory, OS, the media
+//! stack's versions, and the date.
+
+use std::process::Command;
+
+fn first_line(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn field(file: &str, key: &str) -> Option<String> {
+    std::fs::read_to_string(file).ok()?.lines().find_map(|l| {
+        let (k, v) = l.split_once([':', '='])?;
+        (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
+    })
+}
+
+/// `(name, value)` lines describing this machine now.
+pub fn describe() -> Vec<(String, String)> {
+    let mem_gib = field("/proc/meminfo", "MemTotal")
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map(|kib| format!("{:.1} GiB", kib / 1024.0 / 1024.0))
+        .unwrap_or_else(|| "unknown".into());
+    vec![
+        (
+            "date (UTC)".into(),
+            first_line("date", &["-u", "+%Y-%m-%d %H:%M"]),
+        ),
+        (
+            "cores".into(),
+            std::thread::available_parallelism()
+                .map(|n| n.to_string())
+                .unwrap_or_else(|_| "unknown".into()),
+        ),
+        (
+            "CPU".into(),
+            field("/proc/cpuinfo", "model name").unwrap_or_else(|| "unknown".into()),
+        ),
+        ("memory".into(), mem_gib),
+        (
+            "OS".into(),
+            field("/etc/os-release", "PRETTY_NAME").unwrap_or_else(|| "unknown".into()),
+        ),
+        ("kernel".into(), first_line("uname", &["-r"])),
+        ("GStreamer".into(), gstreamer_version()),
+        ("ffmpeg".into(), first_line("ffmpeg", &["-version"])),
+    ]
+}
+
+fn gstreamer_version() -> String {
+    if media::init().is_err() {
+        return "unavailable".into();
+    }
+    let (major, minor, micro, _) = media::gstreamer_version();
+    format!("{major}.{minor}.{micro}")
+}

@@ -1,0 +1,85 @@
+//! `dropcast-bench`: Dropcast's benchmarks. Each one measures, keeps its
+//! figures in `target/bench/NAME.json`, and the report rewrites
+//! `BENCHMARKS.md` from every figure there, with the machine and the date.
+//!
+//! ```text
+//! dropcast-bench clip [--runs N]   a 60 s clip cut from the replay buffer, beside ffmpeg
+//! dropcast-bench report            rewrites BENCHMARKS.md from target/bench/*.json
+//! ```
+//!
+//! Benchmarks measure; they assert nothing but that what they timed is the
+//! thing they meant to time (a clip of the right length, say).
+//!
+//! # Layout
+//! - [`clip`]: clip export against `ffmpeg -i concat: -c copy`.
+//! - [`machine`]: what the figures were measured on.
+//! - [`report`]: `BENCHMARKS.md`.
+
+mod clip;
+mod machine;
+mod report;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where each benchmark leaves its figures.
+fn results_dir() -> PathBuf {
+    root().join("target").join("bench")
+}
+
+/// The repository's root (the bench runs from anywhere inside it).
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+/// The median of some durations, in milliseconds.
+fn median_ms(samples: &[Duration]) -> f64 {
+    let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    ms.sort_by(f64::total_cmp);
+    match ms.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => ms[n / 2],
+        n => (ms[n / 2 - 1] + ms[n / 2]) / 2.0,
+    }
+}
+
+fn usage() -> ! {
+    eprintln!("usage: dropcast-bench clip [--runs N] | report");
+    std::process::exit(2)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let runs = args
+        .iter()
+        .position(|a| a == "--runs")
+        .and_then(|i| args.get(i + 1))
+        .map(|n| n.parse().unwrap_or_else(|_| usage()))
+        .unwrap_or(7);
+    let outcome = match args.first().map(String::as_str) {
+        Some("clip") => clip::run(runs).await,
+        Some("report") => report::write(),
+        _ => usage(),
+    };
+    if let Err(e) = outcome {
+        eprintln!("dropcast-bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        let d = |ms| Duration::from_millis(ms);
+        assert_eq!(median_ms(&[d(30), d(10), d(20)]), 20.0);
+        assert_eq!(median_ms(&[d(40), d(10), d(20), d(30)]), 25.0);
+        assert!(median_ms(&[]).is_nan());
+    }
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs the benchmarks and rewrites BENCHMARKS.md with the machine, the date
+# and each figure's median. Installs what it needs first; safe to run again.
+# Usage: scripts/bench.sh [--runs N]
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+ensure_rust
+# ffmpeg encodes the test stream and is the clip benchmark's anchor.
+ensure_apt ffmpeg "${MEDIA_PACKAGES[@]}"
+
+say "building dropcast-bench (release)"
+cargo build --release --locked -p bench --bin dropcast-bench
+
+say "clip export (60 s) against ffmpeg concat"
+"$ROOT/target/release/dropcast-bench" clip "$@"
+say "BENCHMARKS.md rewritten"
