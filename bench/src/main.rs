@@ -13,7 +13,7 @@
 //! # Layout
 //! - [`clip`]: clip export against `ffmpeg -i concat: -c copy`.
 //! - [`machine`]: what the figures were measured on.
-//! - [`report`]: `BENCHMARKS.md`.
+//! - [`report`]: rewrites `BENCHMARKS.md` from the figures.
 
 mod clip;
 mod machine;
