@@ -69,6 +69,34 @@ async fn a_middle_span_starts_on_a_keyframe_and_decodes_cleanly() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn segment_joins_leave_no_gap_in_either_stream() {
+    media::init().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let segments = common::buffer(dir.path(), 12).await;
+    assert!(segments.len() >= 5, "{segments:?}");
+    let out = dir.path().join("joined.mp4");
+    make_clip(
+        ClipSpec {
+            dir: &dir.path().join("replay"),
+            first: segments[0].seq,
+            last: segments.last().unwrap().seq,
+            format: Format::Original,
+            limits: EncodeLimits::default(),
+            expected: Duration::from_secs(12),
+            out: &out,
+        },
+        |_| {},
+    )
+    .await
+    .unwrap();
+    // 30 fps video: one frame is 33 ms; AAC at 44.1 kHz: 1024 samples, 23 ms.
+    let video = common::largest_step(&out, "v");
+    let audio = common::largest_step(&out, "a");
+    assert!(video < 0.040, "a {video} s hole in the video");
+    assert!(audio < 0.030, "a {audio} s hole in the audio");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vertical_clip_is_1080_by_1920_with_progress() {
     media::init().unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -466,7 +466,62 @@ async fn the_replay_lists_thumbnails_and_the_commerce_on_its_timeline(db: Db) {
     assert_eq!(clip_kinds, kinds, "{clip}");
 }
 
+async fn two_shows_live_at_once_over_rtmp_and_srt_and_a_second_publisher_is_refused(db: Db) {
+    let app = spawn_app(db).await;
+    let (token, first, _) = app.creator_show_product(1).await;
+    let second = app.show(&token, "Second room").await;
+    let second = second["id"].as_str().unwrap().to_string();
+    let ingest = async |show_id: &str| {
+        app.get(&format!("/api/v1/shows/{show_id}"), Some(&token))
+            .await
+            .expect(200)["ingest"]
+            .clone()
+    };
+    let (a, b) = (ingest(&first).await, ingest(&second).await);
+    let rtmp = a["rtmp"].as_str().unwrap().to_string();
+    let srt = b["srt"].as_str().unwrap().to_string();
+    let pushing_a = tokio::spawn(async move { publish(&rtmp, 6, true).await });
+    let pushing_b = tokio::spawn(async move { publish(&srt, 6, true).await });
+    wait_until("both shows live", async || {
+        let live = async |id: &str| {
+            app.get(&format!("/api/v1/shows/{id}"), None).await.body["live"] == true
+        };
+        live(&first).await && live(&second).await
+    })
+    .await;
+    // The first show is live over RTMP: a second publisher, over either
+    // protocol, is turned away and does not disturb it.
+    let again_srt = a["srt"].as_str().unwrap().to_string();
+    assert!(
+        !publish(&again_srt, 2, false).await,
+        "a second SRT publisher was let in"
+    );
+    let again_rtmp = a["rtmp"].as_str().unwrap().to_string();
+    assert!(
+        !publish(&again_rtmp, 2, false).await,
+        "a second RTMP publisher was let in"
+    );
+    assert!(
+        pushing_a.await.unwrap(),
+        "ffmpeg failed to publish over RTMP"
+    );
+    assert!(
+        pushing_b.await.unwrap(),
+        "ffmpeg failed to publish over SRT"
+    );
+    for show_id in [&first, &second] {
+        wait_until("the end of the stream", async || {
+            playlist(&app, show_id).await.1.contains("ENDLIST")
+        })
+        .await;
+        let (duration, codecs) = probe(&app.url(&format!("/hls/{show_id}/index.m3u8"))).await;
+        assert!((duration - 6.0).abs() < 1.0, "{show_id}: {duration} s");
+        assert_eq!(codecs, ["aac", "h264"], "{show_id}");
+    }
+}
+
 db_tests!(
+    two_shows_live_at_once_over_rtmp_and_srt_and_a_second_publisher_is_refused,
     the_replay_lists_thumbnails_and_the_commerce_on_its_timeline,
     rtmp_stream_goes_live_serves_hls_and_ends_properly,
     srt_ingest_and_unknown_keys,

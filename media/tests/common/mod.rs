@@ -172,3 +172,20 @@ pub fn opens_with_pat_and_pmt(path: &Path) -> bool {
     let pmt_pid = (u16::from(entry[2] & 0x1f) << 8) | u16::from(entry[3]);
     pid(pmt) == pmt_pid
 }
+
+/// The longest step between consecutive packets of the stream (`v` or `a`),
+/// in decode order, in seconds: a gap at a segment join shows up here.
+pub fn largest_step(path: &Path, stream: &str) -> f64 {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", stream])
+        .args(["-show_entries", "packet=dts_time", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs");
+    let times: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
+        .collect();
+    assert!(times.len() > 10, "too few packets in {path:?}");
+    times.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max)
+}
