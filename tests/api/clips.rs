@@ -1,59 +1,21 @@
 //! Clips exported from a real replay buffer through the API.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::process::Command;
 
 use crate::db_tests;
-use crate::helpers::{Db, Live, TestApp, spawn_app, spawn_app_on};
+use crate::helpers::{Db, Live, TestApp, publish, spawn_app, spawn_app_on};
 
-/// Pushes `seconds` of small test pattern and tone over RTMP as fast as
-/// ffmpeg can encode, then waits for the show to go offline.
+/// Pushes `seconds` of stream over RTMP as fast as ffmpeg can encode it,
+/// then waits for the show to go offline.
 async fn stream(app: &TestApp, token: &str, show_id: &str, seconds: u32) {
     let show = app
         .get(&format!("/api/v1/shows/{show_id}"), Some(token))
         .await
         .expect(200);
-    let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin"])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("testsrc=size=426x240:rate=30:duration={seconds}"),
-        ])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("sine=frequency=440:duration={seconds}"),
-        ])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .args(["-g", "60", "-keyint_min", "60", "-sc_threshold", "0"])
-        .args([
-            "-c:a",
-            "aac",
-            "-b:a",
-            "64k",
-            "-f",
-            "flv",
-            show["ingest"]["rtmp"].as_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await
-        .unwrap();
-    assert!(status.success());
+    assert!(publish(show["ingest"]["rtmp"].as_str().unwrap(), seconds, false).await);
     for _ in 0..1200 {
         let replay = app
             .get(&format!("/api/v1/shows/{show_id}/replay"), Some(token))
@@ -213,7 +175,7 @@ async fn clip_the_last_60_seconds_and_a_vertical_short(db: Db) {
     );
     let (seconds, streams) = probe(&file).await;
     assert!((seconds - 60.0).abs() <= 2.0, "{seconds}");
-    assert_eq!(streams, ["aac", "h264 426x240"]);
+    assert_eq!(streams, ["aac", "h264 640x360"]);
     assert!(index_first(&file), "the MP4 index comes first (faststart)");
     assert_eq!(decode_errors(&file).await, "");
     let starts = stream_starts(&file).await;

@@ -569,3 +569,46 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// ffmpeg publishing `seconds` of 640x360 test pattern and tone to `url`
+/// (RTMP as FLV, SRT as MPEG-TS) the way OBS does by default: x264 with
+/// B-frames, a 2 s GOP, AAC. `realtime` paces it like a camera (`-re`);
+/// otherwise it pushes as fast as it encodes. Whether ffmpeg succeeded.
+pub async fn publish(url: &str, seconds: u32, realtime: bool) -> bool {
+    let format = if url.starts_with("srt:") {
+        "mpegts"
+    } else {
+        "flv"
+    };
+    let url = if url.starts_with("srt:") {
+        format!("{url}&mode=caller&pkt_size=1316")
+    } else {
+        url.to_string()
+    };
+    let mut cmd = tokio::process::Command::new("ffmpeg");
+    cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin"]);
+    if realtime {
+        cmd.arg("-re");
+    }
+    cmd.args([
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("testsrc=size=640x360:rate=30:duration={seconds}"),
+    ])
+    .args([
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("sine=frequency=440:duration={seconds}"),
+    ])
+    .args([
+        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+    ])
+    .args(["-g", "60", "-keyint_min", "60", "-sc_threshold", "0"])
+    .args(["-c:a", "aac", "-b:a", "96k", "-f", format, &url])
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .kill_on_drop(true);
+    cmd.status().await.expect("ffmpeg runs").success()
+}

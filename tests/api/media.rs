@@ -1,61 +1,13 @@
 //! Streams pushed into the running server the way OBS would (ffmpeg: test
 //! pattern and tone, H.264 with a 2 s GOP, AAC), over RTMP and SRT.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::process::Command;
 
 use crate::db_tests;
-use crate::helpers::{Db, TestApp, spawn_app, spawn_app_on, spawn_app_with};
-
-/// ffmpeg publishing `seconds` of test pattern and tone to `url`.
-async fn publish(url: &str, seconds: u32, realtime: bool) -> bool {
-    let format = if url.starts_with("srt:") {
-        "mpegts"
-    } else {
-        "flv"
-    };
-    let url = if url.starts_with("srt:") {
-        format!("{url}&mode=caller&pkt_size=1316")
-    } else {
-        url.to_string()
-    };
-    let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin"]);
-    if realtime {
-        cmd.arg("-re");
-    }
-    cmd.args([
-        "-f",
-        "lavfi",
-        "-i",
-        &format!("testsrc=size=640x360:rate=30:duration={seconds}"),
-    ])
-    .args([
-        "-f",
-        "lavfi",
-        "-i",
-        &format!("sine=frequency=440:duration={seconds}"),
-    ])
-    .args([
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-tune",
-        "zerolatency",
-        "-pix_fmt",
-        "yuv420p",
-    ])
-    .args(["-g", "60", "-keyint_min", "60", "-sc_threshold", "0"])
-    .args(["-c:a", "aac", "-b:a", "96k", "-f", format, &url])
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .kill_on_drop(true);
-    cmd.status().await.expect("ffmpeg runs").success()
-}
+use crate::helpers::{Db, TestApp, publish, spawn_app, spawn_app_on, spawn_app_with};
 
 /// ffprobe's view of a URL: `(duration seconds, codec names)`.
 async fn probe(url: &str) -> (f64, Vec<String>) {
