@@ -122,3 +122,27 @@ start_localstripe() {
     done
     die "localstripe did not answer on $LOCALSTRIPE_URL"
 }
+
+# ensure_wasm_bindgen: wasm-bindgen-cli at exactly the version Cargo.lock
+# pins (the CLI and the library must match), built into .dev/tools.
+ensure_wasm_bindgen() {
+    local want
+    want="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$ROOT/Cargo.lock")"
+    [ -n "$want" ] || die "wasm-bindgen is not in Cargo.lock"
+    WASM_BINDGEN="$ROOT/.dev/tools/bin/wasm-bindgen"
+    if ! "$WASM_BINDGEN" --version 2>/dev/null | grep -q " $want\$"; then
+        say "building wasm-bindgen-cli $want (crates.io) into .dev/tools (a few minutes, once)"
+        cargo install --quiet wasm-bindgen-cli --version "$want" --root "$ROOT/.dev/tools" --force
+    fi
+    export WASM_BINDGEN
+}
+
+# ensure_npm DIR: the npm packages DIR's package-lock.json pins.
+ensure_npm() {
+    command -v npm >/dev/null 2>&1 || ensure_apt nodejs npm
+    if [ ! -d "$1/node_modules" ] || [ "$1/package-lock.json" -nt "$1/node_modules" ]; then
+        say "installing npm packages in ${1#"$ROOT"/}"
+        (cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
+        touch "$1/node_modules"
+    fi
+}

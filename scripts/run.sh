@@ -14,6 +14,7 @@ ensure_apt curl "${MEDIA_PACKAGES[@]}"
 
 say "building dropcast (release)"
 cargo build --release --locked -p server --bin dropcast
+bash "$ROOT/scripts/build_widget.sh"
 
 export DROPCAST_DATA_DIR="${DROPCAST_DATA_DIR:-$ROOT/data}"
 export DROPCAST_HTTP_ADDR="${DROPCAST_HTTP_ADDR:-127.0.0.1:8080}"

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, clippy, unit and integration tests on
-# SQLite and on PostgreSQL, payments against localstripe (a private PostgreSQL
-# and a localstripe are started here and stopped after).
+# SQLite and on PostgreSQL, payments against localstripe, and the pages in
+# chromium (a private PostgreSQL and a localstripe are started here and
+# stopped after).
 # Installs what it needs first; safe to run again.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 ensure_rust
-# One apt run for everything; ffmpeg is the tests' stand-in for OBS.
-ensure_apt postgresql curl ffmpeg "${MEDIA_PACKAGES[@]}"
+# One apt run for everything; ffmpeg is the tests' stand-in for OBS,
+# chromium the browser tests' browser.
+ensure_apt postgresql curl ffmpeg chromium "${MEDIA_PACKAGES[@]}"
 ensure_localstripe
+ensure_npm "$ROOT/tests/browser"
 
 say "formatting"
 cargo fmt --all -- --check
@@ -17,8 +20,10 @@ cargo fmt --all -- --check
 say "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-say "building tests"
+say "building tests and the pages"
 cargo test --workspace --locked --no-run
+cargo build --locked -p server --bin dropcast
+bash "$ROOT/scripts/build_widget.sh"
 
 say "starting a private PostgreSQL and localstripe"
 work="$(mktemp -d /tmp/dropcast-test.XXXXXX)"
@@ -31,3 +36,6 @@ export DROPCAST_TEST_STRIPE_URL="$LOCALSTRIPE_URL"
 
 say "tests (SQLite and PostgreSQL)"
 cargo test --workspace --locked -- "$@"
+
+say "browser tests (chromium, the dropcast binary, localstripe)"
+(cd "$ROOT/tests/browser" && node --test --test-concurrency=1)

@@ -55,6 +55,10 @@ pub struct Settings {
     /// How long an order may hold stock while its payment is not final
     /// (`DROPCAST_HOLD_SECONDS`, default 600).
     pub hold_seconds: u64,
+    /// The built pages (`scripts/build_widget.sh` writes them with a
+    /// `manifest.json`): `DROPCAST_ASSETS_DIR`, by default `target/widget/dist`
+    /// of the source tree the binary was built from.
+    pub assets_dir: PathBuf,
     /// Test hook for crash tests (`DROPCAST_TEST_PAUSE=before_confirm:MS` or
     /// `after_confirm:MS`): checkout waits there so a test can kill the process.
     pub test_pause: Option<TestPause>,
@@ -115,7 +119,7 @@ impl Settings {
     /// Reads the settings from the process environment.
     ///
     /// Beyond `shared/API.md`: `DROPCAST_HTTP_WORKERS` (default: the number of
-    /// cores).
+    /// cores) and `DROPCAST_ASSETS_DIR` (the built pages).
     pub fn from_env() -> Result<Settings, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
     }
@@ -187,7 +191,17 @@ impl Settings {
                 reason: "must be before_confirm:MS or after_confirm:MS",
             })?),
         };
+        let assets_dir = get("DROPCAST_ASSETS_DIR").map_or_else(
+            || {
+                PathBuf::from(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../target/widget/dist"
+                ))
+            },
+            PathBuf::from,
+        );
         Ok(Settings {
+            assets_dir,
             stripe,
             hold_seconds,
             test_pause,

@@ -41,6 +41,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// RTMP and SRT publishers (kept for their live count).
     pub ingest: media::ingest::Ingest,
+    /// The built pages' files (`None` until `scripts/build_widget.sh` ran).
+    pub assets: Option<crate::routes::pages::Manifest>,
     /// Clip export workers, woken when a clip is queued.
     pub clips: crate::clips::ClipWorkers,
     /// Cancelled at shutdown; long-lived tasks (live sockets) watch it.
@@ -129,7 +131,12 @@ impl Application {
         )
         .await
         .map_err(|e| StartupError::Media(format!("cannot open the clip queue: {e}")))?;
+        let assets = crate::routes::pages::Manifest::load(&settings.assets_dir);
+        if assets.is_none() {
+            tracing::warn!(dir = %settings.assets_dir.display(), "pages not built (scripts/build_widget.sh): they answer 503");
+        }
         let state = web::Data::new(AppState {
+            assets,
             pool,
             settings,
             admin_token,

@@ -11,6 +11,7 @@ mod creators;
 mod health;
 mod live;
 mod media;
+mod pages;
 mod products;
 mod recovery;
 mod shows;

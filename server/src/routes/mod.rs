@@ -13,6 +13,7 @@ pub mod health;
 pub mod hls;
 pub mod live;
 pub mod orders;
+pub mod pages;
 pub mod products;
 pub mod replay;
 pub mod shows;
@@ -36,6 +37,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/metrics").route(get().to(health::metrics)))
         .service(resource("/hls/{show}/index.m3u8").route(get().to(hls::playlist)))
         .service(resource("/hls/{show}/{file}").route(get().to(hls::segment)))
+        .service(resource("/assets/{file}").route(get().to(pages::asset)))
+        .service(resource("/overlay/{show}").route(get().to(pages::overlay)))
         .service(
             web::scope("/api/v1")
                 .service(resource("/creators").route(post().to(creators::create)))

@@ -1,0 +1,158 @@
+//! The pages: small HTML shells that load the one wasm module, and the
+//! module's files themselves.
+//!
+//! - `GET /assets/{file}`: the built JS glue and wasm, content-hashed names
+//!   from `manifest.json`, cached for a year (`immutable`), open to any origin
+//!   (`/embed.js` loads them from other sites' pages).
+//! - `GET /overlay/{show}`: the OBS browser source, never cached.
+//!
+//! Without built assets (`scripts/build_widget.sh` not run) the pages answer
+//! 503 `assets_unavailable`; the API works regardless.
+
+use std::path::Path;
+
+use actix_web::{HttpResponse, web};
+
+use crate::error::ApiError;
+use crate::routes::find_show;
+use crate::startup::AppState;
+
+/// The built module's files, from `manifest.json`.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Manifest {
+    /// `widget-HASH.js`, the wasm-bindgen glue (an ES module).
+    pub js: String,
+    /// `widget_bg-HASH.wasm`.
+    pub wasm: String,
+}
+
+impl Manifest {
+    /// Reads `dir/manifest.json`; `None` when the pages were not built.
+    pub fn load(dir: &Path) -> Option<Manifest> {
+        let text = std::fs::read_to_string(dir.join("manifest.json")).ok()?;
+        let manifest: Manifest = serde_json::from_str(&text).ok()?;
+        let plain = |f: &str| {
+            !f.is_empty()
+                && f.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        };
+        (plain(&manifest.js) && plain(&manifest.wasm)).then_some(manifest)
+    }
+}
+
+fn manifest(state: &AppState) -> Result<&Manifest, ApiError> {
+    state.assets.as_ref().ok_or_else(|| {
+        ApiError::unavailable(
+            "assets_unavailable",
+            "the pages are not built: run scripts/build_widget.sh",
+        )
+    })
+}
+
+pub async fn asset(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let manifest = manifest(&state)?;
+    let file = path.into_inner();
+    let content_type = if file == manifest.js {
+        "text/javascript; charset=utf-8"
+    } else if file == manifest.wasm {
+        "application/wasm"
+    } else {
+        return Err(ApiError::not_found("asset_not_found", "no such asset"));
+    };
+    let bytes = tokio::fs::read(state.settings.assets_dir.join(&file))
+        .await
+        .map_err(|_| ApiError::not_found("asset_not_found", "no such asset"))?;
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header(("cache-control", "public, max-age=31536000, immutable"))
+        .insert_header(("access-control-allow-origin", "*"))
+        .body(bytes))
+}
+
+/// The HTML shell of a page: loads the module and calls `mount_fn` with the
+/// page's root element, the server's address and the show.
+fn shell(
+    manifest: &Manifest,
+    title: &str,
+    head_style: &str,
+    mount_fn: &str,
+    show_id: &str,
+) -> HttpResponse {
+    let body = format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>{head_style}</style>
+<link rel="modulepreload" href="/assets/{js}">
+</head><body><div id="dropcast"></div>
+<script type="module">
+import init, {{ {mount_fn} }} from "/assets/{js}";
+await init({{ module_or_path: "/assets/{wasm}" }});
+{mount_fn}(document.getElementById("dropcast"), location.origin, "{show_id}");
+</script></body></html>"#,
+        js = manifest.js,
+        wasm = manifest.wasm,
+    );
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("cache-control", "no-cache"))
+        .body(body)
+}
+
+/// `GET /overlay/{show}`.
+pub async fn overlay(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let show = find_show(&state, &path).await?;
+    let manifest = manifest(&state)?;
+    Ok(shell(
+        manifest,
+        &format!("{} — overlay", html_escape(&show.title)),
+        "html,body{margin:0;background:transparent;overflow:hidden}",
+        "mount_overlay",
+        &show.id,
+    ))
+}
+
+/// Text made safe to place in HTML.
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_are_escaped() {
+        assert_eq!(
+            html_escape("<b>\"A&B\"</b>"),
+            "&lt;b&gt;&quot;A&amp;B&quot;&lt;/b&gt;"
+        );
+    }
+
+    #[test]
+    fn a_manifest_naming_paths_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |js: &str| {
+            std::fs::write(
+                dir.path().join("manifest.json"),
+                serde_json::json!({"js": js, "wasm": "widget_bg-1.wasm"}).to_string(),
+            )
+            .unwrap()
+        };
+        write("widget-1.js");
+        assert!(Manifest::load(dir.path()).is_some());
+        write("../secret.js");
+        assert!(Manifest::load(dir.path()).is_none());
+        assert!(Manifest::load(&dir.path().join("none")).is_none());
+    }
+}

@@ -1,0 +1,97 @@
+//! The pages' HTML shells and built assets (the browser tests in
+//! `tests/browser` drive them in Chromium).
+
+use crate::db_tests;
+use crate::helpers::{Db, spawn_app_with};
+
+async fn pages_load_the_hashed_module_and_answer_503_until_built(db: Db) {
+    let assets = tempfile::tempdir().unwrap();
+    let dir = assets.path().to_path_buf();
+    // Not built: the page says so, the API works.
+    let app = spawn_app_with(db, |s| s.assets_dir = dir.join("missing")).await;
+    let (_, show_id, _) = app.creator_show_product(1).await;
+    let page = app.get(&format!("/overlay/{show_id}"), None).await;
+    assert_eq!(
+        (page.status.as_u16(), page.code()),
+        (503, "assets_unavailable")
+    );
+
+    std::fs::write(dir.join("widget-0123456789abcdef.js"), "export default 1;").unwrap();
+    std::fs::write(
+        dir.join("widget_bg-fedcba9876543210.wasm"),
+        b"\0asm\x01\0\0\0",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("manifest.json"),
+        r#"{"js": "widget-0123456789abcdef.js", "wasm": "widget_bg-fedcba9876543210.wasm"}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.join("secret.txt"), "not an asset").unwrap();
+    let app = spawn_app_with(db, |s| s.assets_dir = dir.clone()).await;
+    let (_, show_id, _) = app.creator_show_product(1).await;
+    let res = app
+        .client
+        .get(app.url(&format!("/overlay/{show_id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(res.headers()["cache-control"], "no-cache");
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("/assets/widget-0123456789abcdef.js"),
+        "{html}"
+    );
+    assert!(
+        html.contains("/assets/widget_bg-fedcba9876543210.wasm"),
+        "{html}"
+    );
+    assert!(html.contains(&format!(
+        "mount_overlay(document.getElementById(\"dropcast\"), location.origin, \"{show_id}\")"
+    )));
+    assert!(
+        html.len() < 2048,
+        "the shell stays small: {} bytes",
+        html.len()
+    );
+
+    for (file, content_type) in [
+        (
+            "widget-0123456789abcdef.js",
+            "text/javascript; charset=utf-8",
+        ),
+        ("widget_bg-fedcba9876543210.wasm", "application/wasm"),
+    ] {
+        let res = app
+            .client
+            .get(app.url(&format!("/assets/{file}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{file}");
+        assert_eq!(res.headers()["content-type"], content_type);
+        assert_eq!(
+            res.headers()["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
+        assert_eq!(res.headers()["access-control-allow-origin"], "*");
+    }
+    for bad in [
+        "secret.txt",
+        "manifest.json",
+        "..%2Fsecret.txt",
+        "widget-0000000000000000.js",
+    ] {
+        let res = app.get(&format!("/assets/{bad}"), None).await;
+        assert_eq!(res.status.as_u16(), 404, "{bad}");
+    }
+    let unknown = app.get("/overlay/shw_0000000000000000", None).await;
+    assert_eq!(
+        (unknown.status.as_u16(), unknown.code()),
+        (404, "show_not_found")
+    );
+}
+
+db_tests!(pages_load_the_hashed_module_and_answer_503_until_built);

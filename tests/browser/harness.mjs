@@ -1,0 +1,111 @@
+// The browser tests' harness: a real `dropcast serve` on free loopback ports
+// (SQLite in a temporary directory, localstripe for payments), its API, and
+// Debian's chromium through playwright-core.
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const SHOTS = path.join(ROOT, "target", "browser-shots");
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on("error", reject);
+  });
+}
+
+/** Starts the server; resolves once /healthz answers. */
+export async function startServer() {
+  const dir = mkdtempSync(path.join(tmpdir(), "dropcast-browser-"));
+  const port = await freePort();
+  const admin = "admin-" + Math.random().toString(36).slice(2).padEnd(20, "x");
+  const env = {
+    ...process.env,
+    DROPCAST_HTTP_ADDR: `127.0.0.1:${port}`,
+    DROPCAST_DATA_DIR: dir,
+    DROPCAST_ADMIN_TOKEN: admin,
+    DROPCAST_RTMP_ADDR: `127.0.0.1:${await freePort()}`,
+    DROPCAST_SRT_ADDR: `127.0.0.1:${await freePort()}`,
+    DROPCAST_ASSETS_DIR: path.join(ROOT, "target", "widget", "dist"),
+    RUST_LOG: "warn",
+  };
+  if (process.env.DROPCAST_TEST_STRIPE_URL) {
+    env.STRIPE_SECRET_KEY = "sk_test_browser";
+    env.STRIPE_PUBLISHABLE_KEY = "pk_test_browser";
+    env.STRIPE_API_BASE = process.env.DROPCAST_TEST_STRIPE_URL;
+  }
+  const bin = process.env.DROPCAST_BIN ?? path.join(ROOT, "target", "debug", "dropcast");
+  const child = spawn(bin, ["serve"], { env, stdio: ["ignore", "ignore", "inherit"] });
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) break;
+    } catch {}
+    if (child.exitCode !== null) throw new Error(`dropcast exited with ${child.exitCode}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const api = async (method, route, token, body) => {
+    const res = await fetch(base + route, {
+      method,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body ? { "content-type": "application/json" } : {}),
+      },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    const json = text ? JSON.parse(text) : null;
+    if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${text}`);
+    return json;
+  };
+  return {
+    base,
+    api,
+    admin,
+    stop: () => new Promise((resolve) => {
+      child.once("exit", resolve);
+      child.kill("SIGTERM");
+    }),
+  };
+}
+
+/** A creator with a show and one product: `{ token, show, product }`. */
+export async function showWithProduct(server, { stock = 5, title = "Neon hoodie" } = {}) {
+  const creator = await server.api("POST", "/api/v1/creators", server.admin, { name: "Ada" });
+  const show = await server.api("POST", "/api/v1/shows", creator.token, { title: "Launch night" });
+  const product = await server.api("POST", `/api/v1/shows/${show.id}/products`, creator.token, {
+    sku: "HOOD-1",
+    title,
+    price_cents: 4900,
+    currency: "usd",
+    stock,
+  });
+  return { token: creator.token, show, product };
+}
+
+/** Debian's chromium, headless. */
+export async function launch() {
+  mkdirSync(SHOTS, { recursive: true });
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      "--disable-quic",
+    ],
+  });
+}

@@ -1,0 +1,59 @@
+//! Dropcast's pages, in Leptos, compiled to WebAssembly (client-side only).
+//!
+//! One wasm module serves every page; the HTML shell (or `/embed.js`) calls
+//! the `mount_*` function for its page with the element to mount into, the
+//! show and the server's address. Each mount brings its own stylesheet into
+//! its root, so a page mounted in a shadow root is styled there and nowhere
+//! else.
+//!
+//! # Layout
+//! - [`state`]: the show as frames change it (pure Rust, tested on the host).
+//! - [`live`]: the websocket: reconnects, snapshots, clock offset.
+//! - [`components`]: the product card, countdown and sale toasts.
+//! - [`pages`]: one module a page.
+
+pub mod components;
+pub mod live;
+pub mod pages;
+pub mod state;
+
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+/// The pages' stylesheet, carried in the module so that it reaches shadow roots.
+const STYLE: &str = include_str!("../style.css");
+
+/// Adds the stylesheet to `root` and mounts `view` after it.
+fn mount<V: IntoView + 'static>(root: &web_sys::Element, view: impl FnOnce() -> V + 'static) {
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .expect("a document");
+    if let Ok(style) = document.create_element("style") {
+        style.set_text_content(Some(STYLE));
+        let _ = root.append_child(&style);
+    }
+    let Ok(host) = document.create_element("div") else {
+        return;
+    };
+    let _ = root.append_child(&host);
+    leptos::mount::mount_to(host.unchecked_into(), view).forget();
+}
+
+/// Mounts the OBS overlay of `show_id` into `root`.
+#[wasm_bindgen]
+pub fn mount_overlay(root: web_sys::Element, api_base: String, show_id: String) {
+    console_error_panic_hook_lite();
+    let live = live::Live::connect(&api_base, &show_id);
+    mount(
+        &root,
+        move || view! { <pages::overlay::Overlay live=live /> },
+    );
+}
+
+/// Panics go to the console with their message instead of `unreachable`.
+fn console_error_panic_hook_lite() {
+    std::panic::set_hook(Box::new(|info| {
+        web_sys::console::error_1(&info.to_string().into());
+    }));
+}

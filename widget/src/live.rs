@@ -1,0 +1,177 @@
+//! The live channel in the browser: one websocket per page, reconnected
+//! with backoff, resumed from the snapshot the server sends first, and a
+//! clock offset from ping/pong so countdowns follow the server's clock, not
+//! the viewer's.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use web_sys::{MessageEvent, WebSocket};
+use wire::{ClientMsg, ServerMsg};
+
+use crate::state::{Applied, ShowState};
+
+/// The signals a page renders from.
+#[derive(Clone, Copy)]
+pub struct Live {
+    pub state: RwSignal<Option<ShowState>>,
+    /// Server time minus this browser's clock, in ms.
+    pub offset_ms: RwSignal<f64>,
+    /// Server time now, ticking four times a second.
+    pub now_ms: RwSignal<i64>,
+    /// Whether the socket is open.
+    pub connected: RwSignal<bool>,
+    /// The latest sale, with a counter so the same sale twice still shows.
+    pub last_sale: RwSignal<Option<(u32, String, i64)>>,
+}
+
+fn browser_now() -> f64 {
+    js_sys::Date::now()
+}
+
+fn window() -> web_sys::Window {
+    web_sys::window().expect("a browser window")
+}
+
+/// Runs `f` after `ms`.
+fn after(ms: i32, f: impl FnOnce() + 'static) {
+    let f = Closure::once_into_js(f);
+    let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(f.unchecked_ref(), ms);
+}
+
+/// Runs `f` every `ms`, for the life of the page.
+fn every(ms: i32, f: impl FnMut() + 'static) {
+    let f = Closure::<dyn FnMut()>::new(f);
+    let _ = window()
+        .set_interval_with_callback_and_timeout_and_arguments_0(f.as_ref().unchecked_ref(), ms);
+    f.forget();
+}
+
+impl Live {
+    /// Connects to the show's live channel on `api_base` (`http(s)://host`).
+    pub fn connect(api_base: &str, show_id: &str) -> Live {
+        let live = Live {
+            state: RwSignal::new(None),
+            offset_ms: RwSignal::new(0.0),
+            now_ms: RwSignal::new(browser_now() as i64),
+            connected: RwSignal::new(false),
+            last_sale: RwSignal::new(None),
+        };
+        every(250, move || {
+            live.now_ms
+                .set((browser_now() + live.offset_ms.get_untracked()) as i64)
+        });
+        let url = format!(
+            "{}/api/v1/shows/{show_id}/live",
+            api_base
+                .replacen("https://", "wss://", 1)
+                .replacen("http://", "ws://", 1)
+        );
+        let current: Socket = Rc::default();
+        // Re-sync the clock now and then: clocks drift and latency changes.
+        {
+            let current = current.clone();
+            every(15_000, move || {
+                if let Some(ws) = current.borrow().as_ref()
+                    && ws.ready_state() == WebSocket::OPEN
+                {
+                    send_ping(ws);
+                }
+            });
+        }
+        open(live, Rc::new(url), Rc::new(Cell::new(0)), current);
+        live
+    }
+}
+
+fn send_ping(ws: &WebSocket) {
+    let ping = ClientMsg::Ping {
+        client_time_ms: browser_now() as i64,
+    };
+    if let Ok(text) = serde_json::to_string(&ping) {
+        let _ = ws.send_with_str(&text);
+    }
+}
+
+/// The socket open now, if any.
+type Socket = Rc<RefCell<Option<WebSocket>>>;
+
+/// Opens the socket; on close, tries again after a backoff that grows to
+/// 10 s (with jitter) and resets once a snapshot arrives.
+fn open(live: Live, url: Rc<String>, failures: Rc<Cell<u32>>, current: Socket) {
+    let Ok(ws) = WebSocket::new(&url) else {
+        retry(live, url, failures, current);
+        return;
+    };
+    *current.borrow_mut() = Some(ws.clone());
+    let sales = Rc::new(Cell::new(0u32));
+    let on_message = {
+        let failures = failures.clone();
+        Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+            let Some(text) = e.data().as_string() else {
+                return;
+            };
+            let Ok(msg) = serde_json::from_str::<ServerMsg>(&text) else {
+                return;
+            };
+            match msg {
+                ServerMsg::Pong {
+                    client_time_ms,
+                    server_time_ms,
+                } => {
+                    let now = browser_now();
+                    let rtt = now - client_time_ms as f64;
+                    live.offset_ms
+                        .set(server_time_ms as f64 - (client_time_ms as f64 + rtt / 2.0));
+                }
+                msg => {
+                    if let ServerMsg::Snapshot { server_time_ms, .. } = &msg {
+                        failures.set(0);
+                        // A first estimate until the pong refines it.
+                        live.offset_ms.set(*server_time_ms as f64 - browser_now());
+                    }
+                    let mut applied = Applied::Nothing;
+                    live.state.update(|s| {
+                        applied = s.get_or_insert_with(ShowState::default).apply(msg);
+                    });
+                    if let Applied::Sold {
+                        product_id,
+                        quantity,
+                    } = applied
+                    {
+                        sales.set(sales.get() + 1);
+                        live.last_sale
+                            .set(Some((sales.get(), product_id, quantity)));
+                    }
+                }
+            }
+        })
+    };
+    ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+    let on_open = {
+        let ws = ws.clone();
+        Closure::<dyn FnMut()>::new(move || {
+            live.connected.set(true);
+            send_ping(&ws);
+        })
+    };
+    ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+    on_open.forget();
+    let on_close = Closure::once_into_js(move || {
+        live.connected.set(false);
+        retry(live, url, failures, current);
+    });
+    ws.set_onclose(Some(on_close.unchecked_ref()));
+}
+
+fn retry(live: Live, url: Rc<String>, failures: Rc<Cell<u32>>, current: Socket) {
+    let n = failures.get();
+    failures.set(n + 1);
+    let base = (500.0 * 2f64.powi(n.min(5) as i32)).min(10_000.0);
+    let wait = base * (0.5 + js_sys::Math::random() / 2.0);
+    after(wait as i32, move || open(live, url, failures, current));
+}

@@ -1,0 +1,4 @@
+//! One module a page.
+//! - [`overlay`]: the OBS browser source.
+
+pub mod overlay;
