@@ -1,19 +1,76 @@
 """Runs localstripe (the Stripe-compatible test server from PyPI) for Dropcast.
 
-Two changes from `localstripe --port N`: it listens on 127.0.0.1 only (not on
-every interface), and it keeps its state in memory instead of pickling the
-whole store to the shared /tmp/localstripe.pickle on every write, which is
-slow under load and clobbered by a second instance.
+Changes from `localstripe --port N`:
+- it listens on 127.0.0.1 only (not on every interface);
+- it keeps its state in memory instead of pickling the whole store to the
+  shared /tmp/localstripe.pickle on every write, which is slow under load and
+  clobbered by a second instance;
+- its Stripe.js stand-in gains `createPaymentMethod({type: "card", card})`,
+  which it lacks (a no-op there): the widget saves cards the way Stripe.js
+  does, and the stand-in creates the PaymentMethod from its fake card
+  element's fields through `/_config/payment_methods` (localstripe lets
+  `/_config/` through without a secret key).
 """
 
 import argparse
 
 from aiohttp import web
 from localstripe import resources
+from localstripe.errors import UserError
 from localstripe.server import app
 
 resources.Store.dump_to_disk = lambda self: None
 resources.Store.try_load_from_disk = lambda self: None
+
+CREATE_PAYMENT_METHOD = """
+;(function () {
+  const base = LOCALSTRIPE_BASE_API;
+  const original = window.Stripe;
+  window.Stripe = function (key, options) {
+    const stripe = original(key, options);
+    stripe.createPaymentMethod = async function (data) {
+      const card = (data.card && data.card.value && data.card.value.card) || {};
+      // A form post, like the stand-in's createToken: a "simple" cross-origin
+      // request, so no preflight (localstripe answers none).
+      const form = new URLSearchParams({
+        number: card.number || "",
+        exp_month: card.exp_month || "",
+        exp_year: card.exp_year || "",
+        cvc: card.cvc || "",
+      });
+      const response = await fetch(base + "/_config/payment_methods", { method: "POST", body: form });
+      const body = await response.json().catch(() => ({}));
+      return response.ok && !body.error ? { paymentMethod: body } : { error: body.error || body };
+    };
+    return stripe;
+  };
+})();
+"""
+
+
+@web.middleware
+async def stripe_js_patch(request, handler):
+    response = await handler(request)
+    if request.path == "/js.stripe.com/v3/" and response.status == 200:
+        return web.Response(
+            text=response.text + CREATE_PAYMENT_METHOD,
+            content_type="application/javascript",
+        )
+    return response
+
+
+async def create_payment_method(request):
+    form = await request.post()
+    card = {k: form.get(k, "") for k in ("number", "exp_month", "exp_year", "cvc")}
+    try:
+        pm = resources.PaymentMethod._api_create(type="card", card=card)
+    except UserError as e:
+        return web.json_response({"error": e.body["error"]}, status=e.code)
+    return web.json_response(pm._export())
+
+
+app.middlewares.append(stripe_js_patch)
+app.router.add_post("/_config/payment_methods", create_payment_method)
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--host", default="127.0.0.1")

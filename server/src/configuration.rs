@@ -119,7 +119,8 @@ impl Settings {
     /// Reads the settings from the process environment.
     ///
     /// Beyond `shared/API.md`: `DROPCAST_HTTP_WORKERS` (default: the number of
-    /// cores) and `DROPCAST_ASSETS_DIR` (the built pages).
+    /// cores), `DROPCAST_ASSETS_DIR` (the built pages) and
+    /// `DROPCAST_STRIPE_JS_URL` (where the widget loads Stripe.js from).
     pub fn from_env() -> Result<Settings, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
     }
@@ -179,6 +180,8 @@ impl Settings {
                     publishable_key: get("STRIPE_PUBLISHABLE_KEY"),
                     api_base: format!("{}/", api_base.trim_end_matches('/')),
                     webhook_secret: get("STRIPE_WEBHOOK_SECRET"),
+                    js_url: get("DROPCAST_STRIPE_JS_URL")
+                        .unwrap_or_else(|| "https://js.stripe.com/v3/".into()),
                 })
             }
         };

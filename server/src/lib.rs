@@ -22,6 +22,7 @@
 //! - [`clips`]: clip exports — picking segments, the worker pool.
 //! - [`checkout`]: orders: stock holds, payment, settlement, expiry, reconciliation.
 //! - [`routes`]: one module a resource.
+//! - [`cors`]: cross-origin calls for the embedded widget.
 //! - [`telemetry`]: tracing, request ids and Prometheus metrics.
 
 pub mod auth;
@@ -29,6 +30,7 @@ pub mod checkout;
 pub mod cli;
 pub mod clips;
 pub mod configuration;
+pub mod cors;
 pub mod db;
 pub mod demo;
 pub mod domain;

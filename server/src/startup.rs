@@ -162,6 +162,7 @@ impl Application {
             App::new()
                 .app_data(app_state.clone())
                 .wrap(ErrorHandlers::new().default_handler(json_error_handler))
+                .wrap(from_fn(crate::cors::cors))
                 .wrap(from_fn(observe))
                 .configure(routes::configure)
                 .default_service(web::to(|| async {

@@ -40,6 +40,7 @@ pub fn with_stripe(settings: &mut Settings) {
         publishable_key: Some("pk_test_dropcast".into()),
         api_base: format!("{}/", stripe_url()),
         webhook_secret: Some(WEBHOOK_SECRET.into()),
+        js_url: format!("{}/js.stripe.com/v3/", stripe_url()),
     });
 }
 

@@ -42,6 +42,7 @@ export async function startServer() {
     env.STRIPE_SECRET_KEY = "sk_test_browser";
     env.STRIPE_PUBLISHABLE_KEY = "pk_test_browser";
     env.STRIPE_API_BASE = process.env.DROPCAST_TEST_STRIPE_URL;
+    env.DROPCAST_STRIPE_JS_URL = `${process.env.DROPCAST_TEST_STRIPE_URL}/js.stripe.com/v3/`;
   }
   const bin = process.env.DROPCAST_BIN ?? path.join(ROOT, "target", "debug", "dropcast");
   const child = spawn(bin, ["serve"], { env, stdio: ["ignore", "ignore", "inherit"] });
@@ -108,4 +109,23 @@ export async function launch() {
       "--disable-quic",
     ],
   });
+}
+
+/** A page on another origin that embeds the widget with one script tag,
+ *  under hostile CSS. Returns its URL; `close()` stops its server. */
+export async function hostPage(server, showId) {
+  const { createServer: createHttp } = await import("node:http");
+  const html = `<!doctype html><html><head><meta name="viewport" content="width=device-width, initial-scale=1">
+<style>* { color: red !important; font-size: 40px !important; font-family: serif !important; }
+button { display: none !important; } div { border: 5px solid lime !important; }</style></head>
+<body><h1>A shop that embeds Dropcast</h1>
+<script src="${server.base}/embed.js" data-show="${showId}"></script>
+<p id="after">The host page goes on.</p></body></html>`;
+  const http = createHttp((req, res) => {
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+    res.end(html);
+  });
+  await new Promise((r) => http.listen(0, "127.0.0.1", r));
+  // "localhost" rather than 127.0.0.1: another origin than the server's.
+  return { url: `http://localhost:${http.address().port}/`, close: () => new Promise((r) => http.close(r)) };
 }

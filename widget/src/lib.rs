@@ -7,15 +7,19 @@
 //! else.
 //!
 //! # Layout
+//! - [`api`]: REST calls, the buyer's session.
+//! - [`stripe`]: Stripe.js — the card field, PaymentMethods, 3-D Secure.
 //! - [`state`]: the show as frames change it (pure Rust, tested on the host).
 //! - [`live`]: the websocket: reconnects, snapshots, clock offset.
 //! - [`components`]: the product card, countdown and sale toasts.
 //! - [`pages`]: one module a page.
 
+pub mod api;
 pub mod components;
 pub mod live;
 pub mod pages;
 pub mod state;
+pub mod stripe;
 
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
@@ -48,6 +52,18 @@ pub fn mount_overlay(root: web_sys::Element, api_base: String, show_id: String) 
     mount(
         &root,
         move || view! { <pages::overlay::Overlay live=live /> },
+    );
+}
+
+/// Mounts the shopping widget of `show_id` into `root`.
+#[wasm_bindgen]
+pub fn mount_widget(root: web_sys::Element, api_base: String, show_id: String) {
+    console_error_panic_hook_lite();
+    let live = live::Live::connect(&api_base, &show_id);
+    let api = api::Api { base: api_base };
+    mount(
+        &root,
+        move || view! { <pages::widget::Widget live=live api=api show_id=show_id /> },
     );
 }
 

@@ -26,6 +26,9 @@ pub struct StripeSettings {
     /// With a trailing slash, e.g. `https://api.stripe.com/`.
     pub api_base: String,
     pub webhook_secret: Option<String>,
+    /// Where the widget loads Stripe.js from (`DROPCAST_STRIPE_JS_URL`,
+    /// default Stripe's own; tests point it at localstripe's stand-in).
+    pub js_url: String,
 }
 
 impl std::fmt::Debug for StripeSettings {

@@ -39,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/hls/{show}/{file}").route(get().to(hls::segment)))
         .service(resource("/assets/{file}").route(get().to(pages::asset)))
         .service(resource("/overlay/{show}").route(get().to(pages::overlay)))
+        .service(resource("/embed.js").route(get().to(pages::embed)))
         .service(
             web::scope("/api/v1")
                 .service(resource("/creators").route(post().to(creators::create)))
@@ -58,6 +59,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/shows/{show}/editors").route(post().to(editors::create)))
                 .service(resource("/shows/{show}/live").route(get().to(live::socket)))
                 .service(resource("/viewers").route(post().to(viewers::create)))
+                .service(resource("/checkout/config").route(get().to(viewers::checkout_config)))
                 .service(resource("/viewers/me").route(get().to(viewers::me)))
                 .service(
                     resource("/viewers/me/payment-method")

@@ -5,6 +5,7 @@
 //!   from `manifest.json`, cached for a year (`immutable`), open to any origin
 //!   (`/embed.js` loads them from other sites' pages).
 //! - `GET /overlay/{show}`: the OBS browser source, never cached.
+//! - `GET /embed.js`: one script tag mounts the widget on any site.
 //!
 //! Without built assets (`scripts/build_widget.sh` not run) the pages answer
 //! 503 `assets_unavailable`; the API works regardless.
@@ -117,6 +118,41 @@ pub async fn overlay(
         "mount_overlay",
         &show.id,
     ))
+}
+
+/// `GET /embed.js`: `<script src="…/embed.js" data-show="SHOW_ID"></script>`
+/// on any site puts the widget right after the tag, inside a shadow root: the
+/// host page's CSS cannot reach it and its CSS cannot leak out. The script is
+/// small and cached for five minutes; the module it loads is content-hashed.
+pub async fn embed(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let manifest = manifest(&state)?;
+    let base = serde_json::to_string(&state.settings.public_base()).unwrap_or_default();
+    let body = format!(
+        r#"(function () {{
+  var me = document.currentScript;
+  if (!me) return;
+  var base = {base};
+  var show = me.getAttribute("data-show") || "";
+  var host = document.createElement("div");
+  host.className = "dropcast-widget";
+  me.parentNode.insertBefore(host, me.nextSibling);
+  var root = document.createElement("div");
+  host.attachShadow({{ mode: "open" }}).appendChild(root);
+  import(base + "/assets/{js}").then(function (m) {{
+    return m.default({{ module_or_path: base + "/assets/{wasm}" }}).then(function () {{
+      m.mount_widget(root, base, show);
+    }});
+  }}).catch(function (e) {{ console.error("dropcast widget:", e); }});
+}})();
+"#,
+        js = manifest.js,
+        wasm = manifest.wasm,
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("cache-control", "public, max-age=300"))
+        .insert_header(("access-control-allow-origin", "*"))
+        .body(body))
 }
 
 /// Text made safe to place in HTML.

@@ -151,3 +151,27 @@ pub async fn save_payment_method(
         "card": {"brand": card.brand, "last4": card.last4},
     })))
 }
+
+/// `GET /api/v1/checkout/config` (public): what the widget needs to load
+/// Stripe.js and save a card.
+pub async fn checkout_config(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let stripe = state.settings.stripe.as_ref().ok_or_else(|| {
+        ApiError::unavailable(
+            "payments_unavailable",
+            "payments are not configured on this server",
+        )
+    })?;
+    let publishable_key = stripe.publishable_key.as_deref().ok_or_else(|| {
+        ApiError::unavailable(
+            "payments_unavailable",
+            "STRIPE_PUBLISHABLE_KEY is not set: the widget cannot take cards",
+        )
+    })?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-cache"))
+        .insert_header(("access-control-allow-origin", "*"))
+        .json(serde_json::json!({
+            "publishable_key": publishable_key,
+            "stripe_js_url": stripe.js_url,
+        })))
+}

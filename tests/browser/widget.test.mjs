@@ -1,0 +1,122 @@
+// The shopping widget, embedded on another site with one script tag, in a
+// real browser against the real server and localstripe.
+import assert from "node:assert/strict";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { hostPage, launch, SHOTS, showWithProduct, startServer } from "./harness.mjs";
+
+const needsStripe = !process.env.DROPCAST_TEST_STRIPE_URL && "needs localstripe (DROPCAST_TEST_STRIPE_URL)";
+let server, browser;
+before(async () => {
+  server = await startServer();
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** Waits (a deadline, not a speed check) until the locator reads `want`. */
+async function reads(locator, want) {
+  for (let i = 0; i < 100; i++) {
+    const text = (await locator.textContent().catch(() => null))?.trim();
+    if (text === want) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal((await locator.textContent())?.trim(), want);
+}
+
+async function buyAsAnotherViewer(show, product, quantity = 1) {
+  const viewer = await server.api("POST", "/api/v1/viewers");
+  await server.api("PUT", "/api/v1/viewers/me/payment-method", viewer.token, {
+    email: "other@example.com",
+    payment_method: "pm_card_visa",
+  });
+  return server.api("POST", `/api/v1/shows/${show.id}/orders`, viewer.token, {
+    product_id: product.id,
+    quantity,
+    idempotency_key: `other-${Math.random()}`,
+  });
+}
+
+test("embedded on another site: a first purchase with a card, then one tap", { skip: needsStripe }, async () => {
+  const { token, show, product } = await showWithProduct(server, { stock: 5 });
+  await server.api("PUT", `/api/v1/shows/${show.id}/pin`, token, { product_id: product.id });
+  const host = await hostPage(server, show.id);
+  const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(host.url);
+  const buy = page.locator(".dc-buy");
+  await reads(page.locator(".dc-stock"), "5 left");
+  await reads(buy, "Buy now");
+
+  // The host page's CSS does not reach inside; the widget's does not leak out.
+  const style = await buy.evaluate((b) => {
+    const s = getComputedStyle(b);
+    return { display: s.display, color: s.color, font: s.fontSize };
+  });
+  assert.notEqual(style.display, "none");
+  assert.notEqual(style.color, "rgb(255, 0, 0)");
+  assert.equal(style.font, "18px");
+  assert.equal(await page.locator("#after").evaluate((p) => getComputedStyle(p).color), "rgb(255, 0, 0)");
+  await page.screenshot({ path: path.join(SHOTS, "widget-embedded-phone.png"), fullPage: true });
+
+  // Another buyer's purchase shows here.
+  assert.equal((await buyAsAnotherViewer(show, product)).status, "paid");
+  await reads(page.locator(".dc-stock"), "4 left");
+
+  // First tap: no card yet, so the form asks for one (Stripe.js's field).
+  await buy.click();
+  await page.locator(".dc-cardform:not([hidden])").waitFor({ timeout: 5000 });
+  await page.locator(".dc-email").fill("ada@example.com");
+  const field = page.locator(".dc-cardfield input");
+  await field.first().waitFor({ timeout: 5000 });
+  for (const [placeholder, value] of [["number", "4242424242424242"], ["exp_month", "12"], ["exp_year", "30"], ["cvc", "123"], ["postal_code", "42424"]]) {
+    await page.locator(`.dc-cardfield input[placeholder="${placeholder}"]`).fill(value);
+  }
+  await page.screenshot({ path: path.join(SHOTS, "widget-card-form-phone.png"), fullPage: true });
+  await page.locator(".dc-save").click();
+  await reads(page.locator(".dc-status"), "Paid — thank you! Your order is confirmed.");
+  await reads(page.locator(".dc-stock"), "3 left");
+  assert.equal(await page.locator(".dc-cardform").getAttribute("hidden"), "");
+
+  // Second purchase: one tap, no form.
+  await buy.click();
+  await reads(page.locator(".dc-stock"), "2 left");
+  await reads(page.locator(".dc-status"), "Paid — thank you! Your order is confirmed.");
+  assert.equal(await page.locator(".dc-cardform").getAttribute("hidden"), "");
+  const orders = await server.api("GET", `/api/v1/shows/${show.id}/orders`, token);
+  assert.equal(orders.orders.filter((o) => o.status === "paid").length, 3);
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.screenshot({ path: path.join(SHOTS, "widget-embedded-desktop.png"), fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+  await host.close();
+});
+
+test("the Buy button is refused until the drop opens", { skip: needsStripe }, async () => {
+  const { token, show, product } = await showWithProduct(server, { stock: 2, title: "Drop tee" });
+  await server.api("PUT", `/api/v1/shows/${show.id}/pin`, token, { product_id: product.id });
+  await server.api("POST", `/api/v1/shows/${show.id}/countdowns`, token, {
+    kind: "drop_opens",
+    seconds: 3,
+    product_id: product.id,
+  });
+  const host = await hostPage(server, show.id);
+  const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+  await page.goto(host.url);
+  const buy = page.locator(".dc-buy");
+  await reads(buy, "Not open yet");
+  assert.equal(await buy.isDisabled(), true);
+  assert.match(await page.locator(".dc-countdown").textContent(), /^Drop opens in 0:0[1-3]$/);
+  await page.screenshot({ path: path.join(SHOTS, "widget-drop-countdown-phone.png") });
+  // The server refuses too, whatever a page shows.
+  await assert.rejects(buyAsAnotherViewer(show, product), /409 .*drop_not_open/);
+  // Then it opens, on the server's clock.
+  await reads(buy, "Buy now");
+  assert.equal(await buy.isDisabled(), false);
+  assert.equal(await page.locator(".dc-countdown").isHidden(), true);
+  await page.close();
+  await host.close();
+});
