@@ -7,11 +7,15 @@ cd "$ROOT"
 
 ensure_rust
 # ffmpeg encodes the test stream and is the clip benchmark's anchor.
-ensure_apt ffmpeg "${MEDIA_PACKAGES[@]}"
+ensure_apt ffmpeg gzip "${MEDIA_PACKAGES[@]}"
 
 say "building dropcast-bench (release)"
 cargo build --release --locked -p bench --bin dropcast-bench
 
 say "clip export (60 s) against ffmpeg concat"
 "$ROOT/target/release/dropcast-bench" clip "$@"
+
+say "the pages' size"
+bash "$ROOT/scripts/build_widget.sh"
+"$ROOT/target/release/dropcast-bench" widget
 say "BENCHMARKS.md rewritten"

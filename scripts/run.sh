@@ -26,6 +26,7 @@ if [ -z "${STRIPE_SECRET_KEY:-}" ]; then
     export STRIPE_SECRET_KEY=sk_test_dropcast_demo
     export STRIPE_PUBLISHABLE_KEY=pk_test_dropcast_demo
     export STRIPE_API_BASE="$LOCALSTRIPE_URL"
+    export DROPCAST_STRIPE_JS_URL="$LOCALSTRIPE_URL/js.stripe.com/v3/"
     export STRIPE_WEBHOOK_SECRET="whsec_demo_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
     curl -sf -o /dev/null -u "$STRIPE_SECRET_KEY:" -X POST "$LOCALSTRIPE_URL/_config/webhooks/dropcast" \
         -d "url=http://$DROPCAST_HTTP_ADDR/api/v1/stripe/webhook" -d "secret=$STRIPE_WEBHOOK_SECRET"

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! dropcast-bench clip [--runs N]   a 60 s clip cut from the replay buffer, beside ffmpeg
+//! dropcast-bench widget            the pages' wasm and JS, raw and gzipped
 //! dropcast-bench report            rewrites BENCHMARKS.md from target/bench/*.json
 //! ```
 //!
@@ -13,11 +14,13 @@
 //! # Layout
 //! - [`clip`]: clip export against `ffmpeg -i concat: -c copy`.
 //! - [`machine`]: what the figures were measured on.
+//! - [`widget`]: the size of the pages' module.
 //! - [`report`]: rewrites `BENCHMARKS.md` from the figures.
 
 mod clip;
 mod machine;
 mod report;
+mod widget;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -47,7 +50,7 @@ fn median_ms(samples: &[Duration]) -> f64 {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: dropcast-bench clip [--runs N] | report");
+    eprintln!("usage: dropcast-bench clip [--runs N] | widget | report");
     std::process::exit(2)
 }
 
@@ -62,6 +65,7 @@ async fn main() {
         .unwrap_or(7);
     let outcome = match args.first().map(String::as_str) {
         Some("clip") => clip::run(runs).await,
+        Some("widget") => widget::run(),
         Some("report") => report::write(),
         _ => usage(),
     };

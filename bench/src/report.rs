@@ -76,6 +76,29 @@ fn clip_section(out: &mut String, r: &Value) {
     );
 }
 
+fn widget_section(out: &mut String, r: &Value) {
+    let kb = |key: &str| r[key].as_f64().unwrap_or(f64::NAN) / 1000.0;
+    let total = kb("js_gzip") + kb("wasm_gzip");
+    let _ = write!(
+        out,
+        "## Widget size\n\n\
+         `dropcast-bench widget`: the one wasm module every page uses and its JS glue, as \
+         `scripts/build_widget.sh` builds them (release, `wasm-opt -Oz`), gzipped with \
+         `gzip -9`.\n\n\
+         | | raw | gzipped |\n|---|---|---|\n\
+         | wasm | {wasm:.1} kB | {wasm_gz:.1} kB |\n\
+         | JS | {js:.1} kB | {js_gz:.1} kB |\n\
+         | together | | **{total:.1} kB** |\n\n\
+         Goal: under 250 kB together — {verdict}. (Measured on {date}.)\n\n",
+        wasm = kb("wasm_bytes"),
+        wasm_gz = kb("wasm_gzip"),
+        js = kb("js_bytes"),
+        js_gz = kb("js_gzip"),
+        verdict = if total < 250.0 { "met" } else { "not met" },
+        date = r["machine"][0][1].as_str().unwrap_or("?"),
+    );
+}
+
 /// Writes `BENCHMARKS.md` at the repository's root.
 pub fn write() -> Result<(), Error> {
     let mut out = String::from(
@@ -91,12 +114,15 @@ pub fn write() -> Result<(), Error> {
         machine_table(&mut out, clip);
         clip_section(&mut out, clip);
     }
+    if let Some(widget) = load("widget") {
+        widget_section(&mut out, &widget);
+    }
     out.push_str(
         "## Not measured yet\n\n\
          Tracked by the benchmarks issue: live fan-out to 10k–50k sockets (p50/p99/max \
          and memory per connection), flash-sale checkout (hold path and whole path, SQLite \
-         and PostgreSQL), ingest CPU and memory per 720p30 stream, and the widget's size \
-         and time to first stock figure.\n",
+         and PostgreSQL), ingest CPU and memory per 720p30 stream, and the widget's time \
+         from navigation to the first stock figure.\n",
     );
     std::fs::write(crate::root().join("BENCHMARKS.md"), out)?;
     eprintln!("wrote BENCHMARKS.md");

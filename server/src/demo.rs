@@ -80,6 +80,8 @@ pub fn print_urls(seeded: &Seeded, settings: &Settings) {
     let ws = base.replacen("http", "ws", 1);
     println!();
     println!("Demo show \"{}\" is ready:", seeded.show.title);
+    println!("  OBS overlay        {base}/overlay/{id}");
+    println!("  widget on any page <script src=\"{base}/embed.js\" data-show=\"{id}\"></script>");
     println!("  show (JSON)        {base}/api/v1/shows/{id}");
     println!("  live socket        {ws}/api/v1/shows/{id}/live");
     println!("  creator API token  {}", seeded.creator_token);
