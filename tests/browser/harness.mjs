@@ -1,11 +1,13 @@
 // The browser tests' harness: a real `dropcast serve` on free loopback ports
 // (SQLite in a temporary directory, localstripe for payments), its API, and
 // Debian's chromium through playwright-core.
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
@@ -128,4 +130,30 @@ button { display: none !important; } div { border: 5px solid lime !important; }<
   await new Promise((r) => http.listen(0, "127.0.0.1", r));
   // "localhost" rather than 127.0.0.1: another origin than the server's.
   return { url: `http://localhost:${http.address().port}/`, close: () => new Promise((r) => http.close(r)) };
+}
+
+/** One server and one browser for a test file, started before its tests
+ *  and stopped after: `const ctx = shared();` then `ctx.server`, `ctx.browser`. */
+export function shared() {
+  const ctx = {};
+  before(async () => {
+    ctx.server = await startServer();
+    ctx.browser = await launch();
+  });
+  after(async () => {
+    await ctx.browser?.close();
+    await ctx.server?.stop();
+  });
+  return ctx;
+}
+
+/** Waits until the locator's text reads `want` (up to 5 s: a deadline for
+ *  the live channel to deliver, not a speed check), then checks it. */
+export async function reads(locator, want) {
+  for (let i = 0; i < 100; i++) {
+    const text = (await locator.textContent({ timeout: 50 }).catch(() => null))?.trim();
+    if (text === want) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal((await locator.textContent())?.trim(), want);
 }

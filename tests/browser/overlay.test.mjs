@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { inflateSync } from "node:zlib";
-import { after, before, test } from "node:test";
-import { launch, SHOTS, showWithProduct, startServer } from "./harness.mjs";
+import { test } from "node:test";
+import { reads, SHOTS, shared, showWithProduct } from "./harness.mjs";
 
 /** The alpha of a PNG's top-left pixel (8-bit RGBA, as Chromium writes it). */
 function topLeftAlpha(file) {
@@ -21,54 +21,31 @@ function topLeftAlpha(file) {
   return inflateSync(Buffer.concat(chunks))[1 + 3];
 }
 
-let server, browser;
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
-
-const text = (page, selector) =>
-  page.locator(selector).first().textContent({ timeout: 5000 }).then((t) => t.trim());
-
-/** Waits (up to 5 s: a deadline, not a speed check) until `selector` reads `want`. */
-async function until(page, selector, want) {
-  await page.waitForFunction(
-    ([s, w]) => {
-      const el = document.querySelector(s);
-      return el && !el.hidden && el.textContent.trim() === w;
-    },
-    [selector, want],
-    { timeout: 5000 },
-  );
-}
+const ctx = shared();
 
 test("the overlay is transparent and follows pin, stock, countdown and sales", async () => {
-  const { token, show, product } = await showWithProduct(server, { stock: 5 });
-  const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+  const { token, show, product } = await showWithProduct(ctx.server, { stock: 5 });
+  const page = await ctx.browser.newPage({ viewport: { width: 1920, height: 1080 } });
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
-  const res = await page.goto(`${server.base}/overlay/${show.id}`);
+  const res = await page.goto(`${ctx.server.base}/overlay/${show.id}`);
   assert.equal(res.status(), 200);
   assert.equal(res.headers()["cache-control"], "no-cache");
   await page.waitForSelector(".dc-overlay", { timeout: 10000 });
 
   // Nothing pinned yet: no card.
   assert.equal(await page.locator(".dc-card").count(), 0);
-  await server.api("PUT", `/api/v1/shows/${show.id}/pin`, token, { product_id: product.id });
-  await until(page, ".dc-stock", "5 left");
-  assert.equal(await text(page, ".dc-title"), "Neon hoodie");
-  assert.equal(await text(page, ".dc-price"), "$49.00");
+  await ctx.server.api("PUT", `/api/v1/shows/${show.id}/pin`, token, { product_id: product.id });
+  await reads(page.locator(".dc-stock"), "5 left");
+  await reads(page.locator(".dc-title"), "Neon hoodie");
+  await reads(page.locator(".dc-price"), "$49.00");
 
   // A restock in the studio reaches the overlay.
-  await server.api("PATCH", `/api/v1/shows/${show.id}/products/${product.id}`, token, { add_stock: 2 });
-  await until(page, ".dc-stock", "7 left");
+  await ctx.server.api("PATCH", `/api/v1/shows/${show.id}/products/${product.id}`, token, { add_stock: 2 });
+  await reads(page.locator(".dc-stock"), "7 left");
 
   // A countdown shows, on the server's clock.
-  await server.api("POST", `/api/v1/shows/${show.id}/countdowns`, token, {
+  await ctx.server.api("POST", `/api/v1/shows/${show.id}/countdowns`, token, {
     kind: "drop_opens",
     seconds: 120,
     product_id: product.id,
@@ -90,32 +67,32 @@ test("the overlay is transparent and follows pin, stock, countdown and sales", a
   assert.equal(topLeftAlpha(shot), 0, "the page's corner is see-through");
 
   // Unpinning hides the card.
-  await server.api("PUT", `/api/v1/shows/${show.id}/pin`, token, { product_id: null });
+  await ctx.server.api("PUT", `/api/v1/shows/${show.id}/pin`, token, { product_id: null });
   await page.waitForFunction(() => !document.querySelector(".dc-card"), null, { timeout: 5000 });
   assert.deepEqual(errors, []);
   await page.close();
 });
 
 test("a sale shows a toast and the stock drops", { skip: !process.env.DROPCAST_TEST_STRIPE_URL && "needs localstripe (DROPCAST_TEST_STRIPE_URL)" }, async () => {
-  const { token, show, product } = await showWithProduct(server, { stock: 3, title: "Glow cap" });
-  await server.api("PUT", `/api/v1/shows/${show.id}/pin`, token, { product_id: product.id });
-  const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
-  await page.goto(`${server.base}/overlay/${show.id}`);
-  await until(page, ".dc-stock", "3 left");
+  const { token, show, product } = await showWithProduct(ctx.server, { stock: 3, title: "Glow cap" });
+  await ctx.server.api("PUT", `/api/v1/shows/${show.id}/pin`, token, { product_id: product.id });
+  const page = await ctx.browser.newPage({ viewport: { width: 1920, height: 1080 } });
+  await page.goto(`${ctx.server.base}/overlay/${show.id}`);
+  await reads(page.locator(".dc-stock"), "3 left");
 
-  const viewer = await server.api("POST", "/api/v1/viewers");
-  await server.api("PUT", "/api/v1/viewers/me/payment-method", viewer.token, {
+  const viewer = await ctx.server.api("POST", "/api/v1/viewers");
+  await ctx.server.api("PUT", "/api/v1/viewers/me/payment-method", viewer.token, {
     email: "buyer@example.com",
     payment_method: "pm_card_visa",
   });
-  const order = await server.api("POST", `/api/v1/shows/${show.id}/orders`, viewer.token, {
+  const order = await ctx.server.api("POST", `/api/v1/shows/${show.id}/orders`, viewer.token, {
     product_id: product.id,
     quantity: 2,
     idempotency_key: "browser-test-order-1",
   });
   assert.equal(order.status, "paid");
-  await until(page, ".dc-stock", "1 left");
-  await until(page, ".dc-toast", "Someone just bought 2 × Glow cap");
+  await reads(page.locator(".dc-stock"), "1 left");
+  await reads(page.locator(".dc-toast"), "Someone just bought 2 × Glow cap");
   await page.waitForTimeout(400); // let the toast finish sliding in, for the screenshot
   await page.screenshot({ path: path.join(SHOTS, "overlay-sale.png"), omitBackground: true });
   await page.close();

@@ -2,37 +2,19 @@
 // real browser against the real server and localstripe.
 import assert from "node:assert/strict";
 import path from "node:path";
-import { after, before, test } from "node:test";
-import { hostPage, launch, SHOTS, showWithProduct, startServer } from "./harness.mjs";
+import { test } from "node:test";
+import { hostPage, reads, SHOTS, shared, showWithProduct } from "./harness.mjs";
 
 const needsStripe = !process.env.DROPCAST_TEST_STRIPE_URL && "needs localstripe (DROPCAST_TEST_STRIPE_URL)";
-let server, browser;
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
-
-/** Waits (a deadline, not a speed check) until the locator reads `want`. */
-async function reads(locator, want) {
-  for (let i = 0; i < 100; i++) {
-    const text = (await locator.textContent().catch(() => null))?.trim();
-    if (text === want) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.equal((await locator.textContent())?.trim(), want);
-}
+const ctx = shared();
 
 async function buyAsAnotherViewer(show, product, quantity = 1) {
-  const viewer = await server.api("POST", "/api/v1/viewers");
-  await server.api("PUT", "/api/v1/viewers/me/payment-method", viewer.token, {
+  const viewer = await ctx.server.api("POST", "/api/v1/viewers");
+  await ctx.server.api("PUT", "/api/v1/viewers/me/payment-method", viewer.token, {
     email: "other@example.com",
     payment_method: "pm_card_visa",
   });
-  return server.api("POST", `/api/v1/shows/${show.id}/orders`, viewer.token, {
+  return ctx.server.api("POST", `/api/v1/shows/${show.id}/orders`, viewer.token, {
     product_id: product.id,
     quantity,
     idempotency_key: `other-${Math.random()}`,
@@ -40,10 +22,10 @@ async function buyAsAnotherViewer(show, product, quantity = 1) {
 }
 
 test("embedded on another site: a first purchase with a card, then one tap", { skip: needsStripe }, async () => {
-  const { token, show, product } = await showWithProduct(server, { stock: 5 });
-  await server.api("PUT", `/api/v1/shows/${show.id}/pin`, token, { product_id: product.id });
-  const host = await hostPage(server, show.id);
-  const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+  const { token, show, product } = await showWithProduct(ctx.server, { stock: 5 });
+  await ctx.server.api("PUT", `/api/v1/shows/${show.id}/pin`, token, { product_id: product.id });
+  const host = await hostPage(ctx.server, show.id);
+  const page = await ctx.browser.newPage({ viewport: { width: 390, height: 844 } });
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
   await page.goto(host.url);
@@ -86,7 +68,7 @@ test("embedded on another site: a first purchase with a card, then one tap", { s
   await reads(page.locator(".dc-stock"), "2 left");
   await reads(page.locator(".dc-status"), "Paid — thank you! Your order is confirmed.");
   assert.equal(await page.locator(".dc-cardform").getAttribute("hidden"), "");
-  const orders = await server.api("GET", `/api/v1/shows/${show.id}/orders`, token);
+  const orders = await ctx.server.api("GET", `/api/v1/shows/${show.id}/orders`, token);
   assert.equal(orders.orders.filter((o) => o.status === "paid").length, 3);
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.screenshot({ path: path.join(SHOTS, "widget-embedded-desktop.png"), fullPage: true });
@@ -96,15 +78,15 @@ test("embedded on another site: a first purchase with a card, then one tap", { s
 });
 
 test("the Buy button is refused until the drop opens", { skip: needsStripe }, async () => {
-  const { token, show, product } = await showWithProduct(server, { stock: 2, title: "Drop tee" });
-  await server.api("PUT", `/api/v1/shows/${show.id}/pin`, token, { product_id: product.id });
-  await server.api("POST", `/api/v1/shows/${show.id}/countdowns`, token, {
+  const { token, show, product } = await showWithProduct(ctx.server, { stock: 2, title: "Drop tee" });
+  await ctx.server.api("PUT", `/api/v1/shows/${show.id}/pin`, token, { product_id: product.id });
+  await ctx.server.api("POST", `/api/v1/shows/${show.id}/countdowns`, token, {
     kind: "drop_opens",
     seconds: 3,
     product_id: product.id,
   });
-  const host = await hostPage(server, show.id);
-  const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+  const host = await hostPage(ctx.server, show.id);
+  const page = await ctx.browser.newPage({ viewport: { width: 390, height: 844 } });
   await page.goto(host.url);
   const buy = page.locator(".dc-buy");
   await reads(buy, "Not open yet");
