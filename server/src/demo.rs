@@ -80,6 +80,7 @@ pub fn print_urls(seeded: &Seeded, settings: &Settings) {
     let ws = base.replacen("http", "ws", 1);
     println!();
     println!("Demo show \"{}\" is ready:", seeded.show.title);
+    println!("  watch page         {base}/watch/{id}");
     println!("  OBS overlay        {base}/overlay/{id}");
     println!("  widget on any page <script src=\"{base}/embed.js\" data-show=\"{id}\"></script>");
     println!("  show (JSON)        {base}/api/v1/shows/{id}");

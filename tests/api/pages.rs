@@ -22,9 +22,11 @@ async fn pages_load_the_hashed_module_and_answer_503_until_built(db: Db) {
         b"\0asm\x01\0\0\0",
     )
     .unwrap();
+    std::fs::write(dir.join("hls-0011223344556677.js"), "var Hls;").unwrap();
     std::fs::write(
         dir.join("manifest.json"),
-        r#"{"js": "widget-0123456789abcdef.js", "wasm": "widget_bg-fedcba9876543210.wasm"}"#,
+        r#"{"js": "widget-0123456789abcdef.js", "wasm": "widget_bg-fedcba9876543210.wasm",
+            "hls": "hls-0011223344556677.js"}"#,
     )
     .unwrap();
     std::fs::write(dir.join("secret.txt"), "not an asset").unwrap();
@@ -57,7 +59,35 @@ async fn pages_load_the_hashed_module_and_answer_503_until_built(db: Db) {
         html.len()
     );
 
+    // The watch page loads hls.js too; embed.js points at this server.
+    let watch = app
+        .client
+        .get(app.url(&format!("/watch/{show_id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(watch.headers()["cache-control"], "no-cache");
+    let html = watch.text().await.unwrap();
+    assert!(
+        html.contains(r#"<script defer src="/assets/hls-0011223344556677.js">"#),
+        "{html}"
+    );
+    assert!(html.contains("mount_watch("), "{html}");
+    let embed = app.client.get(app.url("/embed.js")).send().await.unwrap();
+    assert_eq!(
+        embed.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    let js = embed.text().await.unwrap();
+    assert!(js.contains("attachShadow"), "{js}");
+    assert!(
+        js.contains(&format!("\"{}\"", app.state.settings.public_base())),
+        "{js}"
+    );
+    assert!(js.contains("/assets/widget-0123456789abcdef.js"), "{js}");
+
     for (file, content_type) in [
+        ("hls-0011223344556677.js", "text/javascript; charset=utf-8"),
         (
             "widget-0123456789abcdef.js",
             "text/javascript; charset=utf-8",

@@ -29,13 +29,14 @@ function freePort() {
 export async function startServer() {
   const dir = mkdtempSync(path.join(tmpdir(), "dropcast-browser-"));
   const port = await freePort();
+  const rtmpPort = await freePort();
   const admin = "admin-" + Math.random().toString(36).slice(2).padEnd(20, "x");
   const env = {
     ...process.env,
     DROPCAST_HTTP_ADDR: `127.0.0.1:${port}`,
     DROPCAST_DATA_DIR: dir,
     DROPCAST_ADMIN_TOKEN: admin,
-    DROPCAST_RTMP_ADDR: `127.0.0.1:${await freePort()}`,
+    DROPCAST_RTMP_ADDR: `127.0.0.1:${rtmpPort}`,
     DROPCAST_SRT_ADDR: `127.0.0.1:${await freePort()}`,
     DROPCAST_ASSETS_DIR: path.join(ROOT, "target", "widget", "dist"),
     RUST_LOG: "warn",
@@ -74,6 +75,7 @@ export async function startServer() {
     base,
     api,
     admin,
+    rtmpPort,
     stop: () => new Promise((resolve) => {
       child.once("exit", resolve);
       child.kill("SIGTERM");
@@ -156,4 +158,17 @@ export async function reads(locator, want) {
     await new Promise((r) => setTimeout(r, 50));
   }
   assert.equal((await locator.textContent())?.trim(), want);
+}
+
+/** ffmpeg publishing `seconds` of test pattern and tone in real time to
+ *  `url`, as OBS would (x264 with B-frames, 2 s GOP, AAC). Kill it to stop. */
+export function publish(url, seconds) {
+  return spawn("ffmpeg", [
+    "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+    "-f", "lavfi", "-i", `testsrc2=size=1280x720:rate=30:duration=${seconds}`,
+    "-f", "lavfi", "-i", `sine=frequency=440:duration=${seconds}`,
+    "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+    "-g", "60", "-keyint_min", "60", "-sc_threshold", "0",
+    "-c:a", "aac", "-b:a", "96k", "-f", "flv", url,
+  ], { stdio: "ignore" });
 }

@@ -67,6 +67,18 @@ pub fn mount_widget(root: web_sys::Element, api_base: String, show_id: String) {
     );
 }
 
+/// Mounts the watch page of `show_id` into `root`.
+#[wasm_bindgen]
+pub fn mount_watch(root: web_sys::Element, api_base: String, show_id: String) {
+    console_error_panic_hook_lite();
+    let live = live::Live::connect(&api_base, &show_id);
+    let api = api::Api { base: api_base };
+    mount(
+        &root,
+        move || view! { <pages::watch::Watch live=live api=api show_id=show_id /> },
+    );
+}
+
 /// Panics go to the console with their message instead of `unreachable`.
 fn console_error_panic_hook_lite() {
     std::panic::set_hook(Box::new(|info| {

@@ -28,6 +28,14 @@ pub struct Live {
     pub last_sale: RwSignal<Option<(u32, String, i64)>>,
 }
 
+/// Resolves after `ms`.
+pub async fn sleep_ms(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
 fn browser_now() -> f64 {
     js_sys::Date::now()
 }
@@ -37,7 +45,7 @@ fn window() -> web_sys::Window {
 }
 
 /// Runs `f` after `ms`.
-fn after(ms: i32, f: impl FnOnce() + 'static) {
+pub fn after(ms: i32, f: impl FnOnce() + 'static) {
     let f = Closure::once_into_js(f);
     let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(f.unchecked_ref(), ms);
 }

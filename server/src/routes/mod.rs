@@ -39,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/hls/{show}/{file}").route(get().to(hls::segment)))
         .service(resource("/assets/{file}").route(get().to(pages::asset)))
         .service(resource("/overlay/{show}").route(get().to(pages::overlay)))
+        .service(resource("/watch/{show}").route(get().to(pages::watch)))
         .service(resource("/embed.js").route(get().to(pages::embed)))
         .service(
             web::scope("/api/v1")

@@ -5,6 +5,7 @@
 //!   from `manifest.json`, cached for a year (`immutable`), open to any origin
 //!   (`/embed.js` loads them from other sites' pages).
 //! - `GET /overlay/{show}`: the OBS browser source, never cached.
+//! - `GET /watch/{show}`: the stream with the widget.
 //! - `GET /embed.js`: one script tag mounts the widget on any site.
 //!
 //! Without built assets (`scripts/build_widget.sh` not run) the pages answer
@@ -25,6 +26,9 @@ pub struct Manifest {
     pub js: String,
     /// `widget_bg-HASH.wasm`.
     pub wasm: String,
+    /// `hls-HASH.js`: hls.js for the watch page, where HLS is not native.
+    #[serde(default)]
+    pub hls: Option<String>,
 }
 
 impl Manifest {
@@ -37,7 +41,8 @@ impl Manifest {
                 && f.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
         };
-        (plain(&manifest.js) && plain(&manifest.wasm)).then_some(manifest)
+        let hls_ok = manifest.hls.as_deref().is_none_or(plain);
+        (plain(&manifest.js) && plain(&manifest.wasm) && hls_ok).then_some(manifest)
     }
 }
 
@@ -56,7 +61,7 @@ pub async fn asset(
 ) -> Result<HttpResponse, ApiError> {
     let manifest = manifest(&state)?;
     let file = path.into_inner();
-    let content_type = if file == manifest.js {
+    let content_type = if file == manifest.js || manifest.hls.as_deref() == Some(&file) {
         "text/javascript; charset=utf-8"
     } else if file == manifest.wasm {
         "application/wasm"
@@ -78,7 +83,7 @@ pub async fn asset(
 fn shell(
     manifest: &Manifest,
     title: &str,
-    head_style: &str,
+    head: &str,
     mount_fn: &str,
     show_id: &str,
 ) -> HttpResponse {
@@ -87,7 +92,7 @@ fn shell(
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
-<style>{head_style}</style>
+{head}
 <link rel="modulepreload" href="/assets/{js}">
 </head><body><div id="dropcast"></div>
 <script type="module">
@@ -114,8 +119,30 @@ pub async fn overlay(
     Ok(shell(
         manifest,
         &format!("{} — overlay", html_escape(&show.title)),
-        "html,body{margin:0;background:transparent;overflow:hidden}",
+        "<style>html,body{margin:0;background:transparent;overflow:hidden}</style>",
         "mount_overlay",
+        &show.id,
+    ))
+}
+
+/// `GET /watch/{show}`: the live stream with the widget beside it (below it
+/// on a phone). hls.js is loaded only where HLS is not native.
+pub async fn watch(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let show = find_show(&state, &path).await?;
+    let manifest = manifest(&state)?;
+    let hls = manifest
+        .hls
+        .as_deref()
+        .map(|f| format!(r#"<script defer src="/assets/{f}"></script>"#))
+        .unwrap_or_default();
+    Ok(shell(
+        manifest,
+        &format!("{} — live", html_escape(&show.title)),
+        &format!("<style>html,body{{margin:0;background:#0b0b0f}}</style>{hls}"),
+        "mount_watch",
         &show.id,
     ))
 }

@@ -103,7 +103,7 @@ impl Buyer {
             match order["status"].as_str() {
                 Some("paid") => return Ok(Phase::Paid),
                 Some("pending" | "requires_action") => {
-                    sleep_ms(500).await;
+                    crate::live::sleep_ms(500).await;
                     order = self
                         .api
                         .call("GET", &format!("/api/v1/orders/{id}"), Some(token), None)
@@ -180,15 +180,6 @@ impl Buyer {
             .await?;
         self.order(&token, product_id).await
     }
-}
-
-async fn sleep_ms(ms: i32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        if let Some(w) = web_sys::window() {
-            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-        }
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
 #[component]
