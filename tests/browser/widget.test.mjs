@@ -102,3 +102,37 @@ test("the Buy button is refused until the drop opens", { skip: needsStripe }, as
   await page.close();
   await host.close();
 });
+
+test("a card that needs 3-D Secure is finished with Stripe.js", { skip: needsStripe }, async () => {
+  const { token, show, product } = await showWithProduct(ctx.server, { stock: 3, title: "Secure sneaker" });
+  await ctx.server.api("PUT", `/api/v1/shows/${show.id}/pin`, token, { product_id: product.id });
+  // On the watch page: the bank's prompt (localstripe's) lands in the page itself.
+  const page = await ctx.browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await page.goto(`${ctx.server.base}/watch/${show.id}`);
+  await reads(page.locator(".dc-stock"), "3 left");
+  await page.locator(".dc-buy").click();
+  await page.locator(".dc-cardform:not([hidden])").waitFor({ timeout: 5000 });
+  await page.locator(".dc-email").fill("grace@example.com");
+  await page.locator(".dc-cardfield input").first().waitFor({ timeout: 5000 });
+  for (const [placeholder, value] of [["number", "4000002760003184"], ["exp_month", "12"], ["exp_year", "30"], ["cvc", "123"], ["postal_code", "42424"]]) {
+    await page.locator(`.dc-cardfield input[placeholder="${placeholder}"]`).fill(value);
+  }
+  await page.locator(".dc-save").click();
+  // The bank asks; the buyer confirms.
+  const confirm = page.getByRole("button", { name: "Complete authentication" });
+  await confirm.waitFor({ timeout: 10000 });
+  await page.screenshot({ path: path.join(SHOTS, "widget-3ds-prompt.png") });
+  await confirm.click();
+  await reads(page.locator(".dc-status"), "Paid — thank you! Your order is confirmed.");
+  await reads(page.locator(".dc-stock"), "2 left");
+
+  // Next time the bank refuses: the buyer is told, and the stock comes back.
+  await page.locator(".dc-buy").click();
+  const fail = page.getByRole("button", { name: "Fail authentication" });
+  await fail.waitFor({ timeout: 10000 });
+  await reads(page.locator(".dc-stock"), "1 left"); // held while the bank asks
+  await fail.click();
+  await reads(page.locator(".dc-status"), "Declined — try another card");
+  await reads(page.locator(".dc-stock"), "2 left");
+  await page.close();
+});
