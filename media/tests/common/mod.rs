@@ -150,27 +150,10 @@ pub fn start_gap(path: &Path) -> f64 {
 
 /// Whether a TS file opens with its PAT and then its PMT, so that a reader
 /// (a player joining the live stream, a clip starting here) can decode it
-/// from its first byte.
+/// from its first byte. The parsing is `media::ts`'s, unit-tested there on
+/// hand-made packets.
 pub fn opens_with_pat_and_pmt(path: &Path) -> bool {
-    let bytes = std::fs::read(path).unwrap();
-    let packet = |i: usize| bytes.get(i * 188..i * 188 + 188).filter(|p| p[0] == 0x47);
-    let pid = |p: &[u8]| (u16::from(p[1] & 0x1f) << 8) | u16::from(p[2]);
-    let (Some(pat), Some(pmt)) = (packet(0), packet(1)) else {
-        return false;
-    };
-    if pid(pat) != 0 {
-        return false;
-    }
-    // Payload after any adaptation field, then the pointer field; the PAT's
-    // first program entry (8 bytes into the section) names the PMT's PID.
-    let mut at = 4;
-    if pat[3] & 0x20 != 0 {
-        at += 1 + usize::from(pat[4]);
-    }
-    at += 1 + usize::from(pat[at]);
-    let entry = &pat[at + 8..at + 12];
-    let pmt_pid = (u16::from(entry[2] & 0x1f) << 8) | u16::from(entry[3]);
-    pid(pmt) == pmt_pid
+    media::ts::opens_with_psi(&std::fs::read(path).unwrap())
 }
 
 /// The longest step between consecutive packets of the stream (`v` or `a`),
