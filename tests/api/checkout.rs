@@ -520,6 +520,13 @@ async fn stats_come_from_real_events(db: Db) {
     let (token, show_id, product_id) = app.creator_show_product(10).await;
     let mut live = app.live(&show_id).await;
     live.until("snapshot").await;
+    // The creator's own (staff) socket, as the studio opens: not a viewer.
+    let (mut studio, _) = tokio_tungstenite::connect_async(
+        app.ws_url(&format!("/api/v1/shows/{show_id}/live?token={token}")),
+    )
+    .await
+    .expect("the staff socket connects");
+    let _ = futures_util::StreamExt::next(&mut studio).await;
     app.put(
         &format!("/api/v1/shows/{show_id}/pin"),
         Some(&token),
@@ -566,6 +573,17 @@ async fn stats_come_from_real_events(db: Db) {
     assert!((1.0..10.0).contains(&median), "{median}");
     let first = stats["time_to_first_order_ms"].as_i64().unwrap();
     assert!((0..5_000).contains(&first), "{first}");
+    // The chart's series: 30 minutes, one point each, holding every sale.
+    let series = stats["series"].as_array().unwrap();
+    assert_eq!(series.len(), 30);
+    for pair in series.windows(2) {
+        assert_eq!(
+            pair[1]["at_ms"].as_i64().unwrap() - pair[0]["at_ms"].as_i64().unwrap(),
+            60_000
+        );
+    }
+    let sum = |key: &str| series.iter().map(|p| p[key].as_i64().unwrap()).sum::<i64>();
+    assert_eq!((sum("units"), sum("revenue_cents")), (4, 4 * 2500));
     let (_, other) = app.creator("Nosy").await;
     assert_eq!(
         app.get(&format!("/api/v1/shows/{show_id}/stats"), Some(&other))

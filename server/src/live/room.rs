@@ -186,13 +186,17 @@ pub enum Next {
 pub struct Subscription {
     room: RoomHandle,
     frames: broadcast::Receiver<Frame>,
-    /// Whether staff-only frames are for this socket.
+    /// Whether staff-only frames are for this socket. Staff sockets (the
+    /// studio) are not viewers: they are left out of the viewer count, so
+    /// the creator watching their own stats does not inflate them.
     staff: bool,
 }
 
 impl Subscription {
     pub(super) fn new(room: RoomHandle, frames: broadcast::Receiver<Frame>, staff: bool) -> Self {
-        room.0.viewers.fetch_add(1, Ordering::Relaxed);
+        if !staff {
+            room.0.viewers.fetch_add(1, Ordering::Relaxed);
+        }
         Subscription {
             room,
             frames,
@@ -225,7 +229,9 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        self.room.0.viewers.fetch_sub(1, Ordering::Relaxed);
+        if !self.staff {
+            self.room.0.viewers.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 

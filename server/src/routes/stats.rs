@@ -9,6 +9,7 @@ use crate::error::ApiError;
 use crate::routes::owned_show;
 use crate::startup::AppState;
 use crate::store;
+use crate::store::orders::PaidOrder;
 
 #[derive(Debug, Serialize, PartialEq)]
 pub struct Stats {
@@ -27,7 +28,24 @@ pub struct Stats {
     pub median_seconds_to_checkout: Option<f64>,
     /// From the latest drop that has opened to the first order paid after it.
     pub time_to_first_order_ms: Option<i64>,
+    /// Sales minute by minute over the last half hour, oldest first, for
+    /// the studio's chart.
+    pub series: Vec<SalesPoint>,
 }
+
+/// The sales of one minute.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct SalesPoint {
+    /// Start of the minute (server clock).
+    pub at_ms: i64,
+    pub units: i64,
+    pub revenue_cents: i64,
+}
+
+/// Width of one point of the series.
+pub const SERIES_STEP_MS: i64 = 60_000;
+/// Points in the series.
+pub const SERIES_POINTS: usize = 30;
 
 pub async fn get(
     state: web::Data<AppState>,
@@ -56,10 +74,10 @@ pub async fn get(
 }
 
 /// The arithmetic, apart from the database so it can be tested on its own.
-/// `paid` is `(product_id, created_at_ms, paid_at_ms, amount_cents)` ordered by payment.
+/// `paid` is ordered by payment.
 pub fn compute(
     sold: &[i64],
-    paid: &[(String, i64, i64, i64)],
+    paid: &[PaidOrder],
     pins: &[(Option<String>, i64)],
     countdowns: &[wire::Countdown],
     viewers_now: u64,
@@ -74,7 +92,8 @@ pub fn compute(
     };
     let mut durations: Vec<i64> = paid
         .iter()
-        .filter_map(|(product, _, paid_at, _)| {
+        .filter_map(|order| {
+            let (product, paid_at) = (&order.product_id, &order.paid_at_ms);
             let pinned = pins
                 .iter()
                 .filter(|(p, at)| p.as_deref() == Some(product.as_str()) && at <= paid_at)
@@ -96,23 +115,47 @@ pub fn compute(
         .max_by_key(|c| c.ends_at_ms);
     let time_to_first_order_ms = latest_drop.and_then(|drop| {
         paid.iter()
-            .filter(|(product, _, paid_at, _)| {
-                *paid_at >= drop.ends_at_ms
-                    && drop.product_id.as_deref().is_none_or(|p| p == product)
+            .filter(|o| {
+                o.paid_at_ms >= drop.ends_at_ms
+                    && drop.product_id.as_deref().is_none_or(|p| p == o.product_id)
             })
-            .map(|(_, _, paid_at, _)| paid_at - drop.ends_at_ms)
+            .map(|o| o.paid_at_ms - drop.ends_at_ms)
             .min()
     });
     Stats {
         units_sold: sold.iter().sum(),
-        revenue_cents: paid.iter().map(|(_, _, _, amount)| amount).sum(),
+        revenue_cents: paid.iter().map(|o| o.amount_cents).sum(),
         orders,
         viewers_now,
         viewers_peak,
         conversion_per_1k_viewers: conversion,
         median_seconds_to_checkout: median,
         time_to_first_order_ms,
+        series: series(paid, now_ms),
     }
+}
+
+/// Units and revenue per minute for the [`SERIES_POINTS`] minutes up to
+/// and including the current one.
+fn series(paid: &[PaidOrder], now_ms: i64) -> Vec<SalesPoint> {
+    let last = now_ms.div_euclid(SERIES_STEP_MS) * SERIES_STEP_MS;
+    let first = last - (SERIES_POINTS as i64 - 1) * SERIES_STEP_MS;
+    let mut points: Vec<SalesPoint> = (0..SERIES_POINTS as i64)
+        .map(|i| SalesPoint {
+            at_ms: first + i * SERIES_STEP_MS,
+            units: 0,
+            revenue_cents: 0,
+        })
+        .collect();
+    for order in paid {
+        if order.paid_at_ms < first || order.paid_at_ms >= last + SERIES_STEP_MS {
+            continue;
+        }
+        let point = &mut points[((order.paid_at_ms - first) / SERIES_STEP_MS) as usize];
+        point.units += order.quantity;
+        point.revenue_cents += order.amount_cents;
+    }
+    points
 }
 
 /// When each drop covering `product` opens.
@@ -141,6 +184,41 @@ mod tests {
         }
     }
 
+    fn paid(product: &str, quantity: i64, paid_at_ms: i64, amount_cents: i64) -> PaidOrder {
+        PaidOrder {
+            product_id: product.into(),
+            quantity,
+            amount_cents,
+            created_at_ms: 0,
+            paid_at_ms,
+        }
+    }
+
+    #[test]
+    fn the_series_counts_each_minute_of_the_last_half_hour() {
+        let now = 100 * SERIES_STEP_MS + 5_000;
+        let paid = vec![
+            paid("a", 5, 60 * SERIES_STEP_MS, 100), // before the window
+            paid("a", 2, 71 * SERIES_STEP_MS, 300), // the first minute shown
+            paid("b", 1, 71 * SERIES_STEP_MS + 59_999, 50),
+            paid("a", 3, 100 * SERIES_STEP_MS + 1, 900), // the current minute
+        ];
+        let s = compute(&[10, 1], &paid, &[], &[], 0, 0, now);
+        assert_eq!(s.series.len(), SERIES_POINTS);
+        assert_eq!(
+            s.series[0],
+            SalesPoint {
+                at_ms: 71 * SERIES_STEP_MS,
+                units: 3,
+                revenue_cents: 350
+            }
+        );
+        assert_eq!(s.series[29].at_ms, 100 * SERIES_STEP_MS);
+        assert_eq!((s.series[29].units, s.series[29].revenue_cents), (3, 900));
+        let counted: i64 = s.series.iter().map(|p| p.units).sum();
+        assert_eq!(counted, 6);
+    }
+
     #[test]
     fn nothing_sold_is_all_zero_and_none() {
         let s = compute(&[0, 0], &[], &[], &[], 0, 0, 1000);
@@ -153,9 +231,9 @@ mod tests {
     #[test]
     fn checkout_time_runs_from_the_latest_pin_or_drop_before_payment() {
         let paid = vec![
-            ("a".to_string(), 0, 10_000, 500), // pinned at 4_000 → 6 s
-            ("a".to_string(), 0, 30_000, 500), // re-pinned at 20_000 → 10 s
-            ("b".to_string(), 0, 50_000, 700), // drop opened at 48_000 → 2 s
+            paid("a", 1, 10_000, 500), // pinned at 4_000 → 6 s
+            paid("a", 1, 30_000, 500), // re-pinned at 20_000 → 10 s
+            paid("b", 1, 50_000, 700), // drop opened at 48_000 → 2 s
         ];
         let pins = vec![
             (Some("a".to_string()), 4_000),

@@ -463,13 +463,23 @@ pub async fn stripe_event_seen(pool: &AnyPool, id: &str) -> Result<bool, sqlx::E
     Ok(n > 0)
 }
 
-/// `(product_id, created_at_ms, paid_at_ms, amount_cents)` of the show's paid orders.
+/// A paid order, as the stats count it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PaidOrder {
+    pub product_id: String,
+    pub quantity: i64,
+    pub amount_cents: i64,
+    pub created_at_ms: i64,
+    pub paid_at_ms: i64,
+}
+
+/// The show's paid orders, oldest payment first.
 pub async fn paid_orders_of_show(
     pool: &AnyPool,
     show_id: &str,
-) -> Result<Vec<(String, i64, i64, i64)>, sqlx::Error> {
+) -> Result<Vec<PaidOrder>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT product_id, created_at_ms, paid_at_ms, amount_cents FROM orders
+        "SELECT product_id, quantity, amount_cents, created_at_ms, paid_at_ms FROM orders
          WHERE show_id = $1 AND status = 'paid' AND paid_at_ms IS NOT NULL ORDER BY paid_at_ms",
     )
     .bind(show_id)
