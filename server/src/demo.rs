@@ -82,6 +82,10 @@ pub fn print_urls(seeded: &Seeded, settings: &Settings) {
     println!("Demo show \"{}\" is ready:", seeded.show.title);
     println!("  watch page         {base}/watch/{id}");
     println!("  OBS overlay        {base}/overlay/{id}");
+    println!(
+        "  studio (creator)   {base}/studio/{id}?token={}",
+        seeded.creator_token
+    );
     println!("  widget on any page <script src=\"{base}/embed.js\" data-show=\"{id}\"></script>");
     println!("  show (JSON)        {base}/api/v1/shows/{id}");
     println!("  live socket        {ws}/api/v1/shows/{id}/live");

@@ -29,6 +29,28 @@ async fn pages_load_the_hashed_module_and_answer_503_until_built(db: Db) {
             "hls": "hls-0011223344556677.js"}"#,
     )
     .unwrap();
+    // Built without the studio (an older build): the studio says so.
+    let app = spawn_app_with(db, |s| s.assets_dir = dir.clone()).await;
+    let (_, show_id, _) = app.creator_show_product(1).await;
+    let page = app.get(&format!("/studio/{show_id}"), None).await;
+    assert_eq!(
+        (page.status.as_u16(), page.code()),
+        (503, "assets_unavailable")
+    );
+
+    std::fs::write(dir.join("studio-00000000000000aa.js"), "export default 2;").unwrap();
+    std::fs::write(
+        dir.join("studio_bg-00000000000000bb.wasm"),
+        b"\0asm\x01\0\0\0",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("manifest.json"),
+        r#"{"js": "widget-0123456789abcdef.js", "wasm": "widget_bg-fedcba9876543210.wasm",
+            "hls": "hls-0011223344556677.js", "studio_js": "studio-00000000000000aa.js",
+            "studio_wasm": "studio_bg-00000000000000bb.wasm"}"#,
+    )
+    .unwrap();
     std::fs::write(dir.join("secret.txt"), "not an asset").unwrap();
     let app = spawn_app_with(db, |s| s.assets_dir = dir.clone()).await;
     let (_, show_id, _) = app.creator_show_product(1).await;
@@ -86,7 +108,38 @@ async fn pages_load_the_hashed_module_and_answer_503_until_built(db: Db) {
     );
     assert!(js.contains("/assets/widget-0123456789abcdef.js"), "{js}");
 
+    // The studio loads its own module and sends no referrer (its address
+    // carries the token until the page takes it out).
+    let studio = app
+        .client
+        .get(app.url(&format!("/studio/{show_id}?token=dcc_x")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(studio.status(), 200);
+    assert_eq!(studio.headers()["cache-control"], "no-cache");
+    let html = studio.text().await.unwrap();
+    assert!(
+        html.contains("/assets/studio-00000000000000aa.js"),
+        "{html}"
+    );
+    assert!(
+        html.contains("/assets/studio_bg-00000000000000bb.wasm"),
+        "{html}"
+    );
+    assert!(html.contains("mount_studio("), "{html}");
+    assert!(!html.contains("dcc_x"), "{html}");
+    assert!(
+        html.contains(r#"<meta name="referrer" content="no-referrer">"#),
+        "{html}"
+    );
+
     for (file, content_type) in [
+        (
+            "studio-00000000000000aa.js",
+            "text/javascript; charset=utf-8",
+        ),
+        ("studio_bg-00000000000000bb.wasm", "application/wasm"),
         ("hls-0011223344556677.js", "text/javascript; charset=utf-8"),
         (
             "widget-0123456789abcdef.js",
@@ -117,11 +170,16 @@ async fn pages_load_the_hashed_module_and_answer_503_until_built(db: Db) {
         let res = app.get(&format!("/assets/{bad}"), None).await;
         assert_eq!(res.status.as_u16(), 404, "{bad}");
     }
-    let unknown = app.get("/overlay/shw_0000000000000000", None).await;
-    assert_eq!(
-        (unknown.status.as_u16(), unknown.code()),
-        (404, "show_not_found")
-    );
+    for page in ["overlay", "watch", "studio"] {
+        let unknown = app
+            .get(&format!("/{page}/shw_0000000000000000"), None)
+            .await;
+        assert_eq!(
+            (unknown.status.as_u16(), unknown.code()),
+            (404, "show_not_found"),
+            "{page}"
+        );
+    }
 }
 
 db_tests!(pages_load_the_hashed_module_and_answer_503_until_built);

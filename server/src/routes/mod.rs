@@ -40,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/assets/{file}").route(get().to(pages::asset)))
         .service(resource("/overlay/{show}").route(get().to(pages::overlay)))
         .service(resource("/watch/{show}").route(get().to(pages::watch)))
+        .service(resource("/studio/{show}").route(get().to(pages::studio)))
         .service(resource("/embed.js").route(get().to(pages::embed)))
         .service(
             web::scope("/api/v1")

@@ -6,6 +6,9 @@
 //!   (`/embed.js` loads them from other sites' pages).
 //! - `GET /overlay/{show}`: the OBS browser source, never cached.
 //! - `GET /watch/{show}`: the stream with the widget.
+//! - `GET /studio/{show}?token=…`: the creator's console and the editor's
+//!   clip desk. A module of its own (the pages' module plus the studio), so
+//!   the widget that viewers download does not carry the studio's code.
 //! - `GET /embed.js`: one script tag mounts the widget on any site.
 //!
 //! Without built assets (`scripts/build_widget.sh` not run) the pages answer
@@ -19,7 +22,7 @@ use crate::error::ApiError;
 use crate::routes::find_show;
 use crate::startup::AppState;
 
-/// The built module's files, from `manifest.json`.
+/// The built modules' files, from `manifest.json`.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct Manifest {
     /// `widget-HASH.js`, the wasm-bindgen glue (an ES module).
@@ -29,6 +32,11 @@ pub struct Manifest {
     /// `hls-HASH.js`: hls.js for the watch page, where HLS is not native.
     #[serde(default)]
     pub hls: Option<String>,
+    /// `studio-HASH.js` and `studio_bg-HASH.wasm`: the pages with the studio.
+    #[serde(default)]
+    pub studio_js: Option<String>,
+    #[serde(default)]
+    pub studio_wasm: Option<String>,
 }
 
 impl Manifest {
@@ -41,8 +49,22 @@ impl Manifest {
                 && f.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
         };
-        let hls_ok = manifest.hls.as_deref().is_none_or(plain);
-        (plain(&manifest.js) && plain(&manifest.wasm) && hls_ok).then_some(manifest)
+        let optional_ok = [&manifest.hls, &manifest.studio_js, &manifest.studio_wasm]
+            .iter()
+            .all(|f| f.as_deref().is_none_or(plain));
+        (plain(&manifest.js) && plain(&manifest.wasm) && optional_ok).then_some(manifest)
+    }
+
+    /// The content type of `file` if it is one of the built files.
+    fn content_type(&self, file: &str) -> Option<&'static str> {
+        let is = |f: &Option<String>| f.as_deref() == Some(file);
+        if file == self.js || is(&self.hls) || is(&self.studio_js) {
+            Some("text/javascript; charset=utf-8")
+        } else if file == self.wasm || is(&self.studio_wasm) {
+            Some("application/wasm")
+        } else {
+            None
+        }
     }
 }
 
@@ -61,13 +83,9 @@ pub async fn asset(
 ) -> Result<HttpResponse, ApiError> {
     let manifest = manifest(&state)?;
     let file = path.into_inner();
-    let content_type = if file == manifest.js || manifest.hls.as_deref() == Some(&file) {
-        "text/javascript; charset=utf-8"
-    } else if file == manifest.wasm {
-        "application/wasm"
-    } else {
-        return Err(ApiError::not_found("asset_not_found", "no such asset"));
-    };
+    let content_type = manifest
+        .content_type(&file)
+        .ok_or_else(|| ApiError::not_found("asset_not_found", "no such asset"))?;
     let bytes = tokio::fs::read(state.settings.assets_dir.join(&file))
         .await
         .map_err(|_| ApiError::not_found("asset_not_found", "no such asset"))?;
@@ -78,10 +96,10 @@ pub async fn asset(
         .body(bytes))
 }
 
-/// The HTML shell of a page: loads the module and calls `mount_fn` with the
-/// page's root element, the server's address and the show.
+/// The HTML shell of a page: loads the module (`js` and `wasm`) and calls
+/// `mount_fn` with the page's root element, the server's address and the show.
 fn shell(
-    manifest: &Manifest,
+    (js, wasm): (&str, &str),
     title: &str,
     head: &str,
     mount_fn: &str,
@@ -99,9 +117,7 @@ fn shell(
 import init, {{ {mount_fn} }} from "/assets/{js}";
 await init({{ module_or_path: "/assets/{wasm}" }});
 {mount_fn}(document.getElementById("dropcast"), location.origin, "{show_id}");
-</script></body></html>"#,
-        js = manifest.js,
-        wasm = manifest.wasm,
+</script></body></html>"#
     );
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
@@ -117,7 +133,7 @@ pub async fn overlay(
     let show = find_show(&state, &path).await?;
     let manifest = manifest(&state)?;
     Ok(shell(
-        manifest,
+        (&manifest.js, &manifest.wasm),
         &format!("{} — overlay", html_escape(&show.title)),
         "<style>html,body{margin:0;background:transparent;overflow:hidden}</style>",
         "mount_overlay",
@@ -139,10 +155,34 @@ pub async fn watch(
         .map(|f| format!(r#"<script defer src="/assets/{f}"></script>"#))
         .unwrap_or_default();
     Ok(shell(
-        manifest,
+        (&manifest.js, &manifest.wasm),
         &format!("{} — live", html_escape(&show.title)),
         &format!("<style>html,body{{margin:0;background:#0b0b0f}}</style>{hls}"),
         "mount_watch",
+        &show.id,
+    ))
+}
+
+/// `GET /studio/{show}?token=…`. The token stays in the browser: the page
+/// reads it from its address (then keeps it for the tab and takes it out of
+/// the address bar), and no referrer carries it anywhere.
+pub async fn studio(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let show = find_show(&state, &path).await?;
+    let manifest = manifest(&state)?;
+    let (Some(js), Some(wasm)) = (&manifest.studio_js, &manifest.studio_wasm) else {
+        return Err(ApiError::unavailable(
+            "assets_unavailable",
+            "the studio is not built: run scripts/build_widget.sh",
+        ));
+    };
+    Ok(shell(
+        (js, wasm),
+        &format!("{} — studio", html_escape(&show.title)),
+        r#"<meta name="referrer" content="no-referrer"><style>html,body{margin:0;background:#f4f5f7}</style>"#,
+        "mount_studio",
         &show.id,
     ))
 }
