@@ -48,15 +48,25 @@ export async function startServer() {
     env.DROPCAST_STRIPE_JS_URL = `${process.env.DROPCAST_TEST_STRIPE_URL}/js.stripe.com/v3/`;
   }
   const bin = process.env.DROPCAST_BIN ?? path.join(ROOT, "target", "debug", "dropcast");
-  const child = spawn(bin, ["serve"], { env, stdio: ["ignore", "ignore", "inherit"] });
   const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) break;
-    } catch {}
-    if (child.exitCode !== null) throw new Error(`dropcast exited with ${child.exitCode}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  let child;
+  const boot = async () => {
+    child = spawn(bin, ["serve"], { env, stdio: ["ignore", "ignore", "inherit"] });
+    for (let i = 0; i < 300; i++) {
+      try {
+        if ((await fetch(`${base}/healthz`)).ok) return;
+      } catch {}
+      if (child.exitCode !== null) throw new Error(`dropcast exited with ${child.exitCode}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error("dropcast did not answer /healthz");
+  };
+  const stop = () => new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once("exit", resolve);
+    child.kill("SIGTERM");
+  });
+  await boot();
   const api = async (method, route, token, body) => {
     const res = await fetch(base + route, {
       method,
@@ -76,11 +86,24 @@ export async function startServer() {
     api,
     admin,
     rtmpPort,
-    stop: () => new Promise((resolve) => {
-      child.once("exit", resolve);
-      child.kill("SIGTERM");
-    }),
+    stop,
+    /** Starts it again after `stop()`, on the same ports and data. */
+    start: boot,
   };
+}
+
+/** Another buyer (a saved test card) buys `quantity` of `product`. */
+export async function buyAsAnotherViewer(server, show, product, quantity = 1) {
+  const viewer = await server.api("POST", "/api/v1/viewers");
+  await server.api("PUT", "/api/v1/viewers/me/payment-method", viewer.token, {
+    email: "other@example.com",
+    payment_method: "pm_card_visa",
+  });
+  return server.api("POST", `/api/v1/shows/${show.id}/orders`, viewer.token, {
+    product_id: product.id,
+    quantity,
+    idempotency_key: `other-${Math.random()}`,
+  });
 }
 
 /** A creator with a show and one product: `{ token, show, product }`. */

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { inflateSync } from "node:zlib";
 import { test } from "node:test";
-import { reads, SHOTS, shared, showWithProduct } from "./harness.mjs";
+import { buyAsAnotherViewer, reads, SHOTS, shared, showWithProduct } from "./harness.mjs";
 
 /** The alpha of a PNG's top-left pixel (8-bit RGBA, as Chromium writes it). */
 function topLeftAlpha(file) {
@@ -80,16 +80,7 @@ test("a sale shows a toast and the stock drops", { skip: !process.env.DROPCAST_T
   await page.goto(`${ctx.server.base}/overlay/${show.id}`);
   await reads(page.locator(".dc-stock"), "3 left");
 
-  const viewer = await ctx.server.api("POST", "/api/v1/viewers");
-  await ctx.server.api("PUT", "/api/v1/viewers/me/payment-method", viewer.token, {
-    email: "buyer@example.com",
-    payment_method: "pm_card_visa",
-  });
-  const order = await ctx.server.api("POST", `/api/v1/shows/${show.id}/orders`, viewer.token, {
-    product_id: product.id,
-    quantity: 2,
-    idempotency_key: "browser-test-order-1",
-  });
+  const order = await buyAsAnotherViewer(ctx.server, show, product, 2);
   assert.equal(order.status, "paid");
   await reads(page.locator(".dc-stock"), "1 left");
   await reads(page.locator(".dc-toast"), "Someone just bought 2 × Glow cap");

@@ -3,23 +3,10 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
-import { hostPage, reads, SHOTS, shared, showWithProduct } from "./harness.mjs";
+import { buyAsAnotherViewer, hostPage, reads, SHOTS, shared, showWithProduct } from "./harness.mjs";
 
 const needsStripe = !process.env.DROPCAST_TEST_STRIPE_URL && "needs localstripe (DROPCAST_TEST_STRIPE_URL)";
 const ctx = shared();
-
-async function buyAsAnotherViewer(show, product, quantity = 1) {
-  const viewer = await ctx.server.api("POST", "/api/v1/viewers");
-  await ctx.server.api("PUT", "/api/v1/viewers/me/payment-method", viewer.token, {
-    email: "other@example.com",
-    payment_method: "pm_card_visa",
-  });
-  return ctx.server.api("POST", `/api/v1/shows/${show.id}/orders`, viewer.token, {
-    product_id: product.id,
-    quantity,
-    idempotency_key: `other-${Math.random()}`,
-  });
-}
 
 test("embedded on another site: a first purchase with a card, then one tap", { skip: needsStripe }, async () => {
   const { token, show, product } = await showWithProduct(ctx.server, { stock: 5 });
@@ -45,7 +32,7 @@ test("embedded on another site: a first purchase with a card, then one tap", { s
   await page.screenshot({ path: path.join(SHOTS, "widget-embedded-phone.png"), fullPage: true });
 
   // Another buyer's purchase shows here.
-  assert.equal((await buyAsAnotherViewer(show, product)).status, "paid");
+  assert.equal((await buyAsAnotherViewer(ctx.server, show, product)).status, "paid");
   await reads(page.locator(".dc-stock"), "4 left");
 
   // First tap: no card yet, so the form asks for one (Stripe.js's field).
@@ -94,7 +81,7 @@ test("the Buy button is refused until the drop opens", { skip: needsStripe }, as
   assert.match(await page.locator(".dc-countdown").textContent(), /^Drop opens in 0:0[1-3]$/);
   await page.screenshot({ path: path.join(SHOTS, "widget-drop-countdown-phone.png") });
   // The server refuses too, whatever a page shows.
-  await assert.rejects(buyAsAnotherViewer(show, product), /409 .*drop_not_open/);
+  await assert.rejects(buyAsAnotherViewer(ctx.server, show, product), /409 .*drop_not_open/);
   // Then it opens, on the server's clock.
   await reads(buy, "Buy now");
   assert.equal(await buy.isDisabled(), false);

@@ -12,10 +12,13 @@
 //! - [`state`]: the show as frames change it (pure Rust, tested on the host).
 //! - [`live`]: the websocket: reconnects, snapshots, clock offset.
 //! - [`components`]: the product card, countdown and sale toasts.
-//! - [`pages`]: one module a page.
+//! - [`desk`]: the studio's arithmetic and wording (tested on the host).
+//! - [`pages`]: one module a page. The studio is behind the `studio`
+//!   feature: its own module, so the widget stays small.
 
 pub mod api;
 pub mod components;
+pub mod desk;
 pub mod live;
 pub mod pages;
 pub mod state;
@@ -28,14 +31,29 @@ use wasm_bindgen::prelude::*;
 /// The pages' stylesheet, carried in the module so that it reaches shadow roots.
 const STYLE: &str = include_str!("../style.css");
 
+/// The studio's own stylesheet, only in the studio's module.
+#[cfg(feature = "studio")]
+const STUDIO_STYLE: &str = include_str!("../studio.css");
+
 /// Adds the stylesheet to `root` and mounts `view` after it.
 fn mount<V: IntoView + 'static>(root: &web_sys::Element, view: impl FnOnce() -> V + 'static) {
+    mount_styled(root, &[STYLE], view)
+}
+
+/// Adds the stylesheets to `root` and mounts `view` after them.
+fn mount_styled<V: IntoView + 'static>(
+    root: &web_sys::Element,
+    styles: &[&str],
+    view: impl FnOnce() -> V + 'static,
+) {
     let document = web_sys::window()
         .and_then(|w| w.document())
         .expect("a document");
-    if let Ok(style) = document.create_element("style") {
-        style.set_text_content(Some(STYLE));
-        let _ = root.append_child(&style);
+    for css in styles {
+        if let Ok(style) = document.create_element("style") {
+            style.set_text_content(Some(css));
+            let _ = root.append_child(&style);
+        }
     }
     let Ok(host) = document.create_element("div") else {
         return;
@@ -76,6 +94,21 @@ pub fn mount_watch(root: web_sys::Element, api_base: String, show_id: String) {
     mount(
         &root,
         move || view! { <pages::watch::Watch live=live api=api show_id=show_id /> },
+    );
+}
+
+/// Mounts the studio of `show_id` into `root`; the token comes from the
+/// page's address (`?token=`).
+#[cfg(feature = "studio")]
+#[wasm_bindgen]
+pub fn mount_studio(root: web_sys::Element, api_base: String, show_id: String) {
+    console_error_panic_hook_lite();
+    let token = pages::studio::studio_token(&show_id);
+    let api = api::Api { base: api_base };
+    mount_styled(
+        &root,
+        &[STYLE, STUDIO_STYLE],
+        move || view! { <pages::studio::Studio api=api show_id=show_id token=token /> },
     );
 }
 

@@ -26,6 +26,11 @@ pub struct Live {
     pub connected: RwSignal<bool>,
     /// The latest sale, with a counter so the same sale twice still shows.
     pub last_sale: RwSignal<Option<(u32, String, i64)>>,
+    /// The latest clip frame (only staff sockets get them: the studio).
+    pub last_clip: RwSignal<Option<wire::Clip>>,
+    /// Counts snapshots: a page that keeps lists of its own (orders, clips)
+    /// fetches them again after each, since frames may have been missed.
+    pub snapshots: RwSignal<u32>,
 }
 
 /// Resolves after `ms`.
@@ -51,7 +56,7 @@ pub fn after(ms: i32, f: impl FnOnce() + 'static) {
 }
 
 /// Runs `f` every `ms`, for the life of the page.
-fn every(ms: i32, f: impl FnMut() + 'static) {
+pub fn every(ms: i32, f: impl FnMut() + 'static) {
     let f = Closure::<dyn FnMut()>::new(f);
     let _ = window()
         .set_interval_with_callback_and_timeout_and_arguments_0(f.as_ref().unchecked_ref(), ms);
@@ -61,23 +66,35 @@ fn every(ms: i32, f: impl FnMut() + 'static) {
 impl Live {
     /// Connects to the show's live channel on `api_base` (`http(s)://host`).
     pub fn connect(api_base: &str, show_id: &str) -> Live {
+        Live::connect_as(api_base, show_id, None)
+    }
+
+    /// Connects with a creator's or editor's token, whose socket also gets
+    /// the show's `clip` frames.
+    pub fn connect_as(api_base: &str, show_id: &str, token: Option<&str>) -> Live {
         let live = Live {
             state: RwSignal::new(None),
             offset_ms: RwSignal::new(0.0),
             now_ms: RwSignal::new(browser_now() as i64),
             connected: RwSignal::new(false),
             last_sale: RwSignal::new(None),
+            last_clip: RwSignal::new(None),
+            snapshots: RwSignal::new(0),
         };
         every(250, move || {
             live.now_ms
                 .set((browser_now() + live.offset_ms.get_untracked()) as i64)
         });
-        let url = format!(
+        let mut url = format!(
             "{}/api/v1/shows/{show_id}/live",
             api_base
                 .replacen("https://", "wss://", 1)
                 .replacen("http://", "ws://", 1)
         );
+        if let Some(token) = token {
+            url.push_str("?token=");
+            url.push_str(&String::from(js_sys::encode_uri_component(token)));
+        }
         let current: Socket = Rc::default();
         // Re-sync the clock now and then: clocks drift and latency changes.
         {
@@ -135,11 +152,13 @@ fn open(live: Live, url: Rc<String>, failures: Rc<Cell<u32>>, current: Socket) {
                     live.offset_ms
                         .set(server_time_ms as f64 - (client_time_ms as f64 + rtt / 2.0));
                 }
+                ServerMsg::Clip { clip, .. } => live.last_clip.set(Some(clip)),
                 msg => {
                     if let ServerMsg::Snapshot { server_time_ms, .. } = &msg {
                         failures.set(0);
                         // A first estimate until the pong refines it.
                         live.offset_ms.set(*server_time_ms as f64 - browser_now());
+                        live.snapshots.update(|n| *n += 1);
                     }
                     let mut applied = Applied::Nothing;
                     live.state.update(|s| {

@@ -1,0 +1,285 @@
+// The studio in a real browser: the creator's console drives what viewers
+// see (widget and overlay), the order feed refunds, the stream key stays
+// hidden until asked, an editor gets only the clip desk, and the clip desk
+// exports from a real stream with progress and offers the file.
+import assert from "node:assert/strict";
+import path from "node:path";
+import { test } from "node:test";
+import { buyAsAnotherViewer, hostPage, publish, reads, SHOTS, shared, showWithProduct } from "./harness.mjs";
+
+const needsStripe = !process.env.DROPCAST_TEST_STRIPE_URL && "needs localstripe (DROPCAST_TEST_STRIPE_URL)";
+const ctx = shared();
+
+/** A show with two products; the first pinned. */
+async function twoProducts() {
+  const made = await showWithProduct(ctx.server, { stock: 5 });
+  const cap = await ctx.server.api("POST", `/api/v1/shows/${made.show.id}/products`, made.token, {
+    sku: "CAP-1", title: "Dad cap", price_cents: 2500, currency: "usd", stock: 12,
+  });
+  await ctx.server.api("PUT", `/api/v1/shows/${made.show.id}/pin`, made.token, { product_id: made.product.id });
+  return { ...made, cap };
+}
+
+async function openStudio(show, token, viewport = { width: 1280, height: 900 }) {
+  const page = await ctx.browser.newPage({ viewport });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  const res = await page.goto(`${ctx.server.base}/studio/${show.id}?token=${token}`);
+  assert.equal(res.status(), 200);
+  return { page, errors };
+}
+
+/** Starts watching `page` (the widget's shadow root, or the document) for
+ *  `selector` to read `want` (or, with `want` null, to be shown); returns a
+ *  function that resolves to the wall-clock ms when it first did. */
+async function armed(page, selector, want) {
+  await page.evaluate(([selector, want]) => {
+    const root = document.querySelector(".dropcast-widget")?.shadowRoot ?? document;
+    window.seenAt = new Promise((resolve) => {
+      const check = () => {
+        const el = root.querySelector(selector);
+        const ok = el && (want === null ? !el.hidden : el.textContent.trim() === want);
+        if (ok) {
+          observer.disconnect();
+          resolve(Date.now());
+        }
+      };
+      const observer = new MutationObserver(check);
+      observer.observe(root, { subtree: true, childList: true, characterData: true, attributes: true });
+      check();
+    });
+  }, [selector, want]);
+  return () => page.evaluate(() => window.seenAt);
+}
+
+/** Clicks `button` in `studio` and waits until `selector` reads `want` on
+ *  both `pages`; returns the ms from the click event (in the studio) to the
+ *  later of the two changes, measured by the browser's own clock. */
+async function clickUntil(studio, button, pages, selector, want) {
+  const seen = await Promise.all(pages.map((p) => armed(p, selector, want)));
+  await studio.evaluate(() => {
+    window.clickAt = null;
+    document.addEventListener("click", () => (window.clickAt ??= Date.now()), { capture: true, once: true });
+  });
+  await button.click();
+  const at = await Promise.all(seen.map((wait) => Promise.race([
+    wait(),
+    new Promise((_, reject) => setTimeout(() => reject(new Error(`${selector} never read ${want}`)), 5000)),
+  ])));
+  return Math.max(...at) - (await studio.evaluate(() => window.clickAt));
+}
+
+test("a change made in the studio reaches an open widget and the overlay", async (t) => {
+  const { token, show, cap } = await twoProducts();
+  const host = await hostPage(ctx.server, show.id);
+  const widget = await ctx.browser.newPage({ viewport: { width: 390, height: 844 } });
+  await widget.goto(host.url);
+  const overlay = await ctx.browser.newPage({ viewport: { width: 1920, height: 1080 } });
+  await overlay.goto(`${ctx.server.base}/overlay/${show.id}`);
+  const { page: studio, errors } = await openStudio(show, token);
+  await reads(widget.locator(".dc-title"), "Neon hoodie");
+  await reads(overlay.locator(".dc-title"), "Neon hoodie");
+  const capRow = studio.locator(`.st-product[data-product="${cap.id}"]`);
+  await reads(capRow.locator(".st-available"), "12");
+  const viewers = [widget, overlay];
+  const took = {};
+
+  // Pin.
+  took.pin = await clickUntil(studio, capRow.locator(".st-pin"), viewers, ".dc-title", "Dad cap");
+  await reads(capRow.locator(".st-pin"), "Pinned ✓");
+  assert.equal(await capRow.locator(".st-pin").getAttribute("aria-pressed"), "true");
+
+  // Restock.
+  await capRow.locator(".st-restock-n").fill("3");
+  took.restock = await clickUntil(studio, capRow.locator(".st-restock"), viewers, ".dc-stock", "15 left");
+  await reads(capRow.locator(".st-available"), "15");
+
+  // Price.
+  await capRow.locator(".st-price-in").fill("19.99");
+  took.price = await clickUntil(studio, capRow.locator(".st-setprice"), viewers, ".dc-price", "$19.99");
+
+  // A drop countdown on the pinned product: Buy waits for it.
+  await studio.locator(".st-cd-kind").selectOption("drop_opens");
+  await studio.locator(".st-cd-product").selectOption(cap.id);
+  await studio.locator(".st-cd-seconds").fill("90");
+  took.countdown = await clickUntil(studio, studio.locator(".st-cd-start"), viewers, ".dc-countdown", null);
+  for (const page of [widget, overlay]) {
+    assert.match(await page.locator(".dc-countdown").textContent(), /^Drop opens in 1:(2\d|3[01])$/);
+  }
+  await reads(widget.locator(".dc-buy"), "Not open yet");
+  assert.equal(await widget.locator(".dc-buy").isDisabled(), true);
+  assert.match(await studio.locator(".st-countdown").first().textContent(), /Drop opens in 1:\d\d · Dad cap/);
+
+  // A product made in the studio shows in the widget once pinned.
+  await studio.locator(".st-new summary").click();
+  await studio.locator(".st-new-title").fill("Tote bag");
+  await studio.locator(".st-new-sku").fill("TOTE-1");
+  await studio.locator(".st-new-price").fill("12.5");
+  await studio.locator(".st-new-stock").fill("7");
+  await studio.locator(".st-new-add").click();
+  const tote = studio.locator(".st-product", { hasText: "Tote bag" });
+  await reads(tote.locator(".st-available"), "7");
+  await reads(tote.locator(".st-pprice"), "$12.50");
+  await tote.locator(".st-pin").click();
+  await reads(widget.locator(".dc-title"), "Tote bag");
+  await reads(widget.locator(".dc-stock"), "7 left");
+
+  // Bad input is refused in words and changes nothing.
+  await tote.locator(".st-restock-n").fill("-100");
+  await tote.locator(".st-restock").click();
+  await tote.locator(".st-error:not([hidden])").waitFor({ timeout: 5000 });
+  await reads(widget.locator(".dc-stock"), "7 left");
+
+  // From the click to both pages showing it, by the browser's clock:
+  // reported, not asserted (speed is for benchmarks); the waits above are
+  // deadlines.
+  t.diagnostic(`studio click → widget and overlay, ms: ${JSON.stringify(took)}`);
+  await studio.screenshot({ path: path.join(SHOTS, "studio-show-desktop.png"), fullPage: true });
+  await studio.setViewportSize({ width: 390, height: 844 });
+  await studio.screenshot({ path: path.join(SHOTS, "studio-show-phone.png"), fullPage: true });
+  assert.deepEqual(errors, []);
+  for (const p of [widget, overlay, studio]) await p.close();
+  await host.close();
+});
+
+test("the order feed and stats follow sales, and a refund puts stock back", { skip: needsStripe }, async () => {
+  const { token, show, product } = await twoProducts();
+  const { page: studio, errors } = await openStudio(show, token);
+  await reads(studio.locator(".st-f-units"), "0");
+  assert.equal((await buyAsAnotherViewer(ctx.server, show, product, 2)).status, "paid");
+  const row = studio.locator(".st-order").first();
+  await reads(row.locator(".st-badge"), "Paid");
+  await reads(row.locator(".st-oitem"), "2 × Neon hoodie");
+  await reads(row.locator(".st-oamount"), "$98.00");
+  await reads(studio.locator(".st-f-units"), "2");
+  await reads(studio.locator(".st-f-revenue"), "$98.00");
+  const hoodie = studio.locator(`.st-product[data-product="${product.id}"]`);
+  await reads(hoodie.locator(".st-available"), "3");
+  await reads(hoodie.locator(".st-sold"), "2");
+  // The chart has this minute's bar.
+  assert.equal(await studio.locator(".st-chart rect.st-bar").count(), 1);
+  assert.match(await studio.locator(".st-chart svg").getAttribute("aria-label"), /2 in all/);
+
+  // Refund asks once more, then goes through Stripe and restocks.
+  await row.locator(".st-refund").click();
+  await reads(row.locator(".st-refund"), "Confirm refund");
+  await row.locator(".st-refund").click();
+  await reads(studio.locator(".st-order").first().locator(".st-badge"), "Refunded");
+  await reads(hoodie.locator(".st-available"), "5");
+  await reads(hoodie.locator(".st-sold"), "0");
+  const order = (await ctx.server.api("GET", `/api/v1/shows/${show.id}/orders`, token)).orders[0];
+  assert.equal(order.status, "refunded");
+  assert.deepEqual(errors, []);
+  await studio.close();
+});
+
+test("the stream key is hidden until asked; editors get the clip desk only; bad tokens are refused", async () => {
+  const { token, show } = await twoProducts();
+  const mine = await ctx.server.api("GET", `/api/v1/shows/${show.id}`, token);
+  const { page: studio, errors } = await openStudio(show, token);
+  const key = studio.locator(".st-key");
+  await key.waitFor({ timeout: 5000 });
+  // The token is out of the address bar (and so out of screenshots).
+  assert.equal(new URL(studio.url()).search, "");
+  assert.doesNotMatch(await key.inputValue(), /live_/);
+  assert.equal(await key.inputValue(), "•".repeat(16));
+  await studio.locator(".st-copy", { has: key }).locator(".st-reveal").click();
+  assert.equal(await key.inputValue(), mine.stream_key);
+  assert.equal(await studio.locator(".st-rtmp-server").inputValue(), mine.ingest.rtmp.replace(`/${mine.stream_key}`, ""));
+  // A reload keeps the studio open for this tab.
+  await studio.reload();
+  await reads(studio.locator(".st-role"), "Creator");
+  assert.deepEqual(errors, []);
+  await studio.close();
+
+  const editor = await ctx.server.api("POST", `/api/v1/shows/${show.id}/editors`, token);
+  const { page: desk } = await openStudio(show, editor.token);
+  await reads(desk.locator(".st-role"), "Editor");
+  assert.equal(await desk.locator(".st-desk").isVisible(), true);
+  assert.equal(await desk.locator(".st-tabs").isVisible(), false);
+  assert.equal(await desk.locator(".st-key").count(), 0);
+  assert.equal(await desk.locator(".st-products").count(), 0);
+  await desk.close();
+
+  for (const [bad, words] of [["dcc_not-a-real-token", /not valid/], [editor.token.replace(/.$/, "x"), /not valid/]]) {
+    const { page } = await openStudio(show, bad);
+    await page.locator(".st-refused").waitFor({ timeout: 5000 });
+    assert.match(await page.locator(".st-refused").textContent(), words);
+    await page.close();
+  }
+  // Another creator's token: not theirs.
+  const other = await showWithProduct(ctx.server);
+  const { page: stranger } = await openStudio(show, other.token);
+  await stranger.locator(".st-refused").waitFor({ timeout: 5000 });
+  assert.match(await stranger.locator(".st-refused").textContent(), /not for this show/);
+  await stranger.close();
+});
+
+test("the clip desk exports from a real stream, shows progress and offers the file", async () => {
+  const { token, show, cap } = await twoProducts();
+  const mine = await ctx.server.api("GET", `/api/v1/shows/${show.id}`, token);
+  const encoder = publish(mine.ingest.rtmp.replace(/:\d+\//, `:${ctx.server.rtmpPort}/`), 40);
+  try {
+    const { page: studio, errors } = await openStudio(show, token);
+    await studio.locator(".st-tab", { hasText: "Clip desk" }).click();
+    await reads(studio.locator(".st-onair"), "● LIVE");
+    // A few segments in, pin another product: it lands on the timeline.
+    await studio.waitForFunction(() => document.querySelectorAll(".st-thumb").length >= 3, null, { timeout: 30000 });
+    await ctx.server.api("PUT", `/api/v1/shows/${show.id}/pin`, token, { product_id: cap.id });
+    await studio.locator(".st-mark.st-m-pin").first().waitFor({ timeout: 10000 });
+    assert.match(await studio.locator(".st-buffer").textContent(), /^Replay buffer: 0:\d\d .*, live$/);
+    await studio.waitForFunction(() => document.querySelectorAll(".st-thumb").length >= 6, null, { timeout: 30000 });
+
+    // Watch every status and progress value the export rows go through.
+    await studio.evaluate(() => {
+      window.seen = [];
+      new MutationObserver(() => {
+        for (const li of document.querySelectorAll(".st-clip")) {
+          const bar = li.querySelector(".st-progress");
+          window.seen.push([li.dataset.clip, li.dataset.status, bar ? bar.value : null]);
+        }
+      }).observe(document.querySelector(".st-clips"), { subtree: true, attributes: true, childList: true });
+    });
+
+    // The last 60 s (all of this short buffer), cut without re-encoding.
+    await studio.locator(".st-last60").click();
+    const first = studio.locator(".st-clip").first();
+    await first.locator(".st-download").waitFor({ timeout: 30000 });
+    assert.equal(await first.getAttribute("data-status"), "done");
+    const href = await first.locator(".st-download").getAttribute("href");
+    const file = await fetch(new URL(href, ctx.server.base));
+    assert.equal(file.status, 200);
+    assert.equal(file.headers.get("content-type"), "video/mp4");
+    assert.ok((await file.arrayBuffer()).byteLength > 100_000);
+    await studio.waitForFunction(() => {
+      const v = document.querySelector(".st-clip .st-preview");
+      return v && v.readyState >= 1 && v.duration > 5;
+    }, null, { timeout: 10000 });
+
+    // A vertical short of a selection picked on the timeline, linked to the cap.
+    await studio.locator(".st-timeline").click({ position: { x: 20, y: 40 } });
+    const length = await studio.locator(".st-sellen").textContent();
+    assert.match(length, /^Selection: 0:(0[5-9]|[1-3]\d)$/);
+    await studio.locator(".st-fmt-vertical").check();
+    await studio.locator(".st-clip-product").selectOption(cap.id);
+    await studio.locator(".st-export").click();
+    await studio.waitForFunction(() => document.querySelectorAll(".st-clip").length === 2, null, { timeout: 10000 });
+    const vertical = studio.locator(".st-clip").first();
+    const id = await vertical.getAttribute("data-clip");
+    await vertical.locator(".st-download").waitFor({ timeout: 120000 });
+    const states = (await studio.evaluate(() => window.seen)).filter(([clip]) => clip === id);
+    const running = states.filter(([, status, value]) => status === "running" && value > 0 && value < 100);
+    assert.ok(running.length > 0, `a progress bar between 0 and 100 was shown: ${JSON.stringify(states.slice(-20))}`);
+    assert.match(await vertical.locator(".st-cliphead").textContent(), /^Vertical 9:16 · 0:\d\d/);
+    const clip = await ctx.server.api("GET", `/api/v1/clips/${id}`, token);
+    assert.equal(clip.format, "vertical");
+    assert.equal(clip.product_id, cap.id);
+    await studio.screenshot({ path: path.join(SHOTS, "studio-desk-desktop.png"), fullPage: true });
+    await studio.setViewportSize({ width: 390, height: 844 });
+    await studio.screenshot({ path: path.join(SHOTS, "studio-desk-phone.png"), fullPage: true });
+    assert.deepEqual(errors, []);
+    await studio.close();
+  } finally {
+    encoder.kill("SIGINT");
+  }
+});
