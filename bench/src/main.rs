@@ -5,6 +5,9 @@
 //! ```text
 //! dropcast-bench clip [--runs N]   a 60 s clip cut from the replay buffer, beside ffmpeg
 //! dropcast-bench widget            the pages' wasm and JS, raw and gzipped
+//! dropcast-bench fanout [--sockets 10000,25000,50000] [--runs N]
+//!                                  one stock change to N idle sockets: p50/p99/max, memory
+//! dropcast-bench fanout-client …   the fan-out load generator (started by `fanout`)
 //! dropcast-bench report            rewrites BENCHMARKS.md from target/bench/*.json
 //! ```
 //!
@@ -13,11 +16,13 @@
 //!
 //! # Layout
 //! - [`clip`]: clip export against `ffmpeg -i concat: -c copy`.
+//! - [`fanout`]: live fan-out to many sockets, and its load generator.
 //! - [`machine`]: what the figures were measured on.
 //! - [`widget`]: the size of the pages' module.
 //! - [`report`]: rewrites `BENCHMARKS.md` from the figures.
 
 mod clip;
+mod fanout;
 mod machine;
 mod report;
 mod widget;
@@ -50,7 +55,9 @@ fn median_ms(samples: &[Duration]) -> f64 {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: dropcast-bench clip [--runs N] | widget | report");
+    eprintln!(
+        "usage: dropcast-bench clip [--runs N] | widget | fanout [--sockets N,N…] [--runs N] | report"
+    );
     std::process::exit(2)
 }
 
@@ -63,8 +70,33 @@ async fn main() {
         .and_then(|i| args.get(i + 1))
         .map(|n| n.parse().unwrap_or_else(|_| usage()))
         .unwrap_or(7);
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
     let outcome = match args.first().map(String::as_str) {
         Some("clip") => clip::run(runs).await,
+        Some("fanout") => {
+            let counts: Vec<usize> = flag("--sockets")
+                .unwrap_or_else(|| "10000,25000,50000".into())
+                .split(',')
+                .map(|n| n.trim().parse().unwrap_or_else(|_| usage()))
+                .collect();
+            fanout::run(&counts, runs).await
+        }
+        Some("fanout-client") => match (args.get(1), args.get(2), args.get(3)) {
+            (Some(url), Some(n), Some(source)) => {
+                fanout::client(
+                    url,
+                    n.parse().unwrap_or_else(|_| usage()),
+                    source.parse().unwrap_or_else(|_| usage()),
+                )
+                .await
+            }
+            _ => usage(),
+        },
         Some("widget") => widget::run(),
         Some("report") => report::write(),
         _ => usage(),

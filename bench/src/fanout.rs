@@ -1,0 +1,520 @@
+//! Live fan-out: N idle viewer sockets on one `dropcast`, one stock change,
+//! and the time until every socket has it.
+//!
+//! ```text
+//!  dropcast-bench fanout (coordinator)
+//!    ├─ starts target/release/dropcast serve (fresh SQLite, its own ports)
+//!    ├─ makes a creator, a show and a product over HTTP
+//!    ├─ starts load generators: `dropcast-bench fanout-client` processes,
+//!    │    each opening its share of the sockets from 127.0.0.2‥9 (more
+//!    │    source addresses, more ephemeral ports) and reading every frame
+//!    └─ per run: arms the generators ("go AVAILABLE"), notes the wall clock,
+//!         restocks one unit over HTTP; each generator stamps the moment
+//!         each socket sees the new figure and sends the stamps back
+//! ```
+//!
+//! Latency is wall clock (same machine, same clock) from just before the
+//! PATCH to each socket's frame: it includes the HTTP request, the database
+//! write, the room and every socket's send. Memory per connection is the
+//! server's resident set with N sockets open minus before, over N. The
+//! generators share the machine's cores with the server: on 2 cores the
+//! figure includes that contention, and the report says so.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+type Error = Box<dyn std::error::Error>;
+
+/// Most sockets one generator process opens (its file limit is the machine's).
+const PER_GENERATOR: usize = 12_500;
+/// Source addresses the generators spread their sockets over.
+const SOURCES: u8 = 8;
+
+fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+/// The hard limit on open files for this process and its children.
+fn file_limit() -> u64 {
+    rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(_, hard)| hard)
+}
+
+/// With `DROPCAST_BENCH_SPLIT=SERVER_CPUS/LOAD_CPUS` (taskset lists, e.g.
+/// `0/1`), the server and the load generators run on separate cores.
+fn split_cores() -> Option<(String, String)> {
+    let v = std::env::var("DROPCAST_BENCH_SPLIT").ok()?;
+    let (a, b) = v.split_once('/')?;
+    Some((a.to_string(), b.to_string()))
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn free_port() -> Result<u16, Error> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// A `dropcast serve` of our own, stopped on drop.
+struct Server {
+    child: Child,
+    base: String,
+    port: u16,
+    admin: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    async fn start() -> Result<Server, Error> {
+        let bin = crate::root().join("target/release/dropcast");
+        if !bin.exists() {
+            return Err("no target/release/dropcast: run scripts/bench.sh".into());
+        }
+        let dir = tempfile::tempdir()?;
+        let port = free_port()?;
+        let admin = format!("bench-admin-{}", now_us());
+        let split = split_cores();
+        let mut command = match &split {
+            Some((server, _)) => {
+                let mut c = Command::new("taskset");
+                c.args(["-c", server]).arg(&bin);
+                c
+            }
+            None => Command::new(&bin),
+        };
+        let child = command
+            .arg("serve")
+            .env("DROPCAST_HTTP_ADDR", format!("127.0.0.1:{port}"))
+            .env("DROPCAST_DATA_DIR", dir.path())
+            .env("DROPCAST_ADMIN_TOKEN", &admin)
+            .env("DROPCAST_RTMP_ADDR", format!("127.0.0.1:{}", free_port()?))
+            .env("DROPCAST_SRT_ADDR", format!("127.0.0.1:{}", free_port()?))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()?;
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            if client
+                .get(format!("{base}/healthz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Ok(Server {
+                    child,
+                    base,
+                    port,
+                    admin,
+                    _dir: dir,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err("dropcast did not answer /healthz".into())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn call(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Value,
+) -> Result<Value, Error> {
+    let res = client
+        .request(method, url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await?;
+    let status = res.status();
+    let json: Value = res.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        return Err(format!("{status}: {json}").into());
+    }
+    Ok(json)
+}
+
+/// One load-generator process and its pipes.
+struct Generator {
+    child: Child,
+    stdin: ChildStdin,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Generator {
+    fn spawn(url: &str, sockets: usize, first_source: u8) -> Result<Generator, Error> {
+        let me = std::env::current_exe()?;
+        let mut command = match split_cores() {
+            Some((_, load)) => {
+                let mut c = Command::new("taskset");
+                c.args(["-c", &load]).arg(&me);
+                c
+            }
+            None => Command::new(&me),
+        };
+        let mut child = command
+            .args([
+                "fanout-client",
+                url,
+                &sockets.to_string(),
+                &first_source.to_string(),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let stdin = child.stdin.take().ok_or("no stdin")?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Generator {
+            child,
+            stdin,
+            lines,
+        })
+    }
+
+    fn expect(&self, what: &str, within: Duration) -> Result<String, Error> {
+        let line = self
+            .lines
+            .recv_timeout(within)
+            .map_err(|_| format!("a load generator did not say {what} in {within:?}"))?;
+        if !line.starts_with(what) {
+            return Err(format!("a load generator said {line:?}, not {what}").into());
+        }
+        Ok(line)
+    }
+}
+
+impl Drop for Generator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// One figure: N sockets, `runs` stock changes.
+async fn measure(sockets: usize, runs: usize) -> Result<Value, Error> {
+    let server = Server::start().await?;
+    let client = reqwest::Client::new();
+    let api = |p: &str| format!("{}/api/v1{p}", server.base);
+    let creator = call(
+        &client,
+        reqwest::Method::POST,
+        api("/creators"),
+        &server.admin,
+        json!({"name": "Bench"}),
+    )
+    .await?;
+    let token = creator["token"].as_str().unwrap_or_default().to_string();
+    let show = call(
+        &client,
+        reqwest::Method::POST,
+        api("/shows"),
+        &token,
+        json!({"title": "Fan-out"}),
+    )
+    .await?;
+    let show_id = show["id"].as_str().unwrap_or_default().to_string();
+    let product = call(
+        &client,
+        reqwest::Method::POST,
+        api(&format!("/shows/{show_id}/products")),
+        &token,
+        json!({"sku": "FAN-1", "title": "Fan", "price_cents": 100, "currency": "usd", "stock": 100_000}),
+    )
+    .await?;
+    let product_id = product["id"].as_str().unwrap_or_default().to_string();
+    let mut available = product["available"].as_i64().unwrap_or_default();
+    let rss_before = rss_kib(server.child.id()).unwrap_or(0);
+
+    let url = format!("ws://127.0.0.1:{}/api/v1/shows/{show_id}/live", server.port);
+    let started = Instant::now();
+    let mut generators = Vec::new();
+    let mut left = sockets;
+    let mut source = 2u8;
+    while left > 0 {
+        let n = left.min(PER_GENERATOR);
+        generators.push(Generator::spawn(&url, n, source)?);
+        source = source.wrapping_add(SOURCES);
+        left -= n;
+    }
+    for g in &generators {
+        g.expect("ready", Duration::from_secs(300))?;
+    }
+    let connect_s = started.elapsed().as_secs_f64();
+    // Let the joins' viewer-count frames and allocations settle.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rss_after = rss_kib(server.child.id()).unwrap_or(0);
+
+    let mut per_run = Vec::new();
+    // One warm-up change first, not counted.
+    for run in 0..=runs {
+        available += 1;
+        for g in &mut generators {
+            writeln!(g.stdin, "go {available}")?;
+            g.stdin.flush()?;
+        }
+        for g in &generators {
+            g.expect("armed", Duration::from_secs(10))?;
+        }
+        let t0 = now_us();
+        call(
+            &client,
+            reqwest::Method::PATCH,
+            api(&format!("/shows/{show_id}/products/{product_id}")),
+            &token,
+            json!({"add_stock": 1}),
+        )
+        .await?;
+        let mut latencies = Vec::with_capacity(sockets);
+        let mut missing = 0usize;
+        for g in &generators {
+            let line = g.expect("done", Duration::from_secs(60))?;
+            let report: Value = serde_json::from_str(line.trim_start_matches("done "))?;
+            missing += report["missing"].as_u64().unwrap_or(0) as usize;
+            latencies.extend(
+                report["at_us"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_i64)
+                    .map(|at| (at - t0) as f64 / 1000.0),
+            );
+        }
+        latencies.sort_by(f64::total_cmp);
+        if run > 0 {
+            per_run.push(json!({
+                "p50_ms": percentile(&latencies, 50.0),
+                "p99_ms": percentile(&latencies, 99.0),
+                "max_ms": latencies.last().copied().unwrap_or(f64::NAN),
+                "received": latencies.len(),
+                "missing": missing,
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let pick = |key: &str| {
+        median(
+            per_run
+                .iter()
+                .filter_map(|r| r[key].as_f64())
+                .collect::<Vec<_>>(),
+        )
+    };
+    let result = json!({
+        "sockets": sockets,
+        "generators": generators.len(),
+        "connect_s": connect_s,
+        "rss_before_kib": rss_before,
+        "rss_after_kib": rss_after,
+        "bytes_per_conn": (rss_after.saturating_sub(rss_before) as f64 * 1024.0) / sockets as f64,
+        "p50_ms": pick("p50_ms"),
+        "p99_ms": pick("p99_ms"),
+        "max_ms": pick("max_ms"),
+        "runs": per_run,
+    });
+    eprintln!("fan-out {sockets}: {result}");
+    Ok(result)
+}
+
+/// `dropcast-bench fanout --sockets 10000,25000,50000 [--runs N]`.
+pub async fn run(counts: &[usize], runs: usize) -> Result<(), Error> {
+    // The server raises its own soft limit to the hard one; so do we, for
+    // the generators we start.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let limit = file_limit();
+    let mut figures = Vec::new();
+    let mut largest_done = false;
+    for &n in counts {
+        // The server needs a descriptor per socket and some of its own.
+        if n as u64 + 256 > limit {
+            eprintln!("fan-out {n}: skipped, the open-file limit here is {limit}");
+            figures.push(json!({
+                "sockets": n,
+                "skipped": format!(
+                    "this machine's hard limit on open files per process is {limit}, and raising it is not permitted here; one process cannot hold {n} sockets"
+                ),
+            }));
+            // Measure the most this machine allows instead, once.
+            let largest = (limit.saturating_sub(512) / 500 * 500) as usize;
+            if !largest_done && largest > 0 && !counts.contains(&largest) {
+                largest_done = true;
+                let mut figure = measure(largest, runs).await?;
+                figure["largest_here"] = json!(true);
+                figures.push(figure);
+            }
+            continue;
+        }
+        figures.push(measure(n, runs).await?);
+    }
+    let result = json!({
+        "machine": crate::machine::describe(),
+        "file_limit": limit,
+        "runs": runs,
+        "figures": figures,
+    });
+    std::fs::create_dir_all(crate::results_dir())?;
+    std::fs::write(
+        crate::results_dir().join("fanout.json"),
+        serde_json::to_string_pretty(&result)?,
+    )?;
+    crate::report::write()
+}
+
+/// The load generator: `dropcast-bench fanout-client URL N FIRST_SOURCE`.
+/// Opens N sockets (from 127.0.0.FIRST_SOURCE‥+7), says `ready`, then for
+/// each `go AVAILABLE` line says `armed`, and once every socket saw a stock
+/// frame (or a snapshot) with that figure, or 20 s passed, `done {json}`.
+pub async fn client(url: &str, sockets: usize, first_source: u8) -> Result<(), Error> {
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let server: SocketAddr = url
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()
+        .ok_or("bad url")?
+        .parse()?;
+    let expected = Arc::new(AtomicI64::new(i64::MIN));
+    let (seen_tx, mut seen_rx) = mpsc::unbounded_channel::<(i64, i64)>();
+    let connected = Arc::new(AtomicUsize::new(0));
+    let open = Arc::new(tokio::sync::Semaphore::new(64));
+    let mut tasks = Vec::with_capacity(sockets);
+    for i in 0..sockets {
+        let source = IpAddr::V4(Ipv4Addr::new(
+            127,
+            0,
+            0,
+            first_source.wrapping_add((i % SOURCES as usize) as u8),
+        ));
+        let (url, expected, seen_tx, connected, open) = (
+            url.to_string(),
+            expected.clone(),
+            seen_tx.clone(),
+            connected.clone(),
+            open.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let permit = open.acquire_owned().await.ok()?;
+            let socket = tokio::net::TcpSocket::new_v4().ok()?;
+            socket.bind(SocketAddr::new(source, 0)).ok()?;
+            let stream = socket.connect(server).await.ok()?;
+            let (mut ws, _) = tokio_tungstenite::client_async(url, stream).await.ok()?;
+            // The snapshot, then this socket counts as connected.
+            ws.next().await?.ok()?;
+            drop(permit);
+            connected.fetch_add(1, Ordering::Relaxed);
+            while let Some(Ok(msg)) = ws.next().await {
+                let Message::Text(text) = msg else { continue };
+                let want = expected.load(Ordering::Relaxed);
+                if want == i64::MIN {
+                    continue;
+                }
+                let needle = format!("\"available\":{want},");
+                if text.as_str().contains(&needle) && seen_tx.send((want, now_us())).is_err() {
+                    break;
+                }
+            }
+            Some(())
+        }));
+    }
+    drop(seen_tx);
+    // Wait until all connected (or gave up).
+    let started = Instant::now();
+    while connected.load(Ordering::Relaxed) < sockets {
+        if tasks.iter().all(|t| t.is_finished()) || started.elapsed() > Duration::from_secs(280) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let open_now = connected.load(Ordering::Relaxed);
+    println!("ready {open_now}");
+    let mut stdin = BufReader::new(std::io::stdin()).lines();
+    let mut early: HashMap<i64, Vec<i64>> = HashMap::new();
+    while let Some(Ok(line)) = tokio::task::block_in_place(|| stdin.next()) {
+        let Some(want) = line.strip_prefix("go ").and_then(|n| n.parse::<i64>().ok()) else {
+            continue;
+        };
+        expected.store(want, Ordering::Relaxed);
+        println!("armed");
+        let mut at = early.remove(&want).unwrap_or_default();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while at.len() < open_now {
+            match tokio::time::timeout_at(deadline, seen_rx.recv()).await {
+                Ok(Some((figure, t))) if figure == want => at.push(t),
+                Ok(Some((figure, t))) => early.entry(figure).or_default().push(t),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        let missing = open_now - at.len();
+        println!("done {}", json!({"at_us": at, "missing": missing}));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_take_the_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&v, 50.0), 50.0);
+        assert_eq!(percentile(&v, 99.0), 99.0);
+        assert_eq!(percentile(&v, 100.0), 100.0);
+        assert_eq!(percentile(&[7.0], 99.0), 7.0);
+        assert!(percentile(&[], 50.0).is_nan());
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+    }
+}
