@@ -77,16 +77,21 @@ fn free_port() -> Result<u16, Error> {
 }
 
 /// A `dropcast serve` of our own, stopped on drop.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     port: u16,
-    admin: String,
+    pub(crate) admin: String,
     _dir: tempfile::TempDir,
 }
 
 impl Server {
     async fn start() -> Result<Server, Error> {
+        Server::start_with(&[]).await
+    }
+
+    /// Starts one with extra environment (a database, Stripe).
+    pub(crate) async fn start_with(extra: &[(&str, &str)]) -> Result<Server, Error> {
         let bin = crate::root().join("target/release/dropcast");
         if !bin.exists() {
             return Err("no target/release/dropcast: run scripts/bench.sh".into());
@@ -111,6 +116,7 @@ impl Server {
             .env("DROPCAST_RTMP_ADDR", format!("127.0.0.1:{}", free_port()?))
             .env("DROPCAST_SRT_ADDR", format!("127.0.0.1:{}", free_port()?))
             .env("RUST_LOG", "warn")
+            .envs(extra.iter().copied())
             .stdout(Stdio::null())
             .spawn()?;
         let base = format!("http://127.0.0.1:{port}");

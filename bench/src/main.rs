@@ -8,6 +8,7 @@
 //! dropcast-bench fanout [--sockets 10000,25000,50000] [--runs N]
 //!                                  one stock change to N idle sockets: p50/p99/max, memory
 //! dropcast-bench fanout-client …   the fan-out load generator (started by `fanout`)
+//! dropcast-bench checkout [--runs N] flash sale: hold path and whole path, SQLite and PostgreSQL
 //! dropcast-bench report            rewrites BENCHMARKS.md from target/bench/*.json
 //! ```
 //!
@@ -17,10 +18,12 @@
 //! # Layout
 //! - [`clip`]: clip export against `ffmpeg -i concat: -c copy`.
 //! - [`fanout`]: live fan-out to many sockets, and its load generator.
+//! - [`checkout`]: a flash sale, on the hold path alone and through Stripe.
 //! - [`machine`]: what the figures were measured on.
 //! - [`widget`]: the size of the pages' module.
 //! - [`report`]: rewrites `BENCHMARKS.md` from the figures.
 
+mod checkout;
 mod clip;
 mod fanout;
 mod machine;
@@ -56,7 +59,7 @@ fn median_ms(samples: &[Duration]) -> f64 {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: dropcast-bench clip [--runs N] | widget | fanout [--sockets N,N…] [--runs N] | report"
+        "usage: dropcast-bench clip [--runs N] | widget | fanout [--sockets N,N…] [--runs N] | checkout [--runs N] | report"
     );
     std::process::exit(2)
 }
@@ -78,6 +81,7 @@ async fn main() {
     };
     let outcome = match args.first().map(String::as_str) {
         Some("clip") => clip::run(runs).await,
+        Some("checkout") => checkout::run(runs).await,
         Some("fanout") => {
             let counts: Vec<usize> = flag("--sockets")
                 .unwrap_or_else(|| "10000,25000,50000".into())

@@ -1,0 +1,330 @@
+//! Flash-sale checkout: K buyers at once for S units of one product, on
+//! SQLite and on PostgreSQL.
+//!
+//! - *Hold path*: the server's own `store::orders::hold` (the transaction
+//!   that inserts the order and takes the units; what every order does
+//!   before Stripe is asked) called by K concurrent tasks through the
+//!   server's pool: orders held per second, and each attempt's latency
+//!   (waiting for a connection included, as a request would).
+//! - *Whole path*: a release `dropcast serve` with localstripe as Stripe; K
+//!   buyers with saved cards `POST …/orders` at once over HTTP.
+//!
+//! Neither asserts anything: each reports the oversell check (units held or
+//! paid against the stock, and the product's figures adding up).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dropcast::domain::ids::new_id;
+use dropcast::store::{self, orders};
+use serde_json::{Value, json};
+use tokio::sync::Barrier;
+
+type Error = Box<dyn std::error::Error>;
+
+/// Buyers and units of the hold path: twice as many buyers as units.
+const HOLD_BUYERS: usize = 4_000;
+const HOLD_UNITS: i64 = 2_000;
+/// Buyers and units of the whole path (localstripe answers each payment).
+const PAY_BUYERS: usize = 200;
+const PAY_UNITS: i64 = 100;
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// One flash sale on the hold path.
+async fn hold_once(url: &str) -> Result<Value, Error> {
+    let pool = dropcast::db::open(url).await?;
+    let creator = new_id("crt");
+    store::create_creator(&pool, &creator, "Bench", &new_id("hash")).await?;
+    let show = new_id("shw");
+    store::insert_show(&pool, &show, &creator, "Flash", &new_id("key")).await?;
+    let product = new_id("prd");
+    let sku = new_id("SKU");
+    store::insert_product(
+        &pool,
+        store::NewProduct {
+            id: &product,
+            show_id: &show,
+            sku: &sku,
+            title: "Drop",
+            price_cents: 2500,
+            currency: "usd",
+            stock: HOLD_UNITS,
+            max_per_buyer: Some(1),
+            image_url: None,
+        },
+    )
+    .await?;
+    let mut viewers = Vec::with_capacity(HOLD_BUYERS);
+    for _ in 0..HOLD_BUYERS {
+        let id = new_id("vwr");
+        store::create_viewer(&pool, &id, &new_id("hash")).await?;
+        viewers.push(id);
+    }
+    let start = Arc::new(Barrier::new(HOLD_BUYERS + 1));
+    let mut tasks = Vec::with_capacity(HOLD_BUYERS);
+    for viewer in viewers {
+        let (pool, start, show, product) =
+            (pool.clone(), start.clone(), show.clone(), product.clone());
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            let t = Instant::now();
+            let id = new_id("ord");
+            let key = new_id("key");
+            let outcome = orders::hold(
+                &pool,
+                orders::NewOrder {
+                    id: &id,
+                    show_id: &show,
+                    product_id: &product,
+                    viewer_id: &viewer,
+                    quantity: 1,
+                    idempotency_key: &key,
+                    hold_ms: 600_000,
+                },
+            )
+            .await;
+            let held = matches!(outcome, Ok(orders::Hold::Held { .. }));
+            (t.elapsed(), t, held, outcome.is_err())
+        }));
+    }
+    start.wait().await;
+    let began = Instant::now();
+    let mut latencies = Vec::with_capacity(HOLD_BUYERS);
+    let (mut held, mut errors) = (0i64, 0usize);
+    let mut last_held = Duration::ZERO;
+    for task in tasks {
+        let (took, at, ok, err) = task.await?;
+        latencies.push(took.as_secs_f64() * 1000.0);
+        if ok {
+            held += 1;
+            last_held = last_held.max(at.duration_since(began) + took);
+        }
+        errors += usize::from(err);
+    }
+    let elapsed = began.elapsed();
+    latencies.sort_by(f64::total_cmp);
+    let row = store::get_product(&pool, &show, &product)
+        .await?
+        .ok_or("the product vanished")?;
+    pool.close().await;
+    Ok(json!({
+        "buyers": HOLD_BUYERS,
+        "units": HOLD_UNITS,
+        "held": held,
+        "errors": errors,
+        "orders_per_s": held as f64 / last_held.as_secs_f64(),
+        "attempts_per_s": HOLD_BUYERS as f64 / elapsed.as_secs_f64(),
+        "p50_ms": pct(&latencies, 50.0),
+        "p99_ms": pct(&latencies, 99.0),
+        "oversold": (held - HOLD_UNITS).max(0),
+        "figures_add_up": row.available + row.held + row.sold == HOLD_UNITS && row.available >= 0 && row.held == held,
+    }))
+}
+
+/// The whole path over HTTP with localstripe, once.
+async fn pay_once(db_url: &str, stripe_url: &str) -> Result<Value, Error> {
+    let server = crate::fanout::Server::start_with(&[
+        ("DATABASE_URL", db_url),
+        ("STRIPE_SECRET_KEY", "sk_test_bench"),
+        ("STRIPE_PUBLISHABLE_KEY", "pk_test_bench"),
+        ("STRIPE_API_BASE", stripe_url),
+    ])
+    .await?;
+    let client = reqwest::Client::new();
+    let api = |p: &str| format!("{}/api/v1{p}", server.base);
+    let post = {
+        let client = client.clone();
+        move |url: String, token: Option<String>, body: Value| {
+            let client = client.clone();
+            async move {
+                let mut req = client.post(url).json(&body);
+                if let Some(t) = token {
+                    req = req.bearer_auth(t);
+                }
+                let res = req.send().await?;
+                let status = res.status().as_u16();
+                let json: Value = res.json().await.unwrap_or(Value::Null);
+                Ok::<_, reqwest::Error>((status, json))
+            }
+        }
+    };
+    let (_, creator) = post(
+        api("/creators"),
+        Some(server.admin.clone()),
+        json!({"name": "Bench"}),
+    )
+    .await?;
+    let token = creator["token"].as_str().unwrap_or_default().to_string();
+    let (_, show) = post(
+        api("/shows"),
+        Some(token.clone()),
+        json!({"title": "Flash"}),
+    )
+    .await?;
+    let show_id = show["id"].as_str().unwrap_or_default().to_string();
+    let (_, product) = post(
+        api(&format!("/shows/{show_id}/products")),
+        Some(token.clone()),
+        json!({"sku": "FLASH-1", "title": "Drop", "price_cents": 2500, "currency": "usd", "stock": PAY_UNITS}),
+    )
+    .await?;
+    let product_id = product["id"].as_str().unwrap_or_default().to_string();
+    // Buyers with saved cards, a few at a time (localstripe is one process).
+    let mut buyers = Vec::with_capacity(PAY_BUYERS);
+    let gate = Arc::new(tokio::sync::Semaphore::new(8));
+    let mut made = Vec::new();
+    for _ in 0..PAY_BUYERS {
+        let (client, api_base, gate) = (client.clone(), server.base.clone(), gate.clone());
+        made.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await.ok()?;
+            let viewer: Value = client
+                .post(format!("{api_base}/api/v1/viewers"))
+                .json(&json!({}))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            let token = viewer["token"].as_str()?.to_string();
+            let saved = client
+                .put(format!("{api_base}/api/v1/viewers/me/payment-method"))
+                .bearer_auth(&token)
+                .json(&json!({"email": "buyer@example.com", "payment_method": "pm_card_visa"}))
+                .send()
+                .await
+                .ok()?;
+            saved.status().is_success().then_some(token)
+        }));
+    }
+    for m in made {
+        if let Some(token) = m.await? {
+            buyers.push(token);
+        }
+    }
+    let start = Arc::new(Barrier::new(buyers.len() + 1));
+    let mut tasks = Vec::new();
+    for (i, buyer) in buyers.iter().cloned().enumerate() {
+        let (start, url) = (start.clone(), api(&format!("/shows/{show_id}/orders")));
+        let body = json!({"product_id": product_id, "quantity": 1, "idempotency_key": format!("bench-{i}")});
+        let post = post.clone();
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            let t = Instant::now();
+            let answer = post(url, Some(buyer), body).await;
+            (t.elapsed(), answer.ok())
+        }));
+    }
+    start.wait().await;
+    let began = Instant::now();
+    let mut latencies = Vec::new();
+    let (mut paid, mut sold_out, mut other) = (0i64, 0usize, 0usize);
+    for task in tasks {
+        let (took, answer) = task.await?;
+        latencies.push(took.as_secs_f64() * 1000.0);
+        match answer {
+            Some((201, order)) if order["status"] == "paid" => paid += 1,
+            Some((409, e)) if e["error"]["code"] == "sold_out" => sold_out += 1,
+            _ => other += 1,
+        }
+    }
+    let elapsed = began.elapsed();
+    latencies.sort_by(f64::total_cmp);
+    let view: Value = client
+        .get(api(&format!("/shows/{show_id}")))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let figures = view["products"][0].clone();
+    let sold = figures["sold"].as_i64().unwrap_or(-1);
+    Ok(json!({
+        "buyers": buyers.len(),
+        "units": PAY_UNITS,
+        "paid": paid,
+        "sold_out": sold_out,
+        "other": other,
+        "orders_per_s": paid as f64 / elapsed.as_secs_f64(),
+        "p50_ms": pct(&latencies, 50.0),
+        "p99_ms": pct(&latencies, 99.0),
+        "oversold": (sold - PAY_UNITS).max(0),
+        "figures_add_up": sold == paid && figures["available"].as_i64() == Some(PAY_UNITS - paid),
+    }))
+}
+
+fn summarize(runs: &[Value]) -> Value {
+    let pick = |key: &str| median(runs.iter().filter_map(|r| r[key].as_f64()).collect());
+    json!({
+        "orders_per_s": pick("orders_per_s"),
+        "p50_ms": pick("p50_ms"),
+        "p99_ms": pick("p99_ms"),
+        "oversold_total": runs.iter().filter_map(|r| r["oversold"].as_i64()).sum::<i64>(),
+        "all_add_up": runs.iter().all(|r| r["figures_add_up"] == true),
+        "runs": runs,
+    })
+}
+
+/// `dropcast-bench checkout [--runs N]`; PostgreSQL from
+/// `DROPCAST_BENCH_PG_URL`, localstripe from `DROPCAST_BENCH_STRIPE_URL`
+/// (scripts/bench.sh starts both).
+pub async fn run(runs: usize) -> Result<(), Error> {
+    let dir = tempfile::tempdir()?;
+    let pg = std::env::var("DROPCAST_BENCH_PG_URL").ok();
+    let stripe = std::env::var("DROPCAST_BENCH_STRIPE_URL").ok();
+    let mut databases: Vec<(&str, Box<dyn Fn(usize) -> String>)> = vec![(
+        "sqlite",
+        Box::new({
+            let dir = dir.path().to_path_buf();
+            move |i| format!("sqlite://{}/bench-{i}.db", dir.display())
+        }),
+    )];
+    if let Some(pg) = pg.clone() {
+        databases.push(("postgres", Box::new(move |_| pg.clone())));
+    }
+    let mut result = json!({
+        "machine": crate::machine::describe(),
+        "hold_buyers": HOLD_BUYERS, "hold_units": HOLD_UNITS,
+        "pay_buyers": PAY_BUYERS, "pay_units": PAY_UNITS,
+        "postgres": pg.is_some(), "localstripe": stripe.is_some(),
+    });
+    for (name, url) in &databases {
+        let mut hold = Vec::new();
+        for i in 0..runs {
+            let r = hold_once(&url(i)).await?;
+            eprintln!("hold path, {name}: {r}");
+            hold.push(r);
+        }
+        result[format!("hold_{name}")] = summarize(&hold);
+        if let Some(stripe) = &stripe {
+            let mut pay = Vec::new();
+            for i in 0..runs.min(3) {
+                let r = pay_once(&url(runs + i), stripe).await?;
+                eprintln!("whole path, {name}: {r}");
+                pay.push(r);
+            }
+            result[format!("pay_{name}")] = summarize(&pay);
+        }
+    }
+    std::fs::create_dir_all(crate::results_dir())?;
+    std::fs::write(
+        crate::results_dir().join("checkout.json"),
+        serde_json::to_string_pretty(&result)?,
+    )?;
+    crate::report::write()
+}
