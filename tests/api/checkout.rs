@@ -230,6 +230,28 @@ async fn per_buyer_limits_count_paid_and_held_units(db: Db) {
         .await
         .expect(201);
     assert_eq!(app.stock(product_id).await, (6, 0, 4));
+
+    // One buyer's orders at once (a double tap, two tabs) still see each
+    // other: of ten single units with a limit of two, two go through.
+    let eager = app.buyer(CARD_OK).await;
+    let keys: Vec<String> = (0..10).map(|i| format!("race-{i}")).collect();
+    let answers = join_all(
+        keys.iter()
+            .map(|key| app.order(&eager, show_id, product_id, 1, key)),
+    )
+    .await;
+    let mut outcomes: Vec<(u16, String)> = answers
+        .iter()
+        .map(|a| (a.status.as_u16(), a.code().to_string()))
+        .collect();
+    outcomes.sort();
+    let created = outcomes.iter().filter(|(s, _)| *s == 201).count();
+    let refused = outcomes
+        .iter()
+        .filter(|(s, c)| *s == 422 && c == "limit_exceeded")
+        .count();
+    assert_eq!((created, refused), (2, 8), "{outcomes:?}");
+    assert_eq!(app.stock(product_id).await, (4, 0, 6));
 }
 
 async fn drop_windows_are_enforced(db: Db) {

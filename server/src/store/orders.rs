@@ -155,7 +155,9 @@ pub enum Hold {
 /// the per-buyer limit is checked against paid and held orders. Any refusal
 /// rolls all of it back.
 ///
-/// Lock order: the order row first, then the product row — the same order as
+/// Lock order: the order row first, then (PostgreSQL, a product with a
+/// per-buyer limit) the buyer's row, then the product row — the product last
+/// and briefly, since every buyer of a drop waits for it; the same order as
 /// every stock move below. (Product first would deadlock on PostgreSQL: a
 /// duplicate submit holding the product would wait on the unique index for
 /// the first order's settlement, which waits for the product.)
@@ -201,6 +203,31 @@ pub async fn hold(pool: &AnyPool, o: NewOrder<'_>) -> Result<Hold, sqlx::Error> 
         tx.rollback().await?;
         return Ok(Hold::Closed(window));
     }
+    // On PostgreSQL, where buyers run side by side, the hot product row is
+    // locked last, held only for its own update and the commit: the
+    // per-buyer limit is checked first, under a lock on the buyer's row (a
+    // no-op update), so one buyer's concurrent orders still see each other.
+    // SQLite runs one writer at a time anyway: there, fewer statements win,
+    // and the limit is checked after the stock is taken.
+    let concurrent = tx.backend_name() == "PostgreSQL";
+    if concurrent {
+        let max: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT max_per_buyer FROM products WHERE id = $1 AND show_id = $2")
+                .bind(o.product_id)
+                .bind(o.show_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(Some(max)) = max {
+            sqlx::query("UPDATE viewers SET id = id WHERE id = $1")
+                .bind(o.viewer_id)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(over) = over_limit(&mut tx, &o, max).await? {
+                tx.rollback().await?;
+                return Ok(over);
+            }
+        }
+    }
     let product: Option<ProductRow> = sqlx::query_as(concat!(
         "UPDATE products SET available = available - $3, held = held + $3, version = version + 1
          WHERE id = $1 AND show_id = $2 AND available >= $3 RETURNING ",
@@ -215,27 +242,36 @@ pub async fn hold(pool: &AnyPool, o: NewOrder<'_>) -> Result<Hold, sqlx::Error> 
         tx.rollback().await?;
         return Ok(Hold::SoldOut);
     };
-    if let Some(max) = product.max_per_buyer {
-        // Counted after the product lock is held, so a buyer's concurrent
-        // orders see each other; the sum includes this order.
-        let owned: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(CAST(SUM(quantity) AS BIGINT), 0) FROM orders
-             WHERE product_id = $1 AND viewer_id = $2 AND stock_state IN ('held', 'sold')",
-        )
-        .bind(o.product_id)
-        .bind(o.viewer_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        if owned > max {
-            tx.rollback().await?;
-            return Ok(Hold::OverLimit {
-                owned: owned - o.quantity,
-                max,
-            });
-        }
+    if !concurrent
+        && let Some(max) = product.max_per_buyer
+        && let Some(over) = over_limit(&mut tx, &o, max).await?
+    {
+        tx.rollback().await?;
+        return Ok(over);
     }
     tx.commit().await?;
     Ok(Hold::Held { order, product })
+}
+
+/// `Some(OverLimit)` if the buyer would own more than `max` of the product
+/// (held and paid, this order included).
+async fn over_limit(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    o: &NewOrder<'_>,
+    max: i64,
+) -> Result<Option<Hold>, sqlx::Error> {
+    let owned: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(CAST(SUM(quantity) AS BIGINT), 0) FROM orders
+         WHERE product_id = $1 AND viewer_id = $2 AND stock_state IN ('held', 'sold')",
+    )
+    .bind(o.product_id)
+    .bind(o.viewer_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok((owned > max).then_some(Hold::OverLimit {
+        owned: owned - o.quantity,
+        max,
+    }))
 }
 
 /// Records the PaymentIntent made for an order (before it is confirmed).
