@@ -6,8 +6,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 ensure_rust
-# ffmpeg encodes the test stream and is the clip benchmark's anchor.
-ensure_apt ffmpeg gzip "${MEDIA_PACKAGES[@]}"
+# ffmpeg encodes the test streams and is the clip benchmark's anchor;
+# PostgreSQL for checkout, Chromium for the widget's timing. One apt run.
+ensure_apt ffmpeg gzip curl postgresql chromium "${MEDIA_PACKAGES[@]}"
 
 say "building dropcast-bench and dropcast (release)"
 cargo build --release --locked -p bench --bin dropcast-bench
@@ -19,7 +20,22 @@ say "clip export (60 s) against ffmpeg concat"
 say "live fan-out to 10k, 25k and 50k sockets (as many as this machine's file limit allows)"
 "$ROOT/target/release/dropcast-bench" fanout "$@"
 
-say "the pages' size"
+say "flash-sale checkout on SQLite and a private PostgreSQL, hold path and through localstripe"
+work="$(mktemp -d /tmp/dropcast-bench.XXXXXX)"
+chmod 755 "$work" # the postgres user must reach its data dir inside
+trap 'stop_localstripe; stop_postgres; rm -rf "$work"' EXIT
+start_postgres "$work/pg"
+start_localstripe "$(free_port)" "$work/localstripe.log"
+DROPCAST_BENCH_PG_URL="$PG_URL/postgres" DROPCAST_BENCH_STRIPE_URL="$LOCALSTRIPE_URL" \
+    "$ROOT/target/release/dropcast-bench" checkout "$@"
+
+say "ingest: server CPU and memory per live 720p30 stream (1, 3, 10 streams)"
+"$ROOT/target/release/dropcast-bench" ingest
+
+say "the pages' size, and the widget's time to its first stock figure in Chromium"
 bash "$ROOT/scripts/build_widget.sh"
 "$ROOT/target/release/dropcast-bench" widget
+ensure_npm "$ROOT/tests/browser"
+(cd "$ROOT/tests/browser" && DROPCAST_BIN="$ROOT/target/release/dropcast" node bench-first-stock.mjs)
+"$ROOT/target/release/dropcast-bench" report
 say "BENCHMARKS.md rewritten"

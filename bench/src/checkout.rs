@@ -268,6 +268,10 @@ async fn pay_once(db_url: &str, stripe_url: &str) -> Result<Value, Error> {
     }))
 }
 
+/// The database URL for run `i` (a fresh SQLite file each; PostgreSQL's one
+/// database, a fresh show and product each).
+type DatabaseUrl = Box<dyn Fn(usize) -> String>;
+
 fn summarize(runs: &[Value]) -> Value {
     let pick = |key: &str| median(runs.iter().filter_map(|r| r[key].as_f64()).collect());
     json!({
@@ -287,7 +291,7 @@ pub async fn run(runs: usize) -> Result<(), Error> {
     let dir = tempfile::tempdir()?;
     let pg = std::env::var("DROPCAST_BENCH_PG_URL").ok();
     let stripe = std::env::var("DROPCAST_BENCH_STRIPE_URL").ok();
-    let mut databases: Vec<(&str, Box<dyn Fn(usize) -> String>)> = vec![(
+    let mut databases: Vec<(&str, DatabaseUrl)> = vec![(
         "sqlite",
         Box::new({
             let dir = dir.path().to_path_buf();

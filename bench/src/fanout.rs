@@ -59,7 +59,7 @@ fn split_cores() -> Option<(String, String)> {
     Some((a.to_string(), b.to_string()))
 }
 
-fn rss_kib(pid: u32) -> Option<u64> {
+pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
@@ -82,6 +82,8 @@ pub(crate) struct Server {
     pub(crate) base: String,
     port: u16,
     pub(crate) admin: String,
+    /// Where it takes RTMP (the ingest bench publishes there).
+    pub(crate) rtmp_port: u16,
     _dir: tempfile::TempDir,
 }
 
@@ -98,6 +100,7 @@ impl Server {
         }
         let dir = tempfile::tempdir()?;
         let port = free_port()?;
+        let rtmp_port = free_port()?;
         let admin = format!("bench-admin-{}", now_us());
         let split = split_cores();
         let mut command = match &split {
@@ -113,7 +116,7 @@ impl Server {
             .env("DROPCAST_HTTP_ADDR", format!("127.0.0.1:{port}"))
             .env("DROPCAST_DATA_DIR", dir.path())
             .env("DROPCAST_ADMIN_TOKEN", &admin)
-            .env("DROPCAST_RTMP_ADDR", format!("127.0.0.1:{}", free_port()?))
+            .env("DROPCAST_RTMP_ADDR", format!("127.0.0.1:{rtmp_port}"))
             .env("DROPCAST_SRT_ADDR", format!("127.0.0.1:{}", free_port()?))
             .env("RUST_LOG", "warn")
             .envs(extra.iter().copied())
@@ -133,12 +136,19 @@ impl Server {
                     base,
                     port,
                     admin,
+                    rtmp_port,
                     _dir: dir,
                 });
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Err("dropcast did not answer /healthz".into())
+    }
+}
+
+impl Server {
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
     }
 }
 

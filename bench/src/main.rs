@@ -9,6 +9,7 @@
 //!                                  one stock change to N idle sockets: p50/p99/max, memory
 //! dropcast-bench fanout-client …   the fan-out load generator (started by `fanout`)
 //! dropcast-bench checkout [--runs N] flash sale: hold path and whole path, SQLite and PostgreSQL
+//! dropcast-bench ingest [--streams 1,3,10]  server CPU and memory per live 720p30 stream
 //! dropcast-bench report            rewrites BENCHMARKS.md from target/bench/*.json
 //! ```
 //!
@@ -19,6 +20,7 @@
 //! - [`clip`]: clip export against `ffmpeg -i concat: -c copy`.
 //! - [`fanout`]: live fan-out to many sockets, and its load generator.
 //! - [`checkout`]: a flash sale, on the hold path alone and through Stripe.
+//! - [`ingest`]: CPU and memory per live stream.
 //! - [`machine`]: what the figures were measured on.
 //! - [`widget`]: the size of the pages' module.
 //! - [`report`]: rewrites `BENCHMARKS.md` from the figures.
@@ -26,6 +28,7 @@
 mod checkout;
 mod clip;
 mod fanout;
+mod ingest;
 mod machine;
 mod report;
 mod widget;
@@ -59,7 +62,7 @@ fn median_ms(samples: &[Duration]) -> f64 {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: dropcast-bench clip [--runs N] | widget | fanout [--sockets N,N…] [--runs N] | checkout [--runs N] | report"
+        "usage: dropcast-bench clip [--runs N] | widget | fanout [--sockets N,N…] [--runs N] | checkout [--runs N] | ingest [--streams N,N…] | report"
     );
     std::process::exit(2)
 }
@@ -82,6 +85,14 @@ async fn main() {
     let outcome = match args.first().map(String::as_str) {
         Some("clip") => clip::run(runs).await,
         Some("checkout") => checkout::run(runs).await,
+        Some("ingest") => {
+            let counts: Vec<usize> = flag("--streams")
+                .unwrap_or_else(|| "1,3,10".into())
+                .split(',')
+                .map(|n| n.trim().parse().unwrap_or_else(|_| usage()))
+                .collect();
+            ingest::run(&counts).await
+        }
         Some("fanout") => {
             let counts: Vec<usize> = flag("--sockets")
                 .unwrap_or_else(|| "10000,25000,50000".into())

@@ -1,0 +1,224 @@
+//! Ingest: the server's CPU and memory per live 720p30 stream, for 1, 3 and
+//! 10 streams at once.
+//!
+//! ```text
+//!  ffmpeg (once): 30 s of 1280x720 30 fps test pattern + tone → x264 3 Mb/s,
+//!                 2 s GOP, B-frames; AAC → stream.flv
+//!  per count N:   a fresh release `dropcast serve`, N shows, N publishers
+//!                 `ffmpeg -re -stream_loop -1 -i stream.flv -c copy -f flv rtmp://…`
+//!                 (no encoding in the publishers: they only pace and send)
+//!                 → all live, 6 s to settle, then the server's CPU time
+//!                 (utime + stime from /proc) and resident set over 20 s
+//! ```
+//!
+//! What the server does per stream is all of it: RTMP, FLV demux and parse,
+//! segmenting to MPEG-TS, the replay index, HLS, and one thumbnail (a decoded
+//! keyframe, scaled, JPEG) per segment.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::fanout::Server;
+
+type Error = Box<dyn std::error::Error>;
+
+/// How long the CPU is measured, once every stream is live.
+const WINDOW: Duration = Duration::from_secs(20);
+
+/// utime + stime of `pid`, in clock ticks.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+fn clock_ticks_per_s() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+fn encode(out: &std::path::Path) -> Result<(), Error> {
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1280x720:rate=30:duration=30",
+        ])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=30"])
+        .args([
+            "-c:v", "libx264", "-preset", "veryfast", "-b:v", "3M", "-maxrate", "3M",
+        ])
+        .args([
+            "-bufsize",
+            "6M",
+            "-pix_fmt",
+            "yuv420p",
+            "-g",
+            "60",
+            "-keyint_min",
+            "60",
+        ])
+        .args([
+            "-sc_threshold",
+            "0",
+            "-bf",
+            "2",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+            "-f",
+            "flv",
+        ])
+        .arg(out)
+        .status()?;
+    if !status.success() {
+        return Err("ffmpeg could not encode the test stream".into());
+    }
+    Ok(())
+}
+
+/// Publishers killed on drop.
+struct Publishers(Vec<Child>);
+
+impl Drop for Publishers {
+    fn drop(&mut self) {
+        for p in &mut self.0 {
+            let _ = p.kill();
+            let _ = p.wait();
+        }
+    }
+}
+
+async fn measure(file: &std::path::Path, streams: usize) -> Result<Value, Error> {
+    let server = Server::start_with(&[]).await?;
+    let client = reqwest::Client::new();
+    let api = |p: &str| format!("{}/api/v1{p}", server.base);
+    let creator: Value = client
+        .post(api("/creators"))
+        .bearer_auth(&server.admin)
+        .json(&json!({"name": "Bench"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = creator["token"].as_str().unwrap_or_default().to_string();
+    let mut shows = Vec::new();
+    for i in 0..streams {
+        let show: Value = client
+            .post(api("/shows"))
+            .bearer_auth(&token)
+            .json(&json!({"title": format!("Stream {i}")}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        shows.push(show);
+    }
+    let pid = server.pid();
+    let idle_rss = crate::fanout::rss_kib(pid).unwrap_or(0);
+    let mut publishers = Publishers(Vec::new());
+    for show in &shows {
+        let key = show["stream_key"].as_str().unwrap_or_default();
+        let url = format!("rtmp://127.0.0.1:{}/live/{key}", server.rtmp_port);
+        publishers.0.push(
+            Command::new("ffmpeg")
+                .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-re"])
+                .args(["-stream_loop", "-1", "-i"])
+                .arg(file)
+                .args(["-c", "copy", "-f", "flv", &url])
+                .stdout(Stdio::null())
+                .spawn()?,
+        );
+    }
+    // Every show live.
+    let started = Instant::now();
+    loop {
+        let mut live = 0;
+        for show in &shows {
+            let id = show["id"].as_str().unwrap_or_default();
+            let view: Value = client
+                .get(api(&format!("/shows/{id}")))
+                .send()
+                .await?
+                .json()
+                .await?;
+            live += usize::from(view["live"] == true);
+        }
+        if live == streams {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            return Err(format!("only {live} of {streams} streams went live").into());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let t0 = cpu_ticks(pid).ok_or("no /proc stat for the server")?;
+    let wall = Instant::now();
+    tokio::time::sleep(WINDOW).await;
+    let t1 = cpu_ticks(pid).ok_or("no /proc stat for the server")?;
+    let seconds = wall.elapsed().as_secs_f64();
+    let rss = crate::fanout::rss_kib(pid).unwrap_or(0);
+    // Still live at the end (no publisher fell over).
+    let mut still_live = 0;
+    for show in &shows {
+        let id = show["id"].as_str().unwrap_or_default();
+        let view: Value = client
+            .get(api(&format!("/shows/{id}")))
+            .send()
+            .await?
+            .json()
+            .await?;
+        still_live += usize::from(view["live"] == true);
+    }
+    drop(publishers);
+    let core_pct = (t1 - t0) as f64 / clock_ticks_per_s() / seconds * 100.0;
+    let result = json!({
+        "streams": streams,
+        "still_live": still_live,
+        "cpu_pct_of_one_core": core_pct,
+        "cpu_pct_per_stream": core_pct / streams as f64,
+        "rss_idle_kib": idle_rss,
+        "rss_kib": rss,
+        "rss_per_stream_kib": rss.saturating_sub(idle_rss) as f64 / streams as f64,
+        "window_s": seconds,
+    });
+    eprintln!("ingest {streams}: {result}");
+    Ok(result)
+}
+
+/// `dropcast-bench ingest [--streams 1,3,10]`.
+pub async fn run(counts: &[usize]) -> Result<(), Error> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("stream.flv");
+    eprintln!("ingest: encoding 30 s of 720p30 test stream");
+    encode(&file)?;
+    let mut figures = Vec::new();
+    for &n in counts {
+        figures.push(measure(&file, n).await?);
+    }
+    let result = json!({
+        "machine": crate::machine::describe(),
+        "window_s": WINDOW.as_secs(),
+        "figures": figures,
+    });
+    std::fs::create_dir_all(crate::results_dir())?;
+    std::fs::write(
+        crate::results_dir().join("ingest.json"),
+        serde_json::to_string_pretty(&result)?,
+    )?;
+    crate::report::write()
+}
