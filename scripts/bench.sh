@@ -11,8 +11,8 @@ ensure_rust
 ensure_apt ffmpeg gzip curl postgresql chromium "${MEDIA_PACKAGES[@]}"
 
 say "building dropcast-bench and dropcast (release)"
-cargo build --release --locked -p bench --bin dropcast-bench
-cargo build --release --locked -p server --bin dropcast
+# One invocation, so both share one feature resolution (and one build).
+cargo build --release --locked -p bench -p server --bins
 
 say "clip export (60 s) against ffmpeg concat"
 "$ROOT/target/release/dropcast-bench" clip "$@"

@@ -29,23 +29,6 @@ const HOLD_UNITS: i64 = 2_000;
 const PAY_BUYERS: usize = 200;
 const PAY_UNITS: i64 = 100;
 
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
 /// One flash sale on the hold path.
 async fn hold_once(url: &str) -> Result<Value, Error> {
     let pool = dropcast::db::open(url).await?;
@@ -130,8 +113,8 @@ async fn hold_once(url: &str) -> Result<Value, Error> {
         "errors": errors,
         "orders_per_s": held as f64 / last_held.as_secs_f64(),
         "attempts_per_s": HOLD_BUYERS as f64 / elapsed.as_secs_f64(),
-        "p50_ms": pct(&latencies, 50.0),
-        "p99_ms": pct(&latencies, 99.0),
+        "p50_ms": crate::percentile(&latencies, 50.0),
+        "p99_ms": crate::percentile(&latencies, 99.0),
         "oversold": (held - HOLD_UNITS).max(0),
         "figures_add_up": row.available + row.held + row.sold == HOLD_UNITS && row.available >= 0 && row.held == held,
     }))
@@ -261,8 +244,8 @@ async fn pay_once(db_url: &str, stripe_url: &str) -> Result<Value, Error> {
         "sold_out": sold_out,
         "other": other,
         "orders_per_s": paid as f64 / elapsed.as_secs_f64(),
-        "p50_ms": pct(&latencies, 50.0),
-        "p99_ms": pct(&latencies, 99.0),
+        "p50_ms": crate::percentile(&latencies, 50.0),
+        "p99_ms": crate::percentile(&latencies, 99.0),
         "oversold": (sold - PAY_UNITS).max(0),
         "figures_add_up": sold == paid && figures["available"].as_i64() == Some(PAY_UNITS - paid),
     }))
@@ -273,7 +256,7 @@ async fn pay_once(db_url: &str, stripe_url: &str) -> Result<Value, Error> {
 type DatabaseUrl = Box<dyn Fn(usize) -> String>;
 
 fn summarize(runs: &[Value]) -> Value {
-    let pick = |key: &str| median(runs.iter().filter_map(|r| r[key].as_f64()).collect());
+    let pick = |key: &str| crate::median(runs.iter().filter_map(|r| r[key].as_f64()).collect());
     json!({
         "orders_per_s": pick("orders_per_s"),
         "p50_ms": pick("p50_ms"),
@@ -325,10 +308,5 @@ pub async fn run(runs: usize) -> Result<(), Error> {
             result[format!("pay_{name}")] = summarize(&pay);
         }
     }
-    std::fs::create_dir_all(crate::results_dir())?;
-    std::fs::write(
-        crate::results_dir().join("checkout.json"),
-        serde_json::to_string_pretty(&result)?,
-    )?;
-    crate::report::write()
+    crate::save("checkout", &result)
 }

@@ -108,13 +108,8 @@ pub async fn run(runs: usize) -> Result<(), Error> {
         "ffmpeg_start_median_ms": crate::median_ms(&start),
         "ratio": ours_ms / theirs_ms,
     });
-    std::fs::create_dir_all(crate::results_dir())?;
-    std::fs::write(
-        crate::results_dir().join("clip.json"),
-        serde_json::to_string_pretty(&result)?,
-    )?;
     eprintln!("clip: ours {ours_ms:.0} ms, ffmpeg {theirs_ms:.0} ms (median of {runs})");
-    crate::report::write()
+    crate::save("clip", &result)
 }
 
 /// Encodes the test stream and segments it as live ingest does.

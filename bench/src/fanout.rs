@@ -244,23 +244,6 @@ impl Drop for Generator {
     }
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
 /// One figure: N sockets, `runs` stock changes.
 async fn measure(sockets: usize, runs: usize) -> Result<Value, Error> {
     let server = Server::start().await?;
@@ -353,8 +336,8 @@ async fn measure(sockets: usize, runs: usize) -> Result<Value, Error> {
         latencies.sort_by(f64::total_cmp);
         if run > 0 {
             per_run.push(json!({
-                "p50_ms": percentile(&latencies, 50.0),
-                "p99_ms": percentile(&latencies, 99.0),
+                "p50_ms": crate::percentile(&latencies, 50.0),
+                "p99_ms": crate::percentile(&latencies, 99.0),
                 "max_ms": latencies.last().copied().unwrap_or(f64::NAN),
                 "received": latencies.len(),
                 "missing": missing,
@@ -363,7 +346,7 @@ async fn measure(sockets: usize, runs: usize) -> Result<Value, Error> {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let pick = |key: &str| {
-        median(
+        crate::median(
             per_run
                 .iter()
                 .filter_map(|r| r[key].as_f64())
@@ -422,12 +405,7 @@ pub async fn run(counts: &[usize], runs: usize) -> Result<(), Error> {
         "runs": runs,
         "figures": figures,
     });
-    std::fs::create_dir_all(crate::results_dir())?;
-    std::fs::write(
-        crate::results_dir().join("fanout.json"),
-        serde_json::to_string_pretty(&result)?,
-    )?;
-    crate::report::write()
+    crate::save("fanout", &result)
 }
 
 /// The load generator: `dropcast-bench fanout-client URL N FIRST_SOURCE`.
@@ -517,20 +495,4 @@ pub async fn client(url: &str, sockets: usize, first_source: u8) -> Result<(), E
         println!("done {}", json!({"at_us": at, "missing": missing}));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentiles_take_the_nearest_rank() {
-        let v: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(percentile(&v, 50.0), 50.0);
-        assert_eq!(percentile(&v, 99.0), 99.0);
-        assert_eq!(percentile(&v, 100.0), 100.0);
-        assert_eq!(percentile(&[7.0], 99.0), 7.0);
-        assert!(percentile(&[], 50.0).is_nan());
-        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
-    }
 }

@@ -102,6 +102,22 @@ impl Drop for Publishers {
     }
 }
 
+/// How many of `shows` are live now.
+async fn live_count(client: &reqwest::Client, base: &str, shows: &[Value]) -> Result<usize, Error> {
+    let mut live = 0;
+    for show in shows {
+        let id = show["id"].as_str().unwrap_or_default();
+        let view: Value = client
+            .get(format!("{base}/api/v1/shows/{id}"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        live += usize::from(view["live"] == true);
+    }
+    Ok(live)
+}
+
 async fn measure(file: &std::path::Path, streams: usize) -> Result<Value, Error> {
     let server = Server::start_with(&[]).await?;
     let client = reqwest::Client::new();
@@ -146,17 +162,7 @@ async fn measure(file: &std::path::Path, streams: usize) -> Result<Value, Error>
     // Every show live.
     let started = Instant::now();
     loop {
-        let mut live = 0;
-        for show in &shows {
-            let id = show["id"].as_str().unwrap_or_default();
-            let view: Value = client
-                .get(api(&format!("/shows/{id}")))
-                .send()
-                .await?
-                .json()
-                .await?;
-            live += usize::from(view["live"] == true);
-        }
+        let live = live_count(&client, &server.base, &shows).await?;
         if live == streams {
             break;
         }
@@ -173,17 +179,7 @@ async fn measure(file: &std::path::Path, streams: usize) -> Result<Value, Error>
     let seconds = wall.elapsed().as_secs_f64();
     let rss = crate::fanout::rss_kib(pid).unwrap_or(0);
     // Still live at the end (no publisher fell over).
-    let mut still_live = 0;
-    for show in &shows {
-        let id = show["id"].as_str().unwrap_or_default();
-        let view: Value = client
-            .get(api(&format!("/shows/{id}")))
-            .send()
-            .await?
-            .json()
-            .await?;
-        still_live += usize::from(view["live"] == true);
-    }
+    let still_live = live_count(&client, &server.base, &shows).await?;
     drop(publishers);
     let core_pct = (t1 - t0) as f64 / clock_ticks_per_s() / seconds * 100.0;
     let result = json!({
@@ -215,10 +211,5 @@ pub async fn run(counts: &[usize]) -> Result<(), Error> {
         "window_s": WINDOW.as_secs(),
         "figures": figures,
     });
-    std::fs::create_dir_all(crate::results_dir())?;
-    std::fs::write(
-        crate::results_dir().join("ingest.json"),
-        serde_json::to_string_pretty(&result)?,
-    )?;
-    crate::report::write()
+    crate::save("ingest", &result)
 }

@@ -51,13 +51,37 @@ fn root() -> PathBuf {
 
 /// The median of some durations, in milliseconds.
 fn median_ms(samples: &[Duration]) -> f64 {
-    let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
-    ms.sort_by(f64::total_cmp);
-    match ms.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => ms[n / 2],
-        n => (ms[n / 2 - 1] + ms[n / 2]) / 2.0,
+    median(samples.iter().map(|d| d.as_secs_f64() * 1000.0).collect())
+}
+
+/// The p-th percentile (nearest rank) of sorted samples.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
     }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// The median of some values.
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// Keeps a benchmark's figures in `target/bench/NAME.json` and rewrites
+/// `BENCHMARKS.md` from all of them.
+fn save(name: &str, result: &serde_json::Value) -> Result<(), Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(results_dir())?;
+    std::fs::write(
+        results_dir().join(format!("{name}.json")),
+        serde_json::to_string_pretty(result)?,
+    )?;
+    report::write()
 }
 
 fn usage() -> ! {
@@ -125,6 +149,17 @@ async fn main() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percentiles_take_the_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&v, 50.0), 50.0);
+        assert_eq!(percentile(&v, 99.0), 99.0);
+        assert_eq!(percentile(&v, 100.0), 100.0);
+        assert_eq!(percentile(&[7.0], 99.0), 7.0);
+        assert!(percentile(&[], 50.0).is_nan());
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+    }
 
     #[test]
     fn median_of_odd_and_even_counts() {

@@ -82,14 +82,21 @@ fn widget_section(out: &mut String, r: &Value) {
     let _ = write!(
         out,
         "## Widget size\n\n\
-         `dropcast-bench widget`: the one wasm module every page uses and its JS glue, as \
-         `scripts/build_widget.sh` builds them (release, `wasm-opt -Oz`), gzipped with \
-         `gzip -9`.\n\n\
+         `dropcast-bench widget`: the wasm module of the viewers' pages (widget, overlay, \
+         watch page) and its JS glue, as `scripts/build_widget.sh` builds them (release, \
+         `wasm-opt -Oz`), gzipped with `gzip -9`.\n\n\
          | | raw | gzipped |\n|---|---|---|\n\
          | wasm | {wasm:.1} kB | {wasm_gz:.1} kB |\n\
          | JS | {js:.1} kB | {js_gz:.1} kB |\n\
          | together | | **{total:.1} kB** |\n\n\
-         Goal: under 250 kB together — {verdict}. (Measured on {date}.)\n\n",
+         Goal: under 250 kB together — {verdict}. (Measured on {date}.) The studio is a module \
+         of its own, which only creators and editors load: {studio}.\n\n",
+        studio = r["studio_gzip"]
+            .as_f64()
+            .map_or("not built".to_string(), |b| format!(
+                "{:.1} kB gzipped, wasm and JS",
+                b / 1000.0
+            )),
         wasm = kb("wasm_bytes"),
         wasm_gz = kb("wasm_gzip"),
         js = kb("js_bytes"),

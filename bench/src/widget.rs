@@ -25,17 +25,24 @@ pub fn run() -> Result<(), Error> {
     )?;
     let file = |key: &str| dist.join(manifest[key].as_str().unwrap_or_default());
     let (js, wasm) = (file("js"), file("wasm"));
+    // The studio's module, when built (creators and editors load it, viewers never).
+    let studio = match (
+        manifest["studio_js"].as_str(),
+        manifest["studio_wasm"].as_str(),
+    ) {
+        (Some(_), Some(_)) => {
+            let (sjs, swasm) = (file("studio_js"), file("studio_wasm"));
+            Some(gzipped(&sjs)? + gzipped(&swasm)?)
+        }
+        _ => None,
+    };
     let result = json!({
+        "studio_gzip": studio,
         "machine": crate::machine::describe(),
         "js_bytes": std::fs::metadata(&js)?.len(),
         "wasm_bytes": std::fs::metadata(&wasm)?.len(),
         "js_gzip": gzipped(&js)?,
         "wasm_gzip": gzipped(&wasm)?,
     });
-    std::fs::create_dir_all(crate::results_dir())?;
-    std::fs::write(
-        crate::results_dir().join("widget.json"),
-        serde_json::to_string_pretty(&result)?,
-    )?;
-    crate::report::write()
+    crate::save("widget", &result)
 }

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use serde_json::json;
 use wire::{Clip, Replay};
 
-use super::{Ctx, Refresh, time_of_day};
+use super::{Ctx, ProductSelect, Refresh, time_of_day};
 use crate::desk::{
     MAX_CLIP_MS, bytes_text, clamp_selection, duration_text, event_class, event_text, fraction,
     selection_problem, thumbnail_picks,
@@ -215,10 +215,6 @@ pub fn ClipDesk(ctx: Ctx) -> impl IntoView {
         let end = span().map_or(at, |(_, e)| e);
         format!("−{}", duration_text(end - at))
     };
-    let products = move || {
-        live.state
-            .with(|s| s.as_ref().map(|s| s.products.clone()).unwrap_or_default())
-    };
     let ids = move || clips.with(|c| c.iter().map(|c| c.id.clone()).collect::<Vec<_>>());
 
     view! {
@@ -282,14 +278,7 @@ pub fn ClipDesk(ctx: Ctx) -> impl IntoView {
                         prop:checked=move || format.get() == "vertical"
                         on:change=move |_| format.set("vertical".into()) />" Vertical 9:16 short"</label>
                 </fieldset>
-                <label class="st-field">"Link to product"
-                    <select class="st-clip-product" on:change=move |ev| link.set(event_target_value(&ev))>
-                        <option value="">"None"</option>
-                        <For each=products key=|p| p.id.clone() let(p)>
-                            <option value=p.id>{p.title}</option>
-                        </For>
-                    </select>
-                </label>
+                <ProductSelect live=live label="Link to product" class="st-clip-product" none="None" value=link />
                 <div class="st-exportbtns">
                     <button type="button" class="st-primary st-last60" on:click=export_last
                         disabled=move || span().is_none()>"Clip the last 60 s"</button>

@@ -291,6 +291,32 @@ fn Console(ctx: Ctx, private: Option<Value>) -> impl IntoView {
     }
 }
 
+/// A product picker whose first choice is none (`""`); `value` holds the
+/// chosen product's id.
+#[component]
+pub fn ProductSelect(
+    live: Live,
+    label: &'static str,
+    class: &'static str,
+    none: &'static str,
+    value: RwSignal<String>,
+) -> impl IntoView {
+    let products = move || {
+        live.state
+            .with(|s| s.as_ref().map(|s| s.products.clone()).unwrap_or_default())
+    };
+    view! {
+        <label class="st-field">{label}
+            <select class=class on:change=move |ev| value.set(event_target_value(&ev))>
+                <option value="">{none}</option>
+                <For each=products key=|p| p.id.clone() let(p)>
+                    <option value=p.id>{p.title}</option>
+                </For>
+            </select>
+        </label>
+    }
+}
+
 /// The wall-clock time `ms` in this browser's time zone, "14:03:27".
 pub fn time_of_day(ms: i64) -> String {
     let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));

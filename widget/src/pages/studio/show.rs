@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use serde_json::{Value, json};
 use wire::{CountdownKind, Product};
 
-use super::Ctx;
+use super::{Ctx, ProductSelect};
 use crate::desk::{parse_price, price_input};
 use crate::state::{countdown_text, price_text};
 
@@ -251,10 +251,6 @@ pub fn Countdowns(ctx: Ctx) -> impl IntoView {
     let product = RwSignal::new(String::new());
     let label = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
-    let products = move || {
-        live.state
-            .with(|s| s.as_ref().map(|s| s.products.clone()).unwrap_or_default())
-    };
     let running = move || {
         let now = live.now_ms.get();
         live.state.with(|s| {
@@ -321,14 +317,7 @@ pub fn Countdowns(ctx: Ctx) -> impl IntoView {
                         <option value=CountdownKind::SaleEnds.as_str()>"Sale ends in…"</option>
                     </select>
                 </label>
-                <label class="st-field">"For"
-                    <select class="st-cd-product" on:change=move |ev| product.set(event_target_value(&ev))>
-                        <option value="">"Whole show"</option>
-                        <For each=products key=|p| p.id.clone() let(p)>
-                            <option value=p.id>{p.title}</option>
-                        </For>
-                    </select>
-                </label>
+                <ProductSelect live=live label="For" class="st-cd-product" none="Whole show" value=product />
                 <label class="st-field">"Seconds"
                     <input class="st-cd-seconds" type="number" min="1" required
                         prop:value=move || seconds.get() on:input=move |ev| seconds.set(event_target_value(&ev)) />
