@@ -205,27 +205,32 @@ pub async fn hold(pool: &AnyPool, o: NewOrder<'_>) -> Result<Hold, sqlx::Error> 
     }
     // On PostgreSQL, where buyers run side by side, the hot product row is
     // locked last, held only for its own update and the commit: the
-    // per-buyer limit is checked first, under a lock on the buyer's row (a
-    // no-op update), so one buyer's concurrent orders still see each other.
+    // per-buyer limit is checked first, under a lock on the buyer's row
+    // (`FOR NO KEY UPDATE`), so one buyer's concurrent orders still see each other.
     // SQLite runs one writer at a time anyway: there, fewer statements win,
     // and the limit is checked after the stock is taken.
     let concurrent = tx.backend_name() == "PostgreSQL";
     if concurrent {
-        let max: Option<Option<i64>> =
-            sqlx::query_scalar("SELECT max_per_buyer FROM products WHERE id = $1 AND show_id = $2")
-                .bind(o.product_id)
-                .bind(o.show_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if let Some(Some(max)) = max {
-            sqlx::query("UPDATE viewers SET id = id WHERE id = $1")
-                .bind(o.viewer_id)
-                .execute(&mut *tx)
-                .await?;
-            if let Some(over) = over_limit(&mut tx, &o, max).await? {
-                tx.rollback().await?;
-                return Ok(over);
-            }
+        // One round trip: the product's limit, and (only when it has one) a
+        // lock on the buyer's row; PostgreSQL's own syntax, on its path only.
+        // `NO KEY`: the order just inserted holds a key-share lock on the
+        // buyer (its foreign key), which a plain `FOR UPDATE` would wait on,
+        // deadlocking two of the buyer's orders.
+        let max: Option<i64> = sqlx::query_scalar(
+            "SELECT p.max_per_buyer FROM products p JOIN viewers v ON v.id = $3
+             WHERE p.id = $1 AND p.show_id = $2 AND p.max_per_buyer IS NOT NULL
+             FOR NO KEY UPDATE OF v",
+        )
+        .bind(o.product_id)
+        .bind(o.show_id)
+        .bind(o.viewer_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(max) = max
+            && let Some(over) = over_limit(&mut tx, &o, max).await?
+        {
+            tx.rollback().await?;
+            return Ok(over);
         }
     }
     let product: Option<ProductRow> = sqlx::query_as(concat!(
