@@ -112,26 +112,32 @@ pub async fn run(runs: usize) -> Result<(), Error> {
     crate::save("clip", &result)
 }
 
-/// Encodes the test stream and segments it as live ingest does.
-async fn buffer(dir: &Path) -> Result<Vec<Segment>, Error> {
-    let input = dir.join("in.ts");
+/// `seconds` of the benchmarks' test stream into `out` as `format`: 1280x720
+/// 30 fps test pattern and tone, x264 veryfast at 3 Mb/s with a 2 s GOP and
+/// its default B-frames, AAC 128 kb/s — what OBS sends by default.
+pub(crate) fn encode(seconds: u32, format: &str, out: &Path) -> Result<(), Error> {
     let status = Command::new("ffmpeg")
         .args(["-v", "error", "-nostdin", "-y"])
         .args(["-f", "lavfi", "-i"])
-        .arg(format!(
-            "testsrc2=size=1280x720:rate=30:duration={STREAM_S}"
-        ))
+        .arg(format!("testsrc2=size=1280x720:rate=30:duration={seconds}"))
         .args(["-f", "lavfi", "-i"])
-        .arg(format!("sine=frequency=440:duration={STREAM_S}"))
+        .arg(format!("sine=frequency=440:duration={seconds}"))
         .args(["-c:v", "libx264", "-preset", "veryfast", "-b:v", "3000k"])
         .args(["-g", "60", "-keyint_min", "60", "-sc_threshold", "0"])
         .args(["-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k"])
-        .args(["-f", "mpegts"])
-        .arg(&input)
+        .args(["-f", format])
+        .arg(out)
         .status()?;
     if !status.success() {
         return Err("ffmpeg could not encode the test stream".into());
     }
+    Ok(())
+}
+
+/// Encodes the test stream and segments it as live ingest does.
+async fn buffer(dir: &Path) -> Result<Vec<Segment>, Error> {
+    let input = dir.join("in.ts");
+    encode(STREAM_S, "mpegts", &input)?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let segmenter = Segmenter::start(
         Container::MpegTs,

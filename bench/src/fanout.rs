@@ -33,6 +33,8 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::server::{Server, rss_kib, split_cores};
+
 type Error = Box<dyn std::error::Error>;
 
 /// Most sockets one generator process opens (its file limit is the machine's).
@@ -40,7 +42,7 @@ const PER_GENERATOR: usize = 12_500;
 /// Source addresses the generators spread their sockets over.
 const SOURCES: u8 = 8;
 
-fn now_us() -> i64 {
+pub(crate) fn now_us() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64)
@@ -49,135 +51,6 @@ fn now_us() -> i64 {
 /// The hard limit on open files for this process and its children.
 fn file_limit() -> u64 {
     rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(_, hard)| hard)
-}
-
-/// With `DROPCAST_BENCH_SPLIT=SERVER_CPUS/LOAD_CPUS` (taskset lists, e.g.
-/// `0/1`), the server and the load generators run on separate cores.
-fn split_cores() -> Option<(String, String)> {
-    let v = std::env::var("DROPCAST_BENCH_SPLIT").ok()?;
-    let (a, b) = v.split_once('/')?;
-    Some((a.to_string(), b.to_string()))
-}
-
-pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
-fn free_port() -> Result<u16, Error> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-/// A `dropcast serve` of our own, stopped on drop.
-pub(crate) struct Server {
-    child: Child,
-    pub(crate) base: String,
-    port: u16,
-    pub(crate) admin: String,
-    /// Where it takes RTMP (the ingest bench publishes there).
-    pub(crate) rtmp_port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    async fn start() -> Result<Server, Error> {
-        Server::start_with(&[]).await
-    }
-
-    /// Starts one with extra environment (a database, Stripe).
-    pub(crate) async fn start_with(extra: &[(&str, &str)]) -> Result<Server, Error> {
-        let bin = crate::root().join("target/release/dropcast");
-        if !bin.exists() {
-            return Err("no target/release/dropcast: run scripts/bench.sh".into());
-        }
-        let dir = tempfile::tempdir()?;
-        let port = free_port()?;
-        let rtmp_port = free_port()?;
-        let admin = format!("bench-admin-{}", now_us());
-        let split = split_cores();
-        let mut command = match &split {
-            Some((server, _)) => {
-                let mut c = Command::new("taskset");
-                c.args(["-c", server]).arg(&bin);
-                c
-            }
-            None => Command::new(&bin),
-        };
-        let child = command
-            .arg("serve")
-            .env("DROPCAST_HTTP_ADDR", format!("127.0.0.1:{port}"))
-            .env("DROPCAST_DATA_DIR", dir.path())
-            .env("DROPCAST_ADMIN_TOKEN", &admin)
-            .env("DROPCAST_RTMP_ADDR", format!("127.0.0.1:{rtmp_port}"))
-            .env("DROPCAST_SRT_ADDR", format!("127.0.0.1:{}", free_port()?))
-            .env("RUST_LOG", "warn")
-            .envs(extra.iter().copied())
-            .stdout(Stdio::null())
-            .spawn()?;
-        let base = format!("http://127.0.0.1:{port}");
-        let client = reqwest::Client::new();
-        for _ in 0..300 {
-            if client
-                .get(format!("{base}/healthz"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return Ok(Server {
-                    child,
-                    base,
-                    port,
-                    admin,
-                    rtmp_port,
-                    _dir: dir,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Err("dropcast did not answer /healthz".into())
-    }
-}
-
-impl Server {
-    pub(crate) fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn call(
-    client: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    token: &str,
-    body: Value,
-) -> Result<Value, Error> {
-    let res = client
-        .request(method, url)
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await?;
-    let status = res.status();
-    let json: Value = res.json().await.unwrap_or(Value::Null);
-    if !status.is_success() {
-        return Err(format!("{status}: {json}").into());
-    }
-    Ok(json)
 }
 
 /// One load-generator process and its pipes.
@@ -247,37 +120,21 @@ impl Drop for Generator {
 /// One figure: N sockets, `runs` stock changes.
 async fn measure(sockets: usize, runs: usize) -> Result<Value, Error> {
     let server = Server::start().await?;
-    let client = reqwest::Client::new();
-    let api = |p: &str| format!("{}/api/v1{p}", server.base);
-    let creator = call(
-        &client,
-        reqwest::Method::POST,
-        api("/creators"),
-        &server.admin,
-        json!({"name": "Bench"}),
-    )
-    .await?;
-    let token = creator["token"].as_str().unwrap_or_default().to_string();
-    let show = call(
-        &client,
-        reqwest::Method::POST,
-        api("/shows"),
-        &token,
-        json!({"title": "Fan-out"}),
-    )
-    .await?;
+    let token = server.creator().await?;
+    let show = server
+        .post("/shows", &token, json!({"title": "Fan-out"}))
+        .await?;
     let show_id = show["id"].as_str().unwrap_or_default().to_string();
-    let product = call(
-        &client,
-        reqwest::Method::POST,
-        api(&format!("/shows/{show_id}/products")),
-        &token,
-        json!({"sku": "FAN-1", "title": "Fan", "price_cents": 100, "currency": "usd", "stock": 100_000}),
-    )
-    .await?;
+    let product = server
+        .post(
+            &format!("/shows/{show_id}/products"),
+            &token,
+            json!({"sku": "FAN-1", "title": "Fan", "price_cents": 100, "currency": "usd", "stock": 100_000}),
+        )
+        .await?;
     let product_id = product["id"].as_str().unwrap_or_default().to_string();
     let mut available = product["available"].as_i64().unwrap_or_default();
-    let rss_before = rss_kib(server.child.id()).unwrap_or(0);
+    let rss_before = rss_kib(server.pid()).unwrap_or(0);
 
     let url = format!("ws://127.0.0.1:{}/api/v1/shows/{show_id}/live", server.port);
     let started = Instant::now();
@@ -296,7 +153,7 @@ async fn measure(sockets: usize, runs: usize) -> Result<Value, Error> {
     let connect_s = started.elapsed().as_secs_f64();
     // Let the joins' viewer-count frames and allocations settle.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let rss_after = rss_kib(server.child.id()).unwrap_or(0);
+    let rss_after = rss_kib(server.pid()).unwrap_or(0);
 
     let mut per_run = Vec::new();
     // One warm-up change first, not counted.
@@ -310,14 +167,14 @@ async fn measure(sockets: usize, runs: usize) -> Result<Value, Error> {
             g.expect("armed", Duration::from_secs(10))?;
         }
         let t0 = now_us();
-        call(
-            &client,
-            reqwest::Method::PATCH,
-            api(&format!("/shows/{show_id}/products/{product_id}")),
-            &token,
-            json!({"add_stock": 1}),
-        )
-        .await?;
+        server
+            .call(
+                reqwest::Method::PATCH,
+                &format!("/shows/{show_id}/products/{product_id}"),
+                &token,
+                json!({"add_stock": 1}),
+            )
+            .await?;
         let mut latencies = Vec::with_capacity(sockets);
         let mut missing = 0usize;
         for g in &generators {

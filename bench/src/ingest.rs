@@ -2,8 +2,8 @@
 //! 10 streams at once.
 //!
 //! ```text
-//!  ffmpeg (once): 30 s of 1280x720 30 fps test pattern + tone → x264 3 Mb/s,
-//!                 2 s GOP, B-frames; AAC → stream.flv
+//!  ffmpeg (once): 30 s of the clip bench's test stream (720p30, x264 3 Mb/s,
+//!                 2 s GOP, B-frames; AAC) → stream.flv
 //!  per count N:   a fresh release `dropcast serve`, N shows, N publishers
 //!                 `ffmpeg -re -stream_loop -1 -i stream.flv -c copy -f flv rtmp://…`
 //!                 (no encoding in the publishers: they only pace and send)
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::fanout::Server;
+use crate::server::Server;
 
 type Error = Box<dyn std::error::Error>;
 
@@ -45,49 +45,6 @@ fn clock_ticks_per_s() -> f64 {
         .ok()
         .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
         .unwrap_or(100.0)
-}
-
-fn encode(out: &std::path::Path) -> Result<(), Error> {
-    let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=1280x720:rate=30:duration=30",
-        ])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=30"])
-        .args([
-            "-c:v", "libx264", "-preset", "veryfast", "-b:v", "3M", "-maxrate", "3M",
-        ])
-        .args([
-            "-bufsize",
-            "6M",
-            "-pix_fmt",
-            "yuv420p",
-            "-g",
-            "60",
-            "-keyint_min",
-            "60",
-        ])
-        .args([
-            "-sc_threshold",
-            "0",
-            "-bf",
-            "2",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "128k",
-            "-f",
-            "flv",
-        ])
-        .arg(out)
-        .status()?;
-    if !status.success() {
-        return Err("ffmpeg could not encode the test stream".into());
-    }
-    Ok(())
 }
 
 /// Publishers killed on drop.
@@ -119,32 +76,19 @@ async fn live_count(client: &reqwest::Client, base: &str, shows: &[Value]) -> Re
 }
 
 async fn measure(file: &std::path::Path, streams: usize) -> Result<Value, Error> {
-    let server = Server::start_with(&[]).await?;
+    let server = Server::start().await?;
     let client = reqwest::Client::new();
-    let api = |p: &str| format!("{}/api/v1{p}", server.base);
-    let creator: Value = client
-        .post(api("/creators"))
-        .bearer_auth(&server.admin)
-        .json(&json!({"name": "Bench"}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let token = creator["token"].as_str().unwrap_or_default().to_string();
+    let token = server.creator().await?;
     let mut shows = Vec::new();
     for i in 0..streams {
-        let show: Value = client
-            .post(api("/shows"))
-            .bearer_auth(&token)
-            .json(&json!({"title": format!("Stream {i}")}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        shows.push(show);
+        shows.push(
+            server
+                .post("/shows", &token, json!({"title": format!("Stream {i}")}))
+                .await?,
+        );
     }
     let pid = server.pid();
-    let idle_rss = crate::fanout::rss_kib(pid).unwrap_or(0);
+    let idle_rss = crate::server::rss_kib(pid).unwrap_or(0);
     let mut publishers = Publishers(Vec::new());
     for show in &shows {
         let key = show["stream_key"].as_str().unwrap_or_default();
@@ -177,7 +121,7 @@ async fn measure(file: &std::path::Path, streams: usize) -> Result<Value, Error>
     tokio::time::sleep(WINDOW).await;
     let t1 = cpu_ticks(pid).ok_or("no /proc stat for the server")?;
     let seconds = wall.elapsed().as_secs_f64();
-    let rss = crate::fanout::rss_kib(pid).unwrap_or(0);
+    let rss = crate::server::rss_kib(pid).unwrap_or(0);
     // Still live at the end (no publisher fell over).
     let still_live = live_count(&client, &server.base, &shows).await?;
     drop(publishers);
@@ -201,7 +145,7 @@ pub async fn run(counts: &[usize]) -> Result<(), Error> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("stream.flv");
     eprintln!("ingest: encoding 30 s of 720p30 test stream");
-    encode(&file)?;
+    crate::clip::encode(30, "flv", &file)?;
     let mut figures = Vec::new();
     for &n in counts {
         figures.push(measure(&file, n).await?);

@@ -24,6 +24,7 @@
 //! - [`machine`]: what the figures were measured on.
 //! - [`widget`]: the size of the pages' module.
 //! - [`report`]: rewrites `BENCHMARKS.md` from the figures.
+//! - [`server`]: a release `dropcast serve` of the benchmarks' own.
 
 mod checkout;
 mod clip;
@@ -31,6 +32,7 @@ mod fanout;
 mod ingest;
 mod machine;
 mod report;
+mod server;
 mod widget;
 
 use std::path::PathBuf;

@@ -1,11 +1,37 @@
 //! Clips cut from a real replay buffer.
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use media::clip::{ClipSpec, EncodeLimits, Format, make_clip};
+use media::MediaError;
+use media::clip::{ClipInfo, ClipSpec, EncodeLimits, Format, make_clip};
 
 mod common;
+
+/// Cuts segments `first..=last` of the buffer in `replay` to `out`.
+async fn cut(
+    replay: &Path,
+    (first, last): (u64, u64),
+    format: Format,
+    expected_s: u64,
+    out: &Path,
+    progress: impl Fn(f64) + Send + 'static,
+) -> Result<ClipInfo, MediaError> {
+    make_clip(
+        ClipSpec {
+            dir: replay,
+            first,
+            last,
+            format,
+            limits: EncodeLimits::default(),
+            expected: Duration::from_secs(expected_s),
+            out,
+        },
+        progress,
+    )
+    .await
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_original_clip_is_remuxed_whole_in_sync_with_its_index_first() {
@@ -13,16 +39,12 @@ async fn an_original_clip_is_remuxed_whole_in_sync_with_its_index_first() {
     let dir = tempfile::tempdir().unwrap();
     let segments = common::buffer(dir.path(), 12).await;
     let out = dir.path().join("clip.mp4");
-    let info = make_clip(
-        ClipSpec {
-            dir: &dir.path().join("replay"),
-            first: segments[0].seq,
-            last: segments.last().unwrap().seq,
-            format: Format::Original,
-            limits: EncodeLimits::default(),
-            expected: Duration::from_secs(12),
-            out: &out,
-        },
+    let info = cut(
+        &dir.path().join("replay"),
+        (segments[0].seq, segments.last().unwrap().seq),
+        Format::Original,
+        12,
+        &out,
         |_| {},
     )
     .await
@@ -50,16 +72,12 @@ async fn a_middle_span_starts_on_a_keyframe_and_decodes_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let segments = common::buffer(dir.path(), 10).await;
     let out = dir.path().join("mid.mp4");
-    let info = make_clip(
-        ClipSpec {
-            dir: &dir.path().join("replay"),
-            first: segments[1].seq,
-            last: segments[2].seq,
-            format: Format::Original,
-            limits: EncodeLimits::default(),
-            expected: Duration::from_secs(4),
-            out: &out,
-        },
+    let info = cut(
+        &dir.path().join("replay"),
+        (segments[1].seq, segments[2].seq),
+        Format::Original,
+        4,
+        &out,
         |_| {},
     )
     .await
@@ -75,16 +93,12 @@ async fn segment_joins_leave_no_gap_in_either_stream() {
     let segments = common::buffer(dir.path(), 12).await;
     assert!(segments.len() >= 5, "{segments:?}");
     let out = dir.path().join("joined.mp4");
-    make_clip(
-        ClipSpec {
-            dir: &dir.path().join("replay"),
-            first: segments[0].seq,
-            last: segments.last().unwrap().seq,
-            format: Format::Original,
-            limits: EncodeLimits::default(),
-            expected: Duration::from_secs(12),
-            out: &out,
-        },
+    cut(
+        &dir.path().join("replay"),
+        (segments[0].seq, segments.last().unwrap().seq),
+        Format::Original,
+        12,
+        &out,
         |_| {},
     )
     .await
@@ -104,16 +118,12 @@ async fn a_vertical_clip_is_1080_by_1920_with_progress() {
     let out = dir.path().join("vertical.mp4");
     let seen = Arc::new(Mutex::new(Vec::new()));
     let record = seen.clone();
-    let info = make_clip(
-        ClipSpec {
-            dir: &dir.path().join("replay"),
-            first: segments[0].seq,
-            last: segments.last().unwrap().seq,
-            format: Format::Vertical,
-            limits: EncodeLimits::default(),
-            expected: Duration::from_secs(4),
-            out: &out,
-        },
+    let info = cut(
+        &dir.path().join("replay"),
+        (segments[0].seq, segments.last().unwrap().seq),
+        Format::Vertical,
+        4,
+        &out,
         move |p| record.lock().unwrap().push(p),
     )
     .await
@@ -139,19 +149,7 @@ async fn a_missing_segment_is_an_error_not_a_broken_file() {
     media::init().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("none.mp4");
-    let err = make_clip(
-        ClipSpec {
-            dir: dir.path(),
-            first: 5,
-            last: 9,
-            format: Format::Original,
-            limits: EncodeLimits::default(),
-            expected: Duration::from_secs(10),
-            out: &out,
-        },
-        |_| {},
-    )
-    .await;
+    let err = cut(dir.path(), (5, 9), Format::Original, 10, &out, |_| {}).await;
     assert!(err.is_err());
     assert!(!out.exists());
 }

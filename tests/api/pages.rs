@@ -2,7 +2,16 @@
 //! `tests/browser` drive them in Chromium).
 
 use crate::db_tests;
-use crate::helpers::{Db, spawn_app_with};
+use crate::helpers::{Db, TestApp, spawn_app_with};
+
+/// A page's HTML shell: 200, HTML, never cached.
+async fn shell(app: &TestApp, path: &str) -> String {
+    let res = app.client.get(app.url(path)).send().await.unwrap();
+    assert_eq!(res.status(), 200, "{path}");
+    assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(res.headers()["cache-control"], "no-cache");
+    res.text().await.unwrap()
+}
 
 async fn pages_load_the_hashed_module_and_answer_503_until_built(db: Db) {
     let assets = tempfile::tempdir().unwrap();
@@ -54,16 +63,7 @@ async fn pages_load_the_hashed_module_and_answer_503_until_built(db: Db) {
     std::fs::write(dir.join("secret.txt"), "not an asset").unwrap();
     let app = spawn_app_with(db, |s| s.assets_dir = dir.clone()).await;
     let (_, show_id, _) = app.creator_show_product(1).await;
-    let res = app
-        .client
-        .get(app.url(&format!("/overlay/{show_id}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8");
-    assert_eq!(res.headers()["cache-control"], "no-cache");
-    let html = res.text().await.unwrap();
+    let html = shell(&app, &format!("/overlay/{show_id}")).await;
     assert!(
         html.contains("/assets/widget-0123456789abcdef.js"),
         "{html}"
@@ -82,14 +82,7 @@ async fn pages_load_the_hashed_module_and_answer_503_until_built(db: Db) {
     );
 
     // The watch page loads hls.js too; embed.js points at this server.
-    let watch = app
-        .client
-        .get(app.url(&format!("/watch/{show_id}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(watch.headers()["cache-control"], "no-cache");
-    let html = watch.text().await.unwrap();
+    let html = shell(&app, &format!("/watch/{show_id}")).await;
     assert!(
         html.contains(r#"<script defer src="/assets/hls-0011223344556677.js">"#),
         "{html}"
@@ -110,15 +103,7 @@ async fn pages_load_the_hashed_module_and_answer_503_until_built(db: Db) {
 
     // The studio loads its own module and sends no referrer (its address
     // carries the token until the page takes it out).
-    let studio = app
-        .client
-        .get(app.url(&format!("/studio/{show_id}?token=dcc_x")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(studio.status(), 200);
-    assert_eq!(studio.headers()["cache-control"], "no-cache");
-    let html = studio.text().await.unwrap();
+    let html = shell(&app, &format!("/studio/{show_id}?token=dcc_x")).await;
     assert!(
         html.contains("/assets/studio-00000000000000aa.js"),
         "{html}"
