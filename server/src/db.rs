@@ -33,6 +33,11 @@ impl Backend {
             Backend::Postgres
         }
     }
+
+    /// The database behind a pool (from the URL it connects to).
+    pub fn of_pool(pool: &sqlx::AnyPool) -> Backend {
+        Backend::of(pool.connect_options().database_url.as_str())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

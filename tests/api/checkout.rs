@@ -224,6 +224,16 @@ async fn per_buyer_limits_count_paid_and_held_units(db: Db) {
         (one_more.status.as_u16(), one_more.code()),
         (422, "limit_exceeded")
     );
+    assert_eq!(
+        one_more.body["error"]["message"],
+        "at most 2 per buyer; you already have 2"
+    );
+    // A retry of the order that went through is that order, not a refusal.
+    let again = app
+        .order(&buyer, show_id, product_id, 2, "b")
+        .await
+        .expect(200);
+    assert_eq!(again["quantity"], 2);
     // Another buyer has their own allowance.
     let other = app.buyer(CARD_OK).await;
     app.order(&other, show_id, product_id, 2, "d")

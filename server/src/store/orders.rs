@@ -149,20 +149,22 @@ pub enum Hold {
     Closed(Window),
 }
 
-/// Creates the order and holds its stock in one transaction: the order is
-/// inserted under the buyer's idempotency key, the show's countdowns are
-/// checked, a conditional update (never read-then-write) takes the units, and
-/// the per-buyer limit is checked against paid and held orders. Any refusal
-/// rolls all of it back.
+/// Creates the order and holds its stock: the order is inserted under the
+/// buyer's idempotency key, the show's countdowns are checked, a conditional
+/// update (never read-then-write) takes the units, and the per-buyer limit is
+/// checked against paid and held orders. Any refusal changes nothing.
 ///
-/// Lock order: the order row first, then (PostgreSQL, a product with a
-/// per-buyer limit) the buyer's row, then the product row — the product last
-/// and briefly, since every buyer of a drop waits for it; the same order as
-/// every stock move below. (Product first would deadlock on PostgreSQL: a
-/// duplicate submit holding the product would wait on the unique index for
-/// the first order's settlement, which waits for the product.)
+/// SQLite runs one writer at a time: there it is one transaction of few
+/// statements (below). On PostgreSQL, where buyers run side by side and all
+/// queue for the product's row, it is one call of `dropcast_hold`
+/// (`migrations/postgres/0006_hold_function.sql`), which holds that row for
+/// no network round trip: see [`hold_postgres`].
 pub async fn hold(pool: &AnyPool, o: NewOrder<'_>) -> Result<Hold, sqlx::Error> {
+    if crate::db::Backend::of_pool(pool) == crate::db::Backend::Postgres {
+        return hold_postgres(pool, o).await;
+    }
     let now = now_ms();
+    // Lock order, as in every stock move below: the order row, then the product.
     let mut tx = pool.begin().await?;
     let inserted: Result<Option<OrderRow>, sqlx::Error> = sqlx::query_as(concat!(
         "INSERT INTO orders (id, show_id, product_id, viewer_id, quantity, amount_cents, currency,
@@ -190,10 +192,7 @@ pub async fn hold(pool: &AnyPool, o: NewOrder<'_>) -> Result<Hold, sqlx::Error> 
         }
         Err(e) if crate::db::is_unique_violation(&e) => {
             tx.rollback().await?;
-            return match order_by_key(pool, o.viewer_id, o.idempotency_key).await? {
-                Some(existing) => Ok(Hold::Duplicate(existing)),
-                None => Err(e),
-            };
+            return duplicate_of(pool, &o, e).await;
         }
         Err(e) => return Err(e),
     };
@@ -202,36 +201,6 @@ pub async fn hold(pool: &AnyPool, o: NewOrder<'_>) -> Result<Hold, sqlx::Error> 
     if window != Window::Open {
         tx.rollback().await?;
         return Ok(Hold::Closed(window));
-    }
-    // On PostgreSQL, where buyers run side by side, the hot product row is
-    // locked last, held only for its own update and the commit: the
-    // per-buyer limit is checked first, under a lock on the buyer's row
-    // (`FOR NO KEY UPDATE`), so one buyer's concurrent orders still see each other.
-    // SQLite runs one writer at a time anyway: there, fewer statements win,
-    // and the limit is checked after the stock is taken.
-    let concurrent = tx.backend_name() == "PostgreSQL";
-    if concurrent {
-        // One round trip: the product's limit, and (only when it has one) a
-        // lock on the buyer's row; PostgreSQL's own syntax, on its path only.
-        // `NO KEY`: the order just inserted holds a key-share lock on the
-        // buyer (its foreign key), which a plain `FOR UPDATE` would wait on,
-        // deadlocking two of the buyer's orders.
-        let max: Option<i64> = sqlx::query_scalar(
-            "SELECT p.max_per_buyer FROM products p JOIN viewers v ON v.id = $3
-             WHERE p.id = $1 AND p.show_id = $2 AND p.max_per_buyer IS NOT NULL
-             FOR NO KEY UPDATE OF v",
-        )
-        .bind(o.product_id)
-        .bind(o.show_id)
-        .bind(o.viewer_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(max) = max
-            && let Some(over) = over_limit(&mut tx, &o, max).await?
-        {
-            tx.rollback().await?;
-            return Ok(over);
-        }
     }
     let product: Option<ProductRow> = sqlx::query_as(concat!(
         "UPDATE products SET available = available - $3, held = held + $3, version = version + 1
@@ -247,8 +216,7 @@ pub async fn hold(pool: &AnyPool, o: NewOrder<'_>) -> Result<Hold, sqlx::Error> 
         tx.rollback().await?;
         return Ok(Hold::SoldOut);
     };
-    if !concurrent
-        && let Some(max) = product.max_per_buyer
+    if let Some(max) = product.max_per_buyer
         && let Some(over) = over_limit(&mut tx, &o, max).await?
     {
         tx.rollback().await?;
@@ -256,6 +224,101 @@ pub async fn hold(pool: &AnyPool, o: NewOrder<'_>) -> Result<Hold, sqlx::Error> 
     }
     tx.commit().await?;
     Ok(Hold::Held { order, product })
+}
+
+/// The order already placed under this request's idempotency key; `err` if
+/// there is none after all.
+async fn duplicate_of(
+    pool: &AnyPool,
+    o: &NewOrder<'_>,
+    err: sqlx::Error,
+) -> Result<Hold, sqlx::Error> {
+    match order_by_key(pool, o.viewer_id, o.idempotency_key).await? {
+        Some(existing) => Ok(Hold::Duplicate(existing)),
+        None => Err(err),
+    }
+}
+
+/// The hold on PostgreSQL: the countdowns are read first (as on SQLite, they
+/// are not locked: a countdown changed meanwhile applies from the next order),
+/// then `dropcast_hold` does the rest in autocommit, so the product's row is
+/// locked from its update to the commit inside the backend only. Before, as a
+/// transaction of five statements driven from here, that lock spanned two
+/// round trips through the pool: every buyer of a drop waited for them.
+async fn hold_postgres(pool: &AnyPool, o: NewOrder<'_>) -> Result<Hold, sqlx::Error> {
+    use sqlx::Row;
+
+    let now = now_ms();
+    let countdowns = super::countdowns_of_show(pool, o.show_id).await?;
+    let window = purchase_window(&countdowns, o.product_id, now);
+    if window != Window::Open {
+        // A retry of an order placed while it was open still gets that order.
+        return Ok(
+            match order_by_key(pool, o.viewer_id, o.idempotency_key).await? {
+                Some(existing) => Hold::Duplicate(existing),
+                None => Hold::Closed(window),
+            },
+        );
+    }
+    let expires_at_ms = now + o.hold_ms;
+    let called = sqlx::query("SELECT * FROM dropcast_hold($1, $2, $3, $4, $5, $6, $7, $8)")
+        .bind(o.id)
+        .bind(o.show_id)
+        .bind(o.product_id)
+        .bind(o.viewer_id)
+        .bind(o.quantity)
+        .bind(o.idempotency_key)
+        .bind(now)
+        .bind(expires_at_ms)
+        .fetch_one(pool)
+        .await;
+    let row = match called {
+        Ok(row) => row,
+        // A concurrent order under the same key committed first.
+        Err(e) if crate::db::is_unique_violation(&e) => return duplicate_of(pool, &o, e).await,
+        Err(e) => return Err(e),
+    };
+    let outcome: String = row.try_get("outcome")?;
+    Ok(match outcome.as_str() {
+        "held" => {
+            let product = ProductRow::from_row(&row)?;
+            let order = OrderRow {
+                id: o.id.to_string(),
+                show_id: o.show_id.to_string(),
+                product_id: o.product_id.to_string(),
+                viewer_id: o.viewer_id.to_string(),
+                quantity: o.quantity,
+                amount_cents: row.try_get("amount_cents")?,
+                currency: product.currency.clone(),
+                status: "pending".into(),
+                stock_state: "held".into(),
+                idempotency_key: o.idempotency_key.to_string(),
+                payment_intent_id: None,
+                client_secret: None,
+                failure_code: None,
+                created_at_ms: now,
+                updated_at_ms: now,
+                paid_at_ms: None,
+                expires_at_ms,
+            };
+            Hold::Held { order, product }
+        }
+        "duplicate" => {
+            let missing = sqlx::Error::RowNotFound;
+            return duplicate_of(pool, &o, missing).await;
+        }
+        "no_such_product" => Hold::NoSuchProduct,
+        "over_limit" => Hold::OverLimit {
+            owned: row.try_get("owned")?,
+            max: row.try_get("limit_max")?,
+        },
+        "sold_out" => Hold::SoldOut,
+        other => {
+            return Err(sqlx::Error::Protocol(format!(
+                "dropcast_hold answered {other:?}"
+            )));
+        }
+    })
 }
 
 /// `Some(OverLimit)` if the buyer would own more than `max` of the product
