@@ -14,6 +14,11 @@
 -- Each statement sees what committed before it (a VOLATILE function under
 -- READ COMMITTED), so the limit counts every order committed before the
 -- buyer's lock was granted.
+--
+-- A successful hold commits without waiting for its WAL flush, since the
+-- product's row stays locked until the commit returns: the order's next
+-- write (its PaymentIntent, store::orders::set_intent) commits synchronously,
+-- which flushes this hold with it, before any card is charged.
 CREATE FUNCTION dropcast_hold(
     p_order TEXT, p_show TEXT, p_product TEXT, p_viewer TEXT,
     p_quantity BIGINT, p_key TEXT, p_now BIGINT, p_expires BIGINT,
@@ -67,6 +72,8 @@ BEGIN
                         expires_at_ms)
     VALUES (p_order, p_show, p_product, p_viewer, p_quantity, amount_cents, currency,
             'pending', 'held', p_key, p_now, p_now, p_expires);
+    -- For this transaction only (is_local): read at its commit.
+    PERFORM set_config('synchronous_commit', 'off', true);
     outcome := 'held';
 END;
 $$;

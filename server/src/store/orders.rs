@@ -245,6 +245,14 @@ async fn duplicate_of(
 /// locked from its update to the commit inside the backend only. Before, as a
 /// transaction of five statements driven from here, that lock spanned two
 /// round trips through the pool: every buyer of a drop waited for them.
+///
+/// The function commits without waiting for its WAL flush
+/// (`synchronous_commit` off for that transaction only), since the row lock
+/// would be held across it. Durability comes from the next step: the
+/// order's [`set_intent`] commits synchronously, which flushes the WAL up to
+/// it and so the hold too, and fails if the hold is not there; the card is
+/// confirmed only after that. A database crash in between loses the order
+/// and its units together (one transaction), before any charge.
 async fn hold_postgres(pool: &AnyPool, o: NewOrder<'_>) -> Result<Hold, sqlx::Error> {
     use sqlx::Row;
 
@@ -342,18 +350,27 @@ async fn over_limit(
     }))
 }
 
-/// Records the PaymentIntent made for an order (before it is confirmed).
+/// Records the PaymentIntent made for an order, before it is confirmed:
+/// the card is charged only once this has committed. `RowNotFound` if the
+/// order's hold is not there (see [`hold_postgres`]: this commit is what
+/// makes the hold durable), and then nothing may be charged.
 pub async fn set_intent(
     pool: &AnyPool,
     order_id: &str,
     intent_id: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE orders SET payment_intent_id = $2, updated_at_ms = $3 WHERE id = $1")
-        .bind(order_id)
-        .bind(intent_id)
-        .bind(now_ms())
-        .execute(pool)
-        .await?;
+    let done = sqlx::query(
+        "UPDATE orders SET payment_intent_id = $2, updated_at_ms = $3
+         WHERE id = $1 AND stock_state = 'held'",
+    )
+    .bind(order_id)
+    .bind(intent_id)
+    .bind(now_ms())
+    .execute(pool)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(sqlx::Error::RowNotFound);
+    }
     Ok(())
 }
 
