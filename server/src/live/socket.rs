@@ -80,9 +80,14 @@ pub async fn run(
         );
         heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut last_heard = Instant::now();
+        // Made once, not per turn of the loop: every socket shares the token,
+        // and each new `cancelled()` future would register with (and on drop
+        // leave) its one waiter list, under a lock all sockets contend for.
+        let shutdown = ctx.shutdown.cancelled();
+        tokio::pin!(shutdown);
         loop {
             tokio::select! {
-                _ = ctx.shutdown.cancelled() => {
+                _ = &mut shutdown => {
                     break reason(CloseCode::Away, "server shutting down");
                 }
                 next = sub.recv() => match next {
