@@ -24,7 +24,7 @@ say "flash-sale checkout on SQLite and a private PostgreSQL, hold path and throu
 work="$(mktemp -d /tmp/dropcast-bench.XXXXXX)"
 chmod 755 "$work" # the postgres user must reach its data dir inside
 trap 'stop_localstripe; stop_postgres; rm -rf "$work"' EXIT
-start_postgres "$work/pg"
+start_postgres "$work/pg" durable
 start_localstripe "$(free_port)" "$work/localstripe.log"
 DROPCAST_BENCH_PG_URL="$PG_URL/postgres" DROPCAST_BENCH_STRIPE_URL="$LOCALSTRIPE_URL" \
     "$ROOT/target/release/dropcast-bench" checkout "$@"

@@ -53,8 +53,11 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# start_postgres DIR: a private PostgreSQL cluster in DIR on a free loopback port.
-# Sets PG_URL (postgres://postgres@127.0.0.1:PORT) and PG_DIR; stop with stop_postgres.
+# start_postgres DIR [durable]: a private PostgreSQL cluster in DIR on a free
+# loopback port. For tests it skips flushing to disk (fsync and friends off);
+# `durable` keeps PostgreSQL's own defaults, as a production cluster runs
+# (the benchmarks). Sets PG_URL (postgres://postgres@127.0.0.1:PORT) and
+# PG_DIR; stop with stop_postgres.
 start_postgres() {
     ensure_apt postgresql
     local bin
@@ -74,8 +77,10 @@ start_postgres() {
     if [ ! -f "$PG_DIR/data/PG_VERSION" ]; then
         "${PG_AS[@]}" "$bin/initdb" -D "$PG_DIR/data" -A trust -U postgres >/dev/null
     fi
+    local flush="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    [ "${2:-}" = durable ] && flush=""
     "${PG_AS[@]}" "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -t 60 \
-        -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+        -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=400 $flush" \
         start >/dev/null
     PG_URL="postgres://postgres@127.0.0.1:$port"
     export PG_URL PG_DIR PG_BIN

@@ -88,6 +88,7 @@ async fn hold_once(url: &str) -> Result<Value, Error> {
     }
     start.wait().await;
     let began = Instant::now();
+    let cpu = crate::machine::CpuTimes::now();
     let mut latencies = Vec::with_capacity(HOLD_BUYERS);
     let (mut held, mut errors) = (0i64, 0usize);
     let mut last_held = Duration::ZERO;
@@ -101,6 +102,7 @@ async fn hold_once(url: &str) -> Result<Value, Error> {
         errors += usize::from(err);
     }
     let elapsed = began.elapsed();
+    let steal_pct = cpu.steal_pct_since();
     latencies.sort_by(f64::total_cmp);
     let row = store::get_product(&pool, &show, &product)
         .await?
@@ -116,6 +118,7 @@ async fn hold_once(url: &str) -> Result<Value, Error> {
         "p50_ms": crate::percentile(&latencies, 50.0),
         "p99_ms": crate::percentile(&latencies, 99.0),
         "oversold": (held - HOLD_UNITS).max(0),
+        "steal_pct": steal_pct,
         "figures_add_up": row.available + row.held + row.sold == HOLD_UNITS && row.available >= 0 && row.held == held,
     }))
 }
@@ -204,6 +207,7 @@ async fn pay_once(db_url: &str, stripe_url: &str) -> Result<Value, Error> {
     }
     start.wait().await;
     let began = Instant::now();
+    let cpu = crate::machine::CpuTimes::now();
     let mut latencies = Vec::new();
     let (mut paid, mut sold_out, mut other) = (0i64, 0usize, 0usize);
     for task in tasks {
@@ -216,6 +220,7 @@ async fn pay_once(db_url: &str, stripe_url: &str) -> Result<Value, Error> {
         }
     }
     let elapsed = began.elapsed();
+    let steal_pct = cpu.steal_pct_since();
     latencies.sort_by(f64::total_cmp);
     let view: Value = client
         .get(api(&format!("/shows/{show_id}")))
@@ -235,6 +240,7 @@ async fn pay_once(db_url: &str, stripe_url: &str) -> Result<Value, Error> {
         "p50_ms": crate::percentile(&latencies, 50.0),
         "p99_ms": crate::percentile(&latencies, 99.0),
         "oversold": (sold - PAY_UNITS).max(0),
+        "steal_pct": steal_pct,
         "figures_add_up": sold == paid && figures["available"].as_i64() == Some(PAY_UNITS - paid),
     }))
 }
@@ -248,6 +254,7 @@ fn summarize(runs: &[Value]) -> Value {
     json!({
         "orders_per_s": pick("orders_per_s"),
         "p50_ms": pick("p50_ms"),
+        "steal_pct": pick("steal_pct"),
         "p99_ms": pick("p99_ms"),
         "oversold_total": runs.iter().filter_map(|r| r["oversold"].as_i64()).sum::<i64>(),
         "all_add_up": runs.iter().all(|r| r["figures_add_up"] == true),
@@ -255,10 +262,11 @@ fn summarize(runs: &[Value]) -> Value {
     })
 }
 
-/// `dropcast-bench checkout [--runs N]`; PostgreSQL from
-/// `DROPCAST_BENCH_PG_URL`, localstripe from `DROPCAST_BENCH_STRIPE_URL`
-/// (scripts/bench.sh starts both).
-pub async fn run(runs: usize) -> Result<(), Error> {
+/// `dropcast-bench checkout [--runs N] [--db sqlite|postgres]`; PostgreSQL
+/// from `DROPCAST_BENCH_PG_URL`, localstripe from `DROPCAST_BENCH_STRIPE_URL`
+/// (scripts/bench.sh starts both). `--db` measures one database only (for
+/// profiling one); the report then has only that one.
+pub async fn run(runs: usize, only: Option<&str>) -> Result<(), Error> {
     let dir = tempfile::tempdir()?;
     let pg = std::env::var("DROPCAST_BENCH_PG_URL").ok();
     let stripe = std::env::var("DROPCAST_BENCH_STRIPE_URL").ok();
@@ -278,6 +286,7 @@ pub async fn run(runs: usize) -> Result<(), Error> {
         "pay_buyers": PAY_BUYERS, "pay_units": PAY_UNITS,
         "postgres": pg.is_some(), "localstripe": stripe.is_some(),
     });
+    databases.retain(|(name, _)| only.is_none_or(|only| only == *name));
     for (name, url) in &databases {
         let mut hold = Vec::new();
         for i in 0..runs {

@@ -40,6 +40,7 @@ pub async fn run(runs: usize) -> Result<(), Error> {
 
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     let (mut ours_len, mut theirs_len) = (0.0, 0.0);
+    let cpu = crate::machine::CpuTimes::now();
     for run in 0..runs {
         let out = dir.path().join(format!("ours{run}.mp4"));
         let started = Instant::now();
@@ -84,6 +85,7 @@ pub async fn run(runs: usize) -> Result<(), Error> {
             theirs[run].as_secs_f64() * 1000.0
         );
     }
+    let steal_pct = cpu.steal_pct_since();
     // What starting the ffmpeg process alone costs, since ours runs in-process.
     let mut start = Vec::new();
     for _ in 0..runs {
@@ -107,6 +109,7 @@ pub async fn run(runs: usize) -> Result<(), Error> {
         "ffmpeg_duration_s": theirs_len,
         "ffmpeg_start_median_ms": crate::median_ms(&start),
         "ratio": ours_ms / theirs_ms,
+        "steal_pct": steal_pct,
     });
     eprintln!("clip: ours {ours_ms:.0} ms, ffmpeg {theirs_ms:.0} ms (median of {runs})");
     crate::save("clip", &result)

@@ -53,31 +53,39 @@ fn file_limit() -> u64 {
     rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(_, hard)| hard)
 }
 
-/// One load-generator process and its pipes.
-struct Generator {
+/// One of our own processes (a load generator, or the floor's server) and
+/// its pipes: commands in on stdin, one line per answer on stdout.
+struct Piped {
     child: Child,
     stdin: ChildStdin,
     lines: std::sync::mpsc::Receiver<String>,
 }
 
-impl Generator {
-    fn spawn(url: &str, sockets: usize, first_source: u8) -> Result<Generator, Error> {
+/// Which cores a process runs on when `DROPCAST_BENCH_SPLIT` asks for it.
+#[derive(Clone, Copy)]
+enum Side {
+    Server,
+    Load,
+}
+
+impl Piped {
+    /// `dropcast-bench ARGS…`, on `side`'s cores.
+    fn spawn(args: &[&str], side: Side) -> Result<Piped, Error> {
         let me = std::env::current_exe()?;
         let mut command = match split_cores() {
-            Some((_, load)) => {
+            Some((server, load)) => {
                 let mut c = Command::new("taskset");
-                c.args(["-c", &load]).arg(&me);
+                let cores = match side {
+                    Side::Server => server,
+                    Side::Load => load,
+                };
+                c.args(["-c", &cores]).arg(&me);
                 c
             }
             None => Command::new(&me),
         };
         let mut child = command
-            .args([
-                "fanout-client",
-                url,
-                &sockets.to_string(),
-                &first_source.to_string(),
-            ])
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()?;
@@ -91,59 +99,152 @@ impl Generator {
                 }
             }
         });
-        Ok(Generator {
+        Ok(Piped {
             child,
             stdin,
             lines,
         })
     }
 
+    /// A load generator opening `sockets` sockets to `url`.
+    fn generator(url: &str, sockets: usize, first_source: u8) -> Result<Piped, Error> {
+        Piped::spawn(
+            &[
+                "fanout-client",
+                url,
+                &sockets.to_string(),
+                &first_source.to_string(),
+            ],
+            Side::Load,
+        )
+    }
+
+    fn say(&mut self, line: &str) -> Result<(), Error> {
+        writeln!(self.stdin, "{line}")?;
+        self.stdin.flush()?;
+        Ok(())
+    }
+
     fn expect(&self, what: &str, within: Duration) -> Result<String, Error> {
         let line = self
             .lines
             .recv_timeout(within)
-            .map_err(|_| format!("a load generator did not say {what} in {within:?}"))?;
+            .map_err(|_| format!("a helper process did not say {what} in {within:?}"))?;
         if !line.starts_with(what) {
-            return Err(format!("a load generator said {line:?}, not {what}").into());
+            return Err(format!("a helper process said {line:?}, not {what}").into());
         }
         Ok(line)
     }
 }
 
-impl Drop for Generator {
+impl Drop for Piped {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-/// One figure: N sockets, `runs` stock changes.
-async fn measure(sockets: usize, runs: usize) -> Result<Value, Error> {
-    let server = Server::start().await?;
-    let token = server.creator().await?;
-    let show = server
-        .post("/shows", &token, json!({"title": "Fan-out"}))
-        .await?;
-    let show_id = show["id"].as_str().unwrap_or_default().to_string();
-    let product = server
-        .post(
-            &format!("/shows/{show_id}/products"),
-            &token,
-            json!({"sku": "FAN-1", "title": "Fan", "price_cents": 100, "currency": "usd", "stock": 100_000}),
-        )
-        .await?;
-    let product_id = product["id"].as_str().unwrap_or_default().to_string();
-    let mut available = product["available"].as_i64().unwrap_or_default();
-    let rss_before = rss_kib(server.pid()).unwrap_or(0);
+/// What the sockets are connected to, and how it is made to send.
+enum Target {
+    /// A `dropcast serve`: a restock over HTTP makes the room send.
+    Dropcast {
+        server: Server,
+        token: String,
+        path: String,
+    },
+    /// The floor (see [`crate::floor`]): `go N` on its stdin.
+    Floor(Piped),
+}
 
-    let url = format!("ws://127.0.0.1:{}/api/v1/shows/{show_id}/live", server.port);
+impl Target {
+    async fn dropcast() -> Result<(Target, String), Error> {
+        let server = Server::start().await?;
+        let token = server.creator().await?;
+        let show = server
+            .post("/shows", &token, json!({"title": "Fan-out"}))
+            .await?;
+        let show_id = show["id"].as_str().unwrap_or_default().to_string();
+        let product = server
+            .post(
+                &format!("/shows/{show_id}/products"),
+                &token,
+                json!({"sku": "FAN-1", "title": "Fan", "price_cents": 100, "currency": "usd", "stock": FIRST_STOCK}),
+            )
+            .await?;
+        let product_id = product["id"].as_str().unwrap_or_default();
+        let url = format!("ws://127.0.0.1:{}/api/v1/shows/{show_id}/live", server.port);
+        let path = format!("/shows/{show_id}/products/{product_id}");
+        Ok((
+            Target::Dropcast {
+                server,
+                token,
+                path,
+            },
+            url,
+        ))
+    }
+
+    fn floor() -> Result<(Target, String), Error> {
+        let floor = Piped::spawn(&["fanout-floor"], Side::Server)?;
+        let port = floor.expect("listening", Duration::from_secs(10))?;
+        let url = format!(
+            "ws://127.0.0.1:{}/floor",
+            port.trim_start_matches("listening ")
+        );
+        Ok((Target::Floor(floor), url))
+    }
+
+    fn pid(&self) -> u32 {
+        match self {
+            Target::Dropcast { server, .. } => server.pid(),
+            Target::Floor(p) => p.child.id(),
+        }
+    }
+
+    /// Makes every socket get a frame with `available` (one more than before);
+    /// for the floor, how long its writes took, in ms.
+    async fn fire(&mut self, available: i64) -> Result<Option<f64>, Error> {
+        match self {
+            Target::Dropcast {
+                server,
+                token,
+                path,
+            } => {
+                server
+                    .call(reqwest::Method::PATCH, path, token, json!({"add_stock": 1}))
+                    .await?;
+                Ok(None)
+            }
+            Target::Floor(floor) => {
+                floor.say(&format!("go {available}"))?;
+                let sent = floor.expect("sent", Duration::from_secs(60))?;
+                let us: f64 = sent.split_whitespace().nth(2).unwrap_or("nan").parse()?;
+                Ok(Some(us / 1000.0))
+            }
+        }
+    }
+}
+
+/// The product's stock when the fan-out starts; each run adds one.
+const FIRST_STOCK: i64 = 100_000;
+
+/// One figure: N sockets, `runs` stock changes, against dropcast or the floor.
+async fn measure(sockets: usize, runs: usize, floor: bool) -> Result<Value, Error> {
+    let (mut target, url) = if floor {
+        Target::floor()?
+    } else {
+        Target::dropcast().await?
+    };
+    let mut available = FIRST_STOCK;
+    let rss_before = rss_kib(target.pid()).unwrap_or(0);
+
     let started = Instant::now();
     let mut generators = Vec::new();
     let mut left = sockets;
     let mut source = 2u8;
     while left > 0 {
         let n = left.min(PER_GENERATOR);
-        generators.push(Generator::spawn(&url, n, source)?);
+        generators.push(Piped::generator(&url, n, source)?);
         source = source.wrapping_add(SOURCES);
         left -= n;
     }
@@ -153,28 +254,21 @@ async fn measure(sockets: usize, runs: usize) -> Result<Value, Error> {
     let connect_s = started.elapsed().as_secs_f64();
     // Let the joins' viewer-count frames and allocations settle.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let rss_after = rss_kib(server.pid()).unwrap_or(0);
+    let rss_after = rss_kib(target.pid()).unwrap_or(0);
 
     let mut per_run = Vec::new();
+    let cpu = crate::machine::CpuTimes::now();
     // One warm-up change first, not counted.
     for run in 0..=runs {
         available += 1;
         for g in &mut generators {
-            writeln!(g.stdin, "go {available}")?;
-            g.stdin.flush()?;
+            g.say(&format!("go {available}"))?;
         }
         for g in &generators {
             g.expect("armed", Duration::from_secs(10))?;
         }
         let t0 = now_us();
-        server
-            .call(
-                reqwest::Method::PATCH,
-                &format!("/shows/{show_id}/products/{product_id}"),
-                &token,
-                json!({"add_stock": 1}),
-            )
-            .await?;
+        let write_ms = target.fire(available).await?;
         let mut latencies = Vec::with_capacity(sockets);
         let mut missing = 0usize;
         for g in &generators {
@@ -195,6 +289,8 @@ async fn measure(sockets: usize, runs: usize) -> Result<Value, Error> {
             per_run.push(json!({
                 "p50_ms": crate::percentile(&latencies, 50.0),
                 "p99_ms": crate::percentile(&latencies, 99.0),
+                "min_ms": latencies.first().copied().unwrap_or(f64::NAN),
+                "write_ms": write_ms,
                 "max_ms": latencies.last().copied().unwrap_or(f64::NAN),
                 "received": latencies.len(),
                 "missing": missing,
@@ -202,6 +298,7 @@ async fn measure(sockets: usize, runs: usize) -> Result<Value, Error> {
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+    let steal_pct = cpu.steal_pct_since();
     let pick = |key: &str| {
         crate::median(
             per_run
@@ -219,11 +316,22 @@ async fn measure(sockets: usize, runs: usize) -> Result<Value, Error> {
         "bytes_per_conn": (rss_after.saturating_sub(rss_before) as f64 * 1024.0) / sockets as f64,
         "p50_ms": pick("p50_ms"),
         "p99_ms": pick("p99_ms"),
+        "min_ms": pick("min_ms"),
+        "write_ms": if floor { json!(pick("write_ms")) } else { Value::Null },
         "max_ms": pick("max_ms"),
+        "steal_pct": steal_pct,
         "runs": per_run,
     });
-    eprintln!("fan-out {sockets}: {result}");
+    let what = if floor { "floor" } else { "dropcast" };
+    eprintln!("fan-out {sockets}, {what}: {result}");
     Ok(result)
+}
+
+/// Dropcast's figure for `n` sockets, with the floor's beside it (`floor`).
+async fn with_floor(n: usize, runs: usize) -> Result<Value, Error> {
+    let mut figure = measure(n, runs, false).await?;
+    figure["floor"] = measure(n, runs, true).await?;
+    Ok(figure)
 }
 
 /// `dropcast-bench fanout --sockets 10000,25000,50000 [--runs N]`.
@@ -248,13 +356,13 @@ pub async fn run(counts: &[usize], runs: usize) -> Result<(), Error> {
             let largest = (limit.saturating_sub(512) / 500 * 500) as usize;
             if !largest_done && largest > 0 && !counts.contains(&largest) {
                 largest_done = true;
-                let mut figure = measure(largest, runs).await?;
+                let mut figure = with_floor(largest, runs).await?;
                 figure["largest_here"] = json!(true);
                 figures.push(figure);
             }
             continue;
         }
-        figures.push(measure(n, runs).await?);
+        figures.push(with_floor(n, runs).await?);
     }
     let result = json!({
         "machine": crate::machine::describe(),

@@ -118,9 +118,11 @@ async fn measure(file: &std::path::Path, streams: usize) -> Result<Value, Error>
     tokio::time::sleep(Duration::from_secs(6)).await;
     let t0 = cpu_ticks(pid).ok_or("no /proc stat for the server")?;
     let wall = Instant::now();
+    let cpu = crate::machine::CpuTimes::now();
     tokio::time::sleep(WINDOW).await;
     let t1 = cpu_ticks(pid).ok_or("no /proc stat for the server")?;
     let seconds = wall.elapsed().as_secs_f64();
+    let steal_pct = cpu.steal_pct_since();
     let rss = crate::server::rss_kib(pid).unwrap_or(0);
     // Still live at the end (no publisher fell over).
     let still_live = live_count(&client, &server.base, &shows).await?;
@@ -135,6 +137,7 @@ async fn measure(file: &std::path::Path, streams: usize) -> Result<Value, Error>
         "rss_kib": rss,
         "rss_per_stream_kib": rss.saturating_sub(idle_rss) as f64 / streams as f64,
         "window_s": seconds,
+        "steal_pct": steal_pct,
     });
     eprintln!("ingest {streams}: {result}");
     Ok(result)

@@ -63,3 +63,42 @@ fn gstreamer_version() -> String {
     let (major, minor, micro, _) = media::gstreamer_version();
     format!("{major}.{minor}.{micro}")
 }
+
+/// The whole machine's CPU time from `/proc/stat`, to tell how much of a
+/// measurement's time the hypervisor gave to someone else ("steal"): on a
+/// shared virtual machine that varies from run to run and moves every figure.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuTimes {
+    steal: u64,
+    total: u64,
+}
+
+impl CpuTimes {
+    pub fn now() -> CpuTimes {
+        let line = std::fs::read_to_string("/proc/stat")
+            .ok()
+            .and_then(|s| s.lines().next().map(str::to_string))
+            .unwrap_or_default();
+        // cpu user nice system idle iowait irq softirq steal guest guest_nice
+        let ticks: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .take(8)
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        CpuTimes {
+            steal: ticks.get(7).copied().unwrap_or(0),
+            total: ticks.iter().sum(),
+        }
+    }
+
+    /// Percent of all CPU time since `self` that was stolen.
+    pub fn steal_pct_since(&self) -> f64 {
+        let now = CpuTimes::now();
+        let total = now.total.saturating_sub(self.total);
+        if total == 0 {
+            return 0.0;
+        }
+        now.steal.saturating_sub(self.steal) as f64 * 100.0 / total as f64
+    }
+}

@@ -8,7 +8,8 @@
 //! dropcast-bench fanout [--sockets 10000,25000,50000] [--runs N]
 //!                                  one stock change to N idle sockets: p50/p99/max, memory
 //! dropcast-bench fanout-client …   the fan-out load generator (started by `fanout`)
-//! dropcast-bench checkout [--runs N] flash sale: hold path and whole path, SQLite and PostgreSQL
+//! dropcast-bench fanout-floor      the fan-out floor: bare writes, no server (started by `fanout`)
+//! dropcast-bench checkout [--runs N] [--db D] flash sale: hold path and whole path, SQLite and PostgreSQL
 //! dropcast-bench ingest [--streams 1,3,10]  server CPU and memory per live 720p30 stream
 //! dropcast-bench report            rewrites BENCHMARKS.md from target/bench/*.json
 //! ```
@@ -19,6 +20,7 @@
 //! # Layout
 //! - [`clip`]: clip export against `ffmpeg -i concat: -c copy`.
 //! - [`fanout`]: live fan-out to many sockets, and its load generator.
+//! - [`floor`]: the fan-out floor, bare writes to the same sockets.
 //! - [`checkout`]: a flash sale, on the hold path alone and through Stripe.
 //! - [`ingest`]: CPU and memory per live stream.
 //! - [`machine`]: what the figures were measured on.
@@ -29,6 +31,7 @@
 mod checkout;
 mod clip;
 mod fanout;
+mod floor;
 mod ingest;
 mod machine;
 mod report;
@@ -88,7 +91,7 @@ fn save(name: &str, result: &serde_json::Value) -> Result<(), Box<dyn std::error
 
 fn usage() -> ! {
     eprintln!(
-        "usage: dropcast-bench clip [--runs N] | widget | fanout [--sockets N,N…] [--runs N] | checkout [--runs N] | ingest [--streams N,N…] | report"
+        "usage: dropcast-bench clip [--runs N] | widget | fanout [--sockets N,N…] [--runs N] | checkout [--runs N] [--db sqlite|postgres] | ingest [--streams N,N…] | report"
     );
     std::process::exit(2)
 }
@@ -110,7 +113,7 @@ async fn main() {
     };
     let outcome = match args.first().map(String::as_str) {
         Some("clip") => clip::run(runs).await,
-        Some("checkout") => checkout::run(runs).await,
+        Some("checkout") => checkout::run(runs, flag("--db").as_deref()).await,
         Some("ingest") => {
             let counts: Vec<usize> = flag("--streams")
                 .unwrap_or_else(|| "1,3,10".into())
@@ -127,6 +130,7 @@ async fn main() {
                 .collect();
             fanout::run(&counts, runs).await
         }
+        Some("fanout-floor") => crate::floor::serve(),
         Some("fanout-client") => match (args.get(1), args.get(2), args.get(3)) {
             (Some(url), Some(n), Some(source)) => {
                 fanout::client(

@@ -37,6 +37,14 @@ fn samples(v: &Value) -> String {
         .join(", ")
 }
 
+/// The share of the machine's CPU time the hypervisor gave elsewhere while
+/// `f` was measured (see the note at the top).
+fn stolen(f: &Value) -> String {
+    f["steal_pct"]
+        .as_f64()
+        .map_or_else(|| "—".into(), |p| format!("{p:.0}%"))
+}
+
 fn clip_section(out: &mut String, r: &Value) {
     let ours = r["ours_median_ms"].as_f64().unwrap_or(f64::NAN);
     let theirs = r["ffmpeg_median_ms"].as_f64().unwrap_or(f64::NAN);
@@ -57,7 +65,8 @@ fn clip_section(out: &mut String, r: &Value) {
          | ffmpeg concat, copy | {theirs:.0} ms | {theirs_samples} |\n\n\
          Ratio (ours / ffmpeg): **{ratio:.2}**. Goal: no slower than ffmpeg (ratio ≤ 1.00) \
          — {verdict}. ffmpeg's time includes starting its process, {start:.0} ms \
-         (median of `ffmpeg -version`); ours runs inside the server, as the product does.\n\n",
+         (median of `ffmpeg -version`); ours runs inside the server, as the product does. \
+         CPU stolen while measuring: {stolen}.\n\n",
         stream = r["stream_s"],
         span = r["span_ms"].as_f64().unwrap_or(0.0) / 1000.0,
         runs = r["runs"],
@@ -68,6 +77,7 @@ fn clip_section(out: &mut String, r: &Value) {
         ours_samples = samples(&r["ours_samples_ms"]),
         theirs_samples = samples(&r["ffmpeg_samples_ms"]),
         start = r["ffmpeg_start_median_ms"].as_f64().unwrap_or(f64::NAN),
+        stolen = stolen(r),
         verdict = if ratio <= 1.0 {
             "met".to_string()
         } else {
@@ -115,38 +125,22 @@ fn fanout_section(out: &mut String, r: &Value) {
          fanout-client`, at most 12,500 sockets each, from 8 source addresses 127.0.0.x); \
          then {runs} times (after one warm-up): restock one unit over HTTP and time, by the \
          wall clock, from just before the request to each socket reading the new figure. \
-         The figure is the median over the runs of each run's p50, p99 and max. Memory is \
-         the server's resident set with the sockets open, minus before, per socket. The \
+         The figure is the median over the runs of each run's p50, p99, max and first. Memory \
+         is the server's resident set with the sockets open, minus before, per socket. The \
          load generators run on the same cores as the server.\n\n\
-         | sockets | p50 | p99 | max | memory / conn | connect all | missed |\n\
-         |---|---|---|---|---|---|---|\n",
+         | sockets | p50 | p99 | max | first | memory / conn | connect all | missed | CPU stolen |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
         runs = r["runs"],
     );
+    let figures: Vec<&Value> = r["figures"].as_array().into_iter().flatten().collect();
     let mut verdicts = Vec::new();
-    // p99 per socket at the largest count measured.
-    let per_socket_us = r["figures"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|f| f["p99_ms"].is_number())
-        .max_by_key(|f| f["sockets"].as_u64().unwrap_or(0))
-        .map_or(f64::NAN, |f| {
-            f["p99_ms"].as_f64().unwrap_or(f64::NAN) * 1000.0
-                / f["sockets"].as_f64().unwrap_or(f64::NAN)
-        });
-    for f in r["figures"].as_array().into_iter().flatten() {
+    for f in &figures {
         let n = f["sockets"].as_u64().unwrap_or(0);
         if let Some(why) = f["skipped"].as_str() {
-            let _ = writeln!(out, "| {n} | — | — | — | — | — | not run: {why} |");
+            let _ = writeln!(out, "| {n} | — | — | — | — | — | — | not run: {why} | — |");
             continue;
         }
         let num = |k: &str| f[k].as_f64().unwrap_or(f64::NAN);
-        let missed: u64 = f["runs"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|r| r["missing"].as_u64())
-            .sum();
         let label = if f["largest_here"].as_bool() == Some(true) {
             format!("{n} (the most allowed here)")
         } else {
@@ -154,12 +148,15 @@ fn fanout_section(out: &mut String, r: &Value) {
         };
         let _ = writeln!(
             out,
-            "| {label} | {:.1} ms | **{:.1} ms** | {:.1} ms | **{:.1} KiB** | {:.1} s | {missed} |",
+            "| {label} | {:.1} ms | **{:.1} ms** | {:.1} ms | {:.1} ms | **{:.1} KiB** | {:.1} s | {} | {} |",
             num("p50_ms"),
             num("p99_ms"),
             num("max_ms"),
+            num("min_ms"),
             num("bytes_per_conn") / 1024.0,
             num("connect_s"),
+            missed(f),
+            stolen(f),
         );
         if n >= 50_000 {
             verdicts.push(format!(
@@ -171,28 +168,80 @@ fn fanout_section(out: &mut String, r: &Value) {
     }
     let _ = write!(
         out,
+        "\n**The floor.** The same generators, the same sockets, against `dropcast-bench \
+         fanout-floor` instead of the server: it does the websocket handshake by hand, then \
+         on each change writes one pre-encoded frame of the same shape to every socket from \
+         one thread, one `write` each, and nothing else (no room, no task per socket, no \
+         channel, no HTTP request, no database). *Writes alone* is how long its loop of N \
+         writes took. It is what the kernel and the load generators take on this machine \
+         for a server that does nothing but write.\n\n\
+         | sockets | p50 | p99 | max | writes alone | per socket | CPU stolen | Dropcast's p99 / the floor's |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    let mut floor_at_largest: Option<(f64, f64, f64)> = None;
+    for f in &figures {
+        let fl = &f["floor"];
+        if fl.is_null() {
+            continue;
+        }
+        let n = f["sockets"].as_f64().unwrap_or(f64::NAN);
+        let num = |k: &str| fl[k].as_f64().unwrap_or(f64::NAN);
+        let ratio = f["p99_ms"].as_f64().unwrap_or(f64::NAN) / num("p99_ms");
+        let per_socket_us = num("write_ms") * 1000.0 / n;
+        let _ = writeln!(
+            out,
+            "| {n} | {:.1} ms | **{:.1} ms** | {:.1} ms | {:.1} ms | {per_socket_us:.1} µs | {} | **{ratio:.2}** |",
+            num("p50_ms"),
+            num("p99_ms"),
+            num("max_ms"),
+            num("write_ms"),
+            stolen(fl),
+        );
+        if floor_at_largest.is_none_or(|(m, _, _)| n > m) {
+            floor_at_largest = Some((n, per_socket_us, num("p99_ms") * 1000.0 / n));
+        }
+    }
+    let (n, write_us, floor_p99_us) = floor_at_largest.unwrap_or((f64::NAN, f64::NAN, f64::NAN));
+    let _ = write!(
+        out,
         "\nGoal: 50,000 viewers on this 2-core machine with p99 under 100 ms and under 16 KiB \
          per connection — {}. (Open-file hard limit here: {}.)\n\n\
-         What bounds it: the kernel's TCP send, one `sendto` per socket per frame. A `perf \
-         record` of the server during this benchmark at 10,000 sockets (server on one core, \
-         load on the other: `DROPCAST_BENCH_SPLIT=0/1`; 2026-11-22) put 60% of the server's \
-         CPU in the kernel under `sendto`, about half of that being loopback delivering each \
-         segment to the receiving socket in the sender's context; the room, the broadcast \
-         channel, the socket tasks and actix-ws's frame encoding were the other 37%. The room \
-         serializes a frame once and every socket sends the same bytes, so what is left per \
-         socket is mostly the write itself. Here p99 grew about linearly with sockets, {per_socket:.0} µs \
-         per socket at the largest count measured: at that rate 50,000 sockets would take \
-         about {at_50k:.1} s, so one node of this size cannot meet 100 ms at 50,000; that needs \
-         more nodes (the Redis fan-out) or a cheaper write path.\n\n",
+         What bounds it: this machine's TCP on loopback, shared with the load generators. \
+         At {n:.0} sockets the floor's bare writes alone took {write_us:.1} µs per socket on \
+         its one thread (loopback runs each segment's receive path in the sender's context), \
+         and the floor's p99 was {floor_p99_us:.1} µs per socket once the generators had read \
+         their frames. Scaled to 50,000 sockets, the writes alone would take {writes_50k:.0} ms \
+         ({half_50k:.0} ms even if split evenly over both cores, before any generator reads a \
+         frame) and the floor's p99 would be about {floor_50k:.0} ms: under 100 ms at 50,000 \
+         is out of reach on this machine with the load on it, whatever the server does, and \
+         Dropcast's p99 is within the ratio above of that floor. \
+         A `perf record` of the server at 10,000 sockets (server on one core, load on the \
+         other: `DROPCAST_BENCH_SPLIT=0/1`; 2026-11-22) put 60% of its CPU in the kernel \
+         under `sendto`, and the room, the broadcast channel, the socket tasks and actix-ws \
+         the other 37%; the room serializes a frame once and every socket sends the same \
+         bytes. Reaching the goal takes the load off the server's cores (generators on \
+         other machines) and more than one node for 50,000 viewers (the Redis fan-out), not \
+         a cheaper server loop.\n\n",
         if verdicts.is_empty() {
             "not measured at 50,000 (see the table)".to_string()
         } else {
             verdicts.join("; ")
         },
         r["file_limit"],
-        per_socket = per_socket_us,
-        at_50k = per_socket_us * 50_000.0 / 1e6,
+        writes_50k = write_us * 50_000.0 / 1000.0,
+        half_50k = write_us * 25_000.0 / 1000.0,
+        floor_50k = floor_p99_us * 50_000.0 / 1000.0,
     );
+}
+
+/// Sockets that never saw a change, over all of a figure's runs.
+fn missed(f: &Value) -> u64 {
+    f["runs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["missing"].as_u64())
+        .sum()
 }
 
 fn checkout_section(out: &mut String, r: &Value) {
@@ -210,8 +259,8 @@ fn checkout_section(out: &mut String, r: &Value) {
          order each at once for {pu} units over HTTP; paid orders per second. Both report \
          the oversell check: units held (or paid) against the stock, and the product's \
          `available + held + sold` against what was stocked. Medians of the runs.\n\n\
-         | path | database | orders/s | p50 | p99 | oversold | figures add up |\n\
-         |---|---|---|---|---|---|---|\n",
+         | path | database | orders/s | p50 | p99 | oversold | figures add up | CPU stolen |\n\
+         |---|---|---|---|---|---|---|---|\n",
         hb = r["hold_buyers"],
         hu = r["hold_units"],
         pb = r["pay_buyers"],
@@ -226,7 +275,7 @@ fn checkout_section(out: &mut String, r: &Value) {
             let num = |k: &str| f[k].as_f64().unwrap_or(f64::NAN);
             let _ = writeln!(
                 out,
-                "| {path} | {db} | **{:.0}** | {:.0} ms | {:.0} ms | {} | {} |",
+                "| {path} | {db} | **{:.0}** | {:.0} ms | {:.0} ms | {} | {} | {} |",
                 num("orders_per_s"),
                 num("p50_ms"),
                 num("p99_ms"),
@@ -236,6 +285,7 @@ fn checkout_section(out: &mut String, r: &Value) {
                 } else {
                     "**no**"
                 },
+                stolen(f),
             );
         }
     }
@@ -248,12 +298,21 @@ fn checkout_section(out: &mut String, r: &Value) {
     let _ = write!(
         out,
         "\nGoal for the hold path: 2,000 orders/s on SQLite, 1,000/s on PostgreSQL, on one hot \
-         product, zero oversold — {}, {}. On PostgreSQL every buyer's transaction queues for \
-         the one product row; it is locked last (after the order insert, the countdown check \
-         and, under a lock on the buyer's row, the per-buyer limit) and held for its update \
-         and the commit only (measured on 2026-11-22: about 500 orders/s before that order, about 700 after). What \
-         is left is two round trips under the row lock through sqlx's `Any` driver, with 16 \
-         PostgreSQL backends, the pool and the benchmark sharing two cores. The whole path \
+         product, zero oversold — {}, {}. Every buyer queues for the one product row. On \
+         SQLite (one writer at a time, WAL, `synchronous=NORMAL`) the hold is one short \
+         transaction. On PostgreSQL it is one call of `dropcast_hold` \
+         (`migrations/postgres/0006_hold_function.sql`) in autocommit, so the row is locked \
+         from its update to the commit inside the backend, with no network round trip in \
+         between; as a transaction of five statements driven from the server, that lock had \
+         spanned two round trips, and an interleaved A/B on 2026-11-22 gave 490–741 orders/s \
+         before against 1,237–1,488 after (on a cluster that did not flush to disk). The \
+         benchmark's PostgreSQL is a private cluster with PostgreSQL's default, durable \
+         settings (`fsync` and `synchronous_commit` on). The hold's own commit does not wait \
+         for its WAL flush, since the row stays locked until the commit returns: the order's \
+         next write, its PaymentIntent, commits synchronously (flushing the hold with it) \
+         and must find the hold, before any card is charged (`store::orders::set_intent`). \
+         Waiting for the flush inside the hold measured 793–1,012 orders/s on 2026-11-22. \
+         16 backends, the pool and the benchmark share the two cores. The whole path \
          is bound by localstripe (one Python process) answering each payment; against \
          Stripe it would be bound by Stripe's latency instead, with the stock already held.\n\n",
         verdict("sqlite", 2000.0),
@@ -273,8 +332,8 @@ fn ingest_section(out: &mut String, r: &Value) {
          system, from /proc) is read over {window} s. The server does everything per stream: \
          RTMP, FLV demux and parse, MPEG-TS segments, the replay index, HLS and a thumbnail \
          per segment (one keyframe decoded and scaled to a JPEG).\n\n\
-         | streams | server CPU (% of one core) | per stream | memory (RSS) | per stream | still live |\n\
-         |---|---|---|---|---|---|\n",
+         | streams | server CPU (% of one core) | per stream | memory (RSS) | per stream | still live | CPU stolen |\n\
+         |---|---|---|---|---|---|---|\n",
         window = r["window_s"],
     );
     let mut worst: f64 = 0.0;
@@ -283,7 +342,7 @@ fn ingest_section(out: &mut String, r: &Value) {
         worst = worst.max(num("cpu_pct_per_stream"));
         let _ = writeln!(
             out,
-            "| {} | {:.1}% | **{:.2}%** | {:.0} MiB | {:.1} MiB | {}/{} |",
+            "| {} | {:.1}% | **{:.2}%** | {:.0} MiB | {:.1} MiB | {}/{} | {} |",
             f["streams"],
             num("cpu_pct_of_one_core"),
             num("cpu_pct_per_stream"),
@@ -291,6 +350,7 @@ fn ingest_section(out: &mut String, r: &Value) {
             num("rss_per_stream_kib") / 1024.0,
             f["still_live"],
             f["streams"],
+            stolen(f),
         );
     }
     let _ = write!(
@@ -332,7 +392,13 @@ pub fn write() -> Result<(), Error> {
          Made by `./scripts/bench.sh` (it builds `dropcast-bench` in release mode and runs \
          every benchmark; each writes its figures to `target/bench/NAME.json`, and this \
          file is rewritten from them). Figures are medians of several runs on the machine \
-         named in each section. Benchmarks measure; no test asserts a timing.\n\n",
+         named in each section. Benchmarks measure; no test asserts a timing.\n\n\
+         *CPU stolen*: this machine is a virtual machine on a shared host. The share of its \
+         CPU time that the hypervisor gave to other guests while a figure was measured \
+         (`steal` in `/proc/stat`) is given beside it; it varies from run to run (0% to \
+         over 50% has been seen here within one hour), and a figure measured under high \
+         steal understates what the machine can do. Compare figures measured under similar \
+         steal.\n\n",
     );
     let clip = load("clip");
     if let Some(clip) = &clip {
