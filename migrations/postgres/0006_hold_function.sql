@@ -6,11 +6,18 @@
 -- autocommit, this function holds the product's row for its own last two
 -- statements and the commit only, all inside the backend.
 --
--- It writes only when the hold succeeds: every refusal is decided before the
--- first write. Locks: the buyer's row (only for a product with a per-buyer
--- limit; FOR NO KEY UPDATE, which the new order's foreign-key check on the
--- buyer does not wait for), then the product's row. A concurrent order under
--- the same idempotency key fails on the unique index, as on SQLite.
+-- A refusal leaves nothing written: a duplicate, an unknown product or a
+-- buyer over the limit is found before the first write; sold out is found
+-- by the product's update, last, and then the function raises
+-- 'dropcast_hold:sold_out' (SQLSTATE P0001), undoing the order's insert.
+-- Lock order, as in every stock move (store::orders): the buyer's row (only
+-- for a product with a per-buyer limit; FOR NO KEY UPDATE, which the new
+-- order's foreign-key check on the buyer does not wait for), then the new
+-- order's row, then the product's row. The product last: a double submit's
+-- insert waits on the unique index for the first order's settlement, which
+-- waits for the product, so it must not hold the product while it waits.
+-- A concurrent order under the same idempotency key fails on the unique
+-- index, as on SQLite.
 -- Each statement sees what committed before it (a VOLATILE function under
 -- READ COMMITTED), so the limit counts every order committed before the
 -- buyer's lock was granted.
@@ -22,7 +29,7 @@
 CREATE FUNCTION dropcast_hold(
     p_order TEXT, p_show TEXT, p_product TEXT, p_viewer TEXT,
     p_quantity BIGINT, p_key TEXT, p_now BIGINT, p_expires BIGINT,
-    -- 'held', 'duplicate', 'no_such_product', 'over_limit' or 'sold_out'.
+    -- 'held', 'duplicate', 'no_such_product' or 'over_limit' (sold out raises).
     OUT outcome TEXT,
     -- over_limit: what the buyer owns already (held and sold) and the limit.
     OUT owned BIGINT, OUT limit_max BIGINT,
@@ -37,7 +44,8 @@ BEGIN
         outcome := 'duplicate';
         RETURN;
     END IF;
-    SELECT p.max_per_buyer INTO limit_max
+    SELECT p.max_per_buyer, p.price_cents * p_quantity, p.currency
+      INTO limit_max, amount_cents, currency
       FROM products p WHERE p.id = p_product AND p.show_id = p_show;
     IF NOT FOUND THEN
         outcome := 'no_such_product';
@@ -54,6 +62,11 @@ BEGIN
             RETURN;
         END IF;
     END IF;
+    INSERT INTO orders (id, show_id, product_id, viewer_id, quantity, amount_cents, currency,
+                        status, stock_state, idempotency_key, created_at_ms, updated_at_ms,
+                        expires_at_ms)
+    VALUES (p_order, p_show, p_product, p_viewer, p_quantity, amount_cents, currency,
+            'pending', 'held', p_key, p_now, p_now, p_expires);
     UPDATE products p
        SET available = p.available - p_quantity, held = p.held + p_quantity,
            version = p.version + 1
@@ -63,15 +76,8 @@ BEGIN
          INTO id, show_id, sku, title, price_cents, currency, image_url,
               max_per_buyer, stock_total, available, held, sold, version;
     IF NOT FOUND THEN
-        outcome := 'sold_out';
-        RETURN;
+        RAISE EXCEPTION 'dropcast_hold:sold_out';
     END IF;
-    amount_cents := price_cents * p_quantity;
-    INSERT INTO orders (id, show_id, product_id, viewer_id, quantity, amount_cents, currency,
-                        status, stock_state, idempotency_key, created_at_ms, updated_at_ms,
-                        expires_at_ms)
-    VALUES (p_order, p_show, p_product, p_viewer, p_quantity, amount_cents, currency,
-            'pending', 'held', p_key, p_now, p_now, p_expires);
     -- For this transaction only (is_local): read at its commit.
     PERFORM set_config('synchronous_commit', 'off', true);
     outcome := 'held';

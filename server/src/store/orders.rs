@@ -284,6 +284,10 @@ async fn hold_postgres(pool: &AnyPool, o: NewOrder<'_>) -> Result<Hold, sqlx::Er
         Ok(row) => row,
         // A concurrent order under the same key committed first.
         Err(e) if crate::db::is_unique_violation(&e) => return duplicate_of(pool, &o, e).await,
+        // Raised, so that the order's insert is undone with it.
+        Err(sqlx::Error::Database(e)) if e.message() == "dropcast_hold:sold_out" => {
+            return Ok(Hold::SoldOut);
+        }
         Err(e) => return Err(e),
     };
     let outcome: String = row.try_get("outcome")?;
@@ -320,7 +324,6 @@ async fn hold_postgres(pool: &AnyPool, o: NewOrder<'_>) -> Result<Hold, sqlx::Er
             owned: row.try_get("owned")?,
             max: row.try_get("limit_max")?,
         },
-        "sold_out" => Hold::SoldOut,
         other => {
             return Err(sqlx::Error::Protocol(format!(
                 "dropcast_hold answered {other:?}"
