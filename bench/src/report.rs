@@ -305,7 +305,9 @@ fn checkout_section(out: &mut String, r: &Value) {
          from its update to the commit inside the backend, with no network round trip in \
          between; as a transaction of five statements driven from the server, that lock had \
          spanned two round trips, and an interleaved A/B on 2026-11-22 gave 490–741 orders/s \
-         before against 1,237–1,488 after (on a cluster that did not flush to disk). The \
+         before against 1,237–1,488 after (on a cluster that did not flush to disk, with a \
+         first version of the function that locked the product before inserting the order, \
+         which deadlocked with a double submit; the table's figure is from the final one). The \
          benchmark's PostgreSQL is a private cluster with PostgreSQL's default, durable \
          settings (`fsync` and `synchronous_commit` on). The hold's own commit does not wait \
          for its WAL flush, since the row stays locked until the commit returns: the order's \
