@@ -135,18 +135,9 @@ async fn pay_once(db_url: &str, stripe_url: &str) -> Result<Value, Error> {
     let client = reqwest::Client::new();
     let api = |p: &str| format!("{}/api/v1{p}", server.base);
     let token = server.creator().await?;
-    let show = server
-        .post("/shows", &token, json!({"title": "Flash"}))
+    let (show_id, product_id) = server
+        .show_with_product(&token, "Flash", "FLASH-1", 2500, PAY_UNITS)
         .await?;
-    let show_id = show["id"].as_str().unwrap_or_default().to_string();
-    let product = server
-        .post(
-            &format!("/shows/{show_id}/products"),
-            &token,
-            json!({"sku": "FLASH-1", "title": "Drop", "price_cents": 2500, "currency": "usd", "stock": PAY_UNITS}),
-        )
-        .await?;
-    let product_id = product["id"].as_str().unwrap_or_default().to_string();
     // Buyers with saved cards, a few at a time (localstripe is one process).
     let mut buyers = Vec::with_capacity(PAY_BUYERS);
     let gate = Arc::new(tokio::sync::Semaphore::new(8));

@@ -160,18 +160,9 @@ impl Target {
     async fn dropcast() -> Result<(Target, String), Error> {
         let server = Server::start().await?;
         let token = server.creator().await?;
-        let show = server
-            .post("/shows", &token, json!({"title": "Fan-out"}))
+        let (show_id, product_id) = server
+            .show_with_product(&token, "Fan-out", "FAN-1", 100, FIRST_STOCK)
             .await?;
-        let show_id = show["id"].as_str().unwrap_or_default().to_string();
-        let product = server
-            .post(
-                &format!("/shows/{show_id}/products"),
-                &token,
-                json!({"sku": "FAN-1", "title": "Fan", "price_cents": 100, "currency": "usd", "stock": FIRST_STOCK}),
-            )
-            .await?;
-        let product_id = product["id"].as_str().unwrap_or_default();
         let url = format!("ws://127.0.0.1:{}/api/v1/shows/{show_id}/live", server.port);
         let path = format!("/shows/{show_id}/products/{product_id}");
         Ok((

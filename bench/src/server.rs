@@ -147,6 +147,29 @@ impl Server {
             .await?;
         Ok(made["token"].as_str().unwrap_or_default().to_string())
     }
+
+    /// A show titled `title` with one product (`sku`, `price_cents` in usd,
+    /// `stock` units), made with the creator's `token`: (show id, product id).
+    pub(crate) async fn show_with_product(
+        &self,
+        token: &str,
+        title: &str,
+        sku: &str,
+        price_cents: i64,
+        stock: i64,
+    ) -> Result<(String, String), Error> {
+        let show = self.post("/shows", token, json!({"title": title})).await?;
+        let show_id = show["id"].as_str().unwrap_or_default().to_string();
+        let product = self
+            .post(
+                &format!("/shows/{show_id}/products"),
+                token,
+                json!({"sku": sku, "title": title, "price_cents": price_cents, "currency": "usd", "stock": stock}),
+            )
+            .await?;
+        let product_id = product["id"].as_str().unwrap_or_default().to_string();
+        Ok((show_id, product_id))
+    }
 }
 
 impl Drop for Server {
