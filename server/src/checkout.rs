@@ -125,8 +125,8 @@ impl Checkout {
         }
     }
 
-    /// Places an order for a buyer with a saved card. Countdowns are checked
-    /// by the caller; everything else here.
+    /// Places an order for a buyer with a saved card: the hold (which also
+    /// checks the countdowns and the per-buyer limit), then the payment.
     pub async fn place(&self, req: OrderRequest<'_>) -> Result<Placed, sqlx::Error> {
         let Some(stripe) = &self.stripe else {
             return Ok(Placed::PaymentsDown);
