@@ -23,8 +23,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p widget --features studio --all-targets --locked -- -D warnings
 
 say "building tests and the pages"
+# This also builds target/debug/dropcast for the browser tests (the `api`
+# test needs the binary): no separate `cargo build`, whose features would
+# differ (dev-dependency features are not unified) and rebuild the tree.
 cargo test --workspace --locked --no-run
-cargo build --locked -p server --bin dropcast
 bash "$ROOT/scripts/build_widget.sh"
 
 say "starting a private PostgreSQL and localstripe"

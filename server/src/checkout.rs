@@ -24,10 +24,11 @@ use sqlx::AnyPool;
 
 use crate::configuration::{PausePoint, TestPause};
 use crate::domain::countdown::Window;
+use crate::domain::order::{OrderStatus, StockState};
 use crate::live::{Change, Hub};
 use crate::payments::{IntentRequest, PaymentIntent, Stripe, StripeError};
 use crate::store::orders::{self, Moved, OrderRow};
-use crate::store::{ProductRow, ShowRow, ViewerRow};
+use crate::store::{ProductRow, ShowRow};
 use crate::telemetry::Metrics;
 use std::sync::Arc;
 
@@ -36,8 +37,14 @@ use std::sync::Arc;
 pub enum Placed {
     /// A new order: paid, waiting for 3-D Secure, or pending.
     Created(OrderRow),
-    /// The idempotency key was used before: the same order.
+    /// The idempotency key was used before for the same request: that order.
     Existing(OrderRow),
+    /// The idempotency key was used before for another product or quantity.
+    KeyReused,
+    /// The buyer has saved no card yet.
+    NoPaymentMethod,
+    /// The buyer's session is gone.
+    UnknownViewer,
     /// The card was declined; the stock went back.
     Declined(OrderRow),
     SoldOut,
@@ -52,16 +59,40 @@ pub enum Placed {
     PaymentsDown,
 }
 
-/// A buyer's order, as the route validated it.
+/// A buyer's order, as the route parsed it.
 pub struct OrderRequest<'a> {
-    pub viewer: &'a ViewerRow,
-    /// The buyer's Stripe Customer and saved card.
-    pub customer: &'a str,
-    pub payment_method: &'a str,
+    pub viewer_id: &'a str,
     pub show: &'a ShowRow,
     pub product_id: &'a str,
     pub quantity: i64,
     pub idempotency_key: &'a str,
+}
+
+/// What to do with a request, given what its idempotency key already names:
+/// the one place that decides it (as zero2prod's `idempotency::NextAction`).
+enum NextAction {
+    /// The key is new: place the order.
+    Start,
+    /// The key names an order: answer with it, or refuse a changed request.
+    Return(Placed),
+}
+
+/// The answer for a request whose key already names `order`.
+fn replayed(order: OrderRow, req: &OrderRequest<'_>) -> Placed {
+    if order.product_id == req.product_id && order.quantity == req.quantity {
+        Placed::Existing(order)
+    } else {
+        Placed::KeyReused
+    }
+}
+
+async fn next_action(pool: &AnyPool, req: &OrderRequest<'_>) -> Result<NextAction, sqlx::Error> {
+    Ok(
+        match orders::order_by_key(pool, req.viewer_id, req.idempotency_key).await? {
+            Some(order) => NextAction::Return(replayed(order, req)),
+            None => NextAction::Start,
+        },
+    )
 }
 
 #[derive(Clone)]
@@ -125,20 +156,31 @@ impl Checkout {
         }
     }
 
-    /// Places an order for a buyer with a saved card: the hold (which also
-    /// checks the countdowns and the per-buyer limit), then the payment.
+    /// Places an order: the same idempotency key again answers with the
+    /// order it made (or refuses a changed request); otherwise, for a buyer
+    /// with a saved card, the hold (which also checks the countdowns and the
+    /// per-buyer limit), then the payment.
     pub async fn place(&self, req: OrderRequest<'_>) -> Result<Placed, sqlx::Error> {
         let Some(stripe) = &self.stripe else {
             return Ok(Placed::PaymentsDown);
         };
+        if let NextAction::Return(placed) = next_action(&self.pool, &req).await? {
+            return Ok(placed);
+        }
+        let Some(viewer) = crate::store::get_viewer(&self.pool, req.viewer_id).await? else {
+            return Ok(Placed::UnknownViewer);
+        };
+        let (Some(customer), Some(payment_method)) =
+            (&viewer.stripe_customer_id, &viewer.payment_method_id)
+        else {
+            return Ok(Placed::NoPaymentMethod);
+        };
         let OrderRequest {
-            viewer,
-            customer,
-            payment_method,
             show,
             product_id,
             quantity,
             idempotency_key,
+            ..
         } = req;
         let order_id = crate::domain::ids::new_id("ord");
         let held = orders::hold(
@@ -165,7 +207,7 @@ impl Checkout {
                 self.count("limit_exceeded");
                 return Ok(Placed::OverLimit { owned, max });
             }
-            orders::Hold::Duplicate(existing) => return Ok(Placed::Existing(existing)),
+            orders::Hold::Duplicate(existing) => return Ok(replayed(existing, &req)),
             orders::Hold::Closed(window) => return Ok(Placed::Closed(window)),
         };
         self.publish_product(&product);
@@ -227,11 +269,11 @@ impl Checkout {
                 }
             }
         };
-        if order.status == "failed" {
+        if order.status == OrderStatus::Failed {
             self.count("declined");
             return Ok(Placed::Declined(order));
         }
-        self.count(&order.status);
+        self.count(order.status.as_str());
         Ok(Placed::Created(order))
     }
 
@@ -324,7 +366,7 @@ impl Checkout {
         let (Some(stripe), Some(intent_id)) = (&self.stripe, &order.payment_intent_id) else {
             return Ok(order);
         };
-        if order.stock_state != "held" {
+        if order.stock_state != StockState::Held {
             return Ok(order);
         }
         match stripe.retrieve_intent(intent_id).await {
@@ -392,7 +434,7 @@ impl Checkout {
         };
         if !cancel {
             let settled = self.settle(&order.id, &intent).await?;
-            return Ok(settled.stock_state == "released");
+            return Ok(settled.stock_state == StockState::Released);
         }
         match stripe.cancel_intent(intent_id).await {
             Ok(_) => {

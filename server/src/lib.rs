@@ -8,6 +8,7 @@
 //! - [`configuration`]: settings from the environment (`shared/API.md` lists them).
 //! - [`startup`]: [`startup::Application`] binds, migrates and runs the server;
 //!   tests bind port 0 through it.
+//! - [`state`]: [`state::AppState`], what every handler can reach.
 //! - [`cli`]: `dropcast serve`, `dropcast admin create-creator`.
 //! - [`db`]: the database pool (SQLite or PostgreSQL behind sqlx's `Any` driver)
 //!   and its migrations.
@@ -41,6 +42,7 @@ pub mod payments;
 pub mod replay;
 pub mod routes;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 

@@ -27,27 +27,8 @@ use crate::error::{ApiError, json_error_handler};
 use crate::live::Hub;
 use crate::payments::Stripe;
 use crate::routes;
+use crate::state::AppState;
 use crate::telemetry::{Metrics, observe};
-
-/// What every request handler can reach.
-pub struct AppState {
-    pub pool: AnyPool,
-    pub settings: Arc<Settings>,
-    /// Compared in constant time; the token itself is not kept.
-    pub admin_token: AdminToken,
-    pub hub: Hub,
-    /// Orders and payments; without Stripe settings it refuses to order (503).
-    pub checkout: Checkout,
-    pub metrics: Arc<Metrics>,
-    /// RTMP and SRT publishers (kept for their live count).
-    pub ingest: media::ingest::Ingest,
-    /// The built pages' files (`None` until `scripts/build_widget.sh` ran).
-    pub assets: Option<crate::routes::pages::Manifest>,
-    /// Clip export workers, woken when a clip is queued.
-    pub clips: crate::clips::ClipWorkers,
-    /// Cancelled at shutdown; long-lived tasks (live sockets) watch it.
-    pub shutdown: CancellationToken,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {

@@ -186,7 +186,7 @@ pub async fn observe(
         .unwrap_or_else(|| "(unmatched)".to_string());
     let method = req.method().to_string();
     let metrics = req
-        .app_data::<actix_web::web::Data<crate::startup::AppState>>()
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
         .map(|s| s.metrics.clone());
     let span = tracing::info_span!("request", id = %request_id, %method, %route);
     let started = Instant::now();

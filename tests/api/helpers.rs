@@ -8,7 +8,8 @@
 use std::time::Duration;
 
 use dropcast::configuration::{LiveSettings, Settings};
-use dropcast::startup::{AppState, Application};
+use dropcast::startup::Application;
+use dropcast::state::AppState;
 use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

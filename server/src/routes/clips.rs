@@ -18,7 +18,7 @@ use crate::domain::ids::{IdRef, looks_like_id, new_id};
 use crate::error::ApiError;
 use crate::input::{FromJson, JsonObject, integer_in};
 use crate::routes::{find_show, product_not_found};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store;
 
 struct Seconds(i64);

@@ -7,7 +7,7 @@ use crate::auth::{Caller, new_token};
 use crate::domain::{ids::new_id, text::Name};
 use crate::error::ApiError;
 use crate::input::JsonObject;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{self, TokenRole};
 
 #[derive(Serialize)]

@@ -7,7 +7,7 @@ use crate::auth::{Caller, new_token};
 use crate::error::ApiError;
 use crate::input::JsonObject;
 use crate::routes::owned_show;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{self, TokenRole};
 
 pub async fn create(

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// 200 once the database answers (migrations ran before the server bound).
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {

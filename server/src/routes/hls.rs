@@ -10,7 +10,7 @@ use crate::domain::ids::looks_like_id;
 use crate::error::ApiError;
 use crate::replay::replay_dir;
 use crate::routes::show_not_found;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store;
 
 /// Segments listed in the live playlist (about a minute).

@@ -8,7 +8,7 @@ use crate::error::ApiError;
 use crate::live::JoinError;
 use crate::live::socket::{self, SocketContext};
 use crate::routes::show_not_found;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(serde::Deserialize)]
 pub struct LiveQuery {

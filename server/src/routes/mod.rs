@@ -26,7 +26,7 @@ use actix_web::web;
 use crate::auth::Caller;
 use crate::domain::ids::looks_like_id;
 use crate::error::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{self, ShowRow};
 
 /// Mounts every route of the API. One `resource` a path, so a known path

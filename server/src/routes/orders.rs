@@ -8,11 +8,12 @@ use crate::auth::{Caller, Principal};
 use crate::checkout::{OrderRequest, Placed};
 use crate::domain::countdown::Window;
 use crate::domain::ids::{IdRef, looks_like_id};
+use crate::domain::order::OrderStatus;
 use crate::error::ApiError;
 use crate::input::{FromJson, JsonObject, integer_in};
 use crate::payments::{Stripe, StripeError};
 use crate::routes::{find_show, owned_show, product_not_found};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{self, orders::OrderRow};
 
 /// How many units one order may ask for.
@@ -48,7 +49,7 @@ impl FromJson for Quantity {
 pub struct OrderView {
     id: String,
     show_id: String,
-    status: String,
+    status: OrderStatus,
     product_id: String,
     quantity: i64,
     amount_cents: i64,
@@ -66,7 +67,7 @@ pub struct OrderView {
 
 impl From<OrderRow> for OrderView {
     fn from(o: OrderRow) -> Self {
-        let client_secret = (o.status == "requires_action")
+        let client_secret = (o.status == OrderStatus::RequiresAction)
             .then_some(o.client_secret)
             .flatten();
         OrderView {
@@ -112,26 +113,10 @@ pub async fn create(
     let IdempotencyKey(key) = body.required("idempotency_key")?;
     body.finish()?;
 
-    if let Some(existing) = store::orders::order_by_key(&state.pool, viewer_id, &key).await? {
-        return replay(existing, &product_id, quantity);
-    }
-    let viewer = store::get_viewer(&state.pool, viewer_id)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("invalid_token", "this viewer no longer exists"))?;
-    let (Some(customer), Some(payment_method)) =
-        (&viewer.stripe_customer_id, &viewer.payment_method_id)
-    else {
-        return Err(ApiError::bad_request(
-            "no_payment_method",
-            "save a card first: PUT /api/v1/viewers/me/payment-method",
-        ));
-    };
     let placed = state
         .checkout
         .place(OrderRequest {
-            viewer: &viewer,
-            customer,
-            payment_method,
+            viewer_id,
             show: &show,
             product_id: &product_id,
             quantity,
@@ -140,7 +125,19 @@ pub async fn create(
         .await?;
     match placed {
         Placed::Created(order) => Ok(HttpResponse::Created().json(OrderView::from(order))),
-        Placed::Existing(order) => replay(order, &product_id, quantity),
+        Placed::Existing(order) => Ok(HttpResponse::Ok().json(OrderView::from(order))),
+        Placed::KeyReused => Err(ApiError::conflict(
+            "idempotency_key_reused",
+            "this idempotency key was used for a different order",
+        )),
+        Placed::NoPaymentMethod => Err(ApiError::bad_request(
+            "no_payment_method",
+            "save a card first: PUT /api/v1/viewers/me/payment-method",
+        )),
+        Placed::UnknownViewer => Err(ApiError::unauthorized(
+            "invalid_token",
+            "this viewer no longer exists",
+        )),
         Placed::Declined(order) => Err(ApiError::new(
             StatusCode::PAYMENT_REQUIRED,
             "payment_failed",
@@ -174,17 +171,6 @@ pub async fn create(
             "the payment could not be started; nothing was charged, try again",
         )),
     }
-}
-
-/// The same idempotency key again: the same order, if it asks for the same thing.
-fn replay(order: OrderRow, product_id: &str, quantity: i64) -> Result<HttpResponse, ApiError> {
-    if order.product_id != product_id || order.quantity != quantity {
-        return Err(ApiError::conflict(
-            "idempotency_key_reused",
-            "this idempotency key was used for a different order",
-        ));
-    }
-    Ok(HttpResponse::Ok().json(OrderView::from(order)))
 }
 
 /// The order, if the caller is its buyer or the creator of its show.
@@ -256,7 +242,7 @@ pub async fn refund(
     caller.require_creator()?;
     let order = visible_order(&state, &caller, &path).await?;
     let stripe = stripe_of(&state)?;
-    if order.status != "paid" {
+    if order.status != OrderStatus::Paid {
         return Err(ApiError::conflict(
             "not_refundable",
             format!(

@@ -20,7 +20,7 @@ use actix_web::{HttpResponse, web};
 
 use crate::error::ApiError;
 use crate::routes::find_show;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The built modules' files, from `manifest.json`.
 #[derive(Debug, Clone, serde::Deserialize)]

@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::input::JsonObject;
 use crate::live::Change;
 use crate::routes::{owned_show, product_not_found};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{self, NewProduct, ProductPatch, ProductRow};
 
 fn publish(state: &AppState, product: &ProductRow) {

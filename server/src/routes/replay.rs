@@ -12,7 +12,7 @@ use crate::domain::ids::looks_like_id;
 use crate::error::ApiError;
 use crate::replay::replay_dir;
 use crate::routes::find_show;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store;
 
 pub async fn get(

@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::input::JsonObject;
 use crate::live::Change;
 use crate::routes::{owned_show, product_not_found, show_not_found};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{self, ShowRow};
 
 /// Where an encoder sends the stream.

@@ -7,7 +7,7 @@ use wire::CountdownKind;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::owned_show;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store;
 use crate::store::orders::PaidOrder;
 

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::error::ApiError;
 use crate::payments::webhook::{self, SignatureError};
 use crate::routes::orders::stripe_of;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store;
 
 /// Stripe's events are small; this bounds what an attacker can make us hash.

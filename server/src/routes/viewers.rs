@@ -10,7 +10,7 @@ use crate::input::FromJson;
 use crate::input::JsonObject;
 use crate::payments::StripeError;
 use crate::routes::orders::stripe_of;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{self, TokenRole};
 
 #[derive(Serialize)]

@@ -13,6 +13,7 @@ use sqlx::{AnyPool, FromRow};
 
 use super::ProductRow;
 use crate::domain::countdown::{Window, purchase_window};
+use crate::domain::order::{OrderStatus, StockState};
 use crate::now_ms;
 
 #[derive(Debug, Clone, FromRow)]
@@ -24,8 +25,10 @@ pub struct OrderRow {
     pub quantity: i64,
     pub amount_cents: i64,
     pub currency: String,
-    pub status: String,
-    pub stock_state: String,
+    #[sqlx(try_from = "String")]
+    pub status: OrderStatus,
+    #[sqlx(try_from = "String")]
+    pub stock_state: StockState,
     pub idempotency_key: String,
     pub payment_intent_id: Option<String>,
     pub client_secret: Option<String>,
@@ -302,8 +305,8 @@ async fn hold_postgres(pool: &AnyPool, o: NewOrder<'_>) -> Result<Hold, sqlx::Er
                 quantity: o.quantity,
                 amount_cents: row.try_get("amount_cents")?,
                 currency: product.currency.clone(),
-                status: "pending".into(),
-                stock_state: "held".into(),
+                status: OrderStatus::Pending,
+                stock_state: StockState::Held,
                 idempotency_key: o.idempotency_key.to_string(),
                 payment_intent_id: None,
                 client_secret: None,

@@ -1,0 +1,36 @@
+//! What every request handler can reach: [`AppState`].
+//!
+//! It lives in its own module so that routes, auth and telemetry depend on
+//! it without depending on [`crate::startup`], which builds it and mounts
+//! them (no import circle).
+
+use std::sync::Arc;
+
+use sqlx::AnyPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::AdminToken;
+use crate::checkout::Checkout;
+use crate::configuration::Settings;
+use crate::live::Hub;
+use crate::telemetry::Metrics;
+
+/// What every request handler can reach.
+pub struct AppState {
+    pub pool: AnyPool,
+    pub settings: Arc<Settings>,
+    /// Compared in constant time; the token itself is not kept.
+    pub admin_token: AdminToken,
+    pub hub: Hub,
+    /// Orders and payments; without Stripe settings it refuses to order (503).
+    pub checkout: Checkout,
+    pub metrics: Arc<Metrics>,
+    /// RTMP and SRT publishers (kept for their live count).
+    pub ingest: media::ingest::Ingest,
+    /// The built pages' files (`None` until `scripts/build_widget.sh` ran).
+    pub assets: Option<crate::routes::pages::Manifest>,
+    /// Clip export workers, woken when a clip is queued.
+    pub clips: crate::clips::ClipWorkers,
+    /// Cancelled at shutdown; long-lived tasks (live sockets) watch it.
+    pub shutdown: CancellationToken,
+}
