@@ -26,8 +26,10 @@ use crate::configuration::{PausePoint, TestPause};
 use crate::domain::countdown::Window;
 use crate::domain::order::{OrderStatus, StockState};
 use crate::live::{Change, Hub};
+use crate::node::NodeIdentity;
 use crate::payments::{IntentRequest, PaymentIntent, Stripe, StripeError};
 use crate::store::orders::{self, Moved, OrderRow};
+use crate::store::outbox::{self, JobStatus, RefundReason};
 use crate::store::{ProductRow, ShowRow};
 use crate::telemetry::Metrics;
 use std::sync::Arc;
@@ -95,13 +97,27 @@ async fn next_action(pool: &AnyPool, req: &OrderRequest<'_>) -> Result<NextActio
     )
 }
 
+/// `GET` of an order asks Stripe about it at most this often.
+pub const REFRESH_EVERY_MS: i64 = 3_000;
+
+/// How long orders may hold stock, and the crash tests' pause.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckoutSettings {
+    /// An order's hold, unless a countdown of the drop sets its own.
+    pub hold: Duration,
+    /// The most an order waiting for 3-D Secure may hold.
+    pub hold_sca: Duration,
+    pub test_pause: Option<TestPause>,
+}
+
 #[derive(Clone)]
 pub struct Checkout {
     pool: AnyPool,
     hub: Hub,
     stripe: Option<Stripe>,
-    hold: Duration,
-    test_pause: Option<TestPause>,
+    settings: CheckoutSettings,
+    /// Orders this process places are owned by it until settled.
+    node: Arc<NodeIdentity>,
     metrics: Arc<Metrics>,
 }
 
@@ -110,16 +126,16 @@ impl Checkout {
         pool: AnyPool,
         hub: Hub,
         stripe: Option<Stripe>,
-        hold: Duration,
-        test_pause: Option<TestPause>,
+        settings: CheckoutSettings,
+        node: Arc<NodeIdentity>,
         metrics: Arc<Metrics>,
     ) -> Checkout {
         Checkout {
             pool,
             hub,
             stripe,
-            hold,
-            test_pause,
+            settings,
+            node,
             metrics,
         }
     }
@@ -148,7 +164,7 @@ impl Checkout {
     }
 
     async fn pause(&self, point: PausePoint) {
-        if let Some(p) = self.test_pause
+        if let Some(p) = self.settings.test_pause
             && p.point == point
         {
             tracing::warn!(?point, ms = p.duration.as_millis() as u64, "test pause");
@@ -192,7 +208,11 @@ impl Checkout {
                 viewer_id: &viewer.id,
                 quantity,
                 idempotency_key,
-                hold_ms: self.hold.as_millis() as i64,
+                default_hold_ms: self.settings.hold.as_millis() as i64,
+                owner_node: &self.node.node_id,
+                owner_instance: &self.node.instance_id,
+                card_fingerprint: viewer.card_fingerprint.as_deref(),
+                buyer_email: viewer.email.as_deref().map(str::to_lowercase).as_deref(),
             },
         )
         .await?;
@@ -277,17 +297,32 @@ impl Checkout {
         Ok(Placed::Created(order))
     }
 
-    /// Brings an order in line with its PaymentIntent's state at Stripe.
+    /// Brings an order in line with its PaymentIntent's state at Stripe,
+    /// only if that is the intent the order names (a webhook or a retrieval
+    /// about another intent changes nothing).
     pub async fn settle(
         &self,
         order_id: &str,
         intent: &PaymentIntent,
     ) -> Result<OrderRow, sqlx::Error> {
+        let order = orders::get_order(&self.pool, order_id)
+            .await?
+            .expect("an order being settled exists");
+        if order.payment_intent_id.as_deref() != Some(intent.id.as_str()) {
+            tracing::warn!(order = %order_id, intent = %intent.id, "intent is not the order's own: ignored");
+            return Ok(order);
+        }
         match intent.status.as_str() {
             "succeeded" => self.paid(order_id, &intent.id).await?,
             "requires_action" => {
-                orders::set_requires_action(&self.pool, order_id, intent.client_secret.as_deref())
-                    .await?;
+                let hold_until = crate::now_ms() + self.settings.hold_sca.as_millis() as i64;
+                orders::set_requires_action(
+                    &self.pool,
+                    order_id,
+                    intent.client_secret.as_deref(),
+                    hold_until,
+                )
+                .await?;
             }
             "requires_payment_method" | "canceled" => {
                 let code = intent
@@ -321,14 +356,7 @@ impl Checkout {
             }
             Moved::NoStock => {
                 tracing::warn!(order = %order_id, "paid after the hold ended and sold out: refunding");
-                if let Some(stripe) = &self.stripe {
-                    match stripe.refund(intent_id, order_id).await {
-                        Ok(_) => orders::mark_refunded_unfilled(&self.pool, order_id).await?,
-                        Err(e) => {
-                            tracing::error!(order = %order_id, error = %e, "refund of an unfilled order failed; will retry")
-                        }
-                    }
-                }
+                self.refund_unfilled(order_id, intent_id).await?;
             }
             Moved::NotApplicable => {} // already sold or refunded
         }
@@ -361,12 +389,15 @@ impl Checkout {
         }
     }
 
-    /// Asks Stripe about an order still holding stock and settles it.
+    /// Asks Stripe about an order still holding stock and settles it, at
+    /// most once every [`REFRESH_EVERY_MS`] per order, whoever asks.
     pub async fn refresh(&self, order: OrderRow) -> Result<OrderRow, sqlx::Error> {
         let (Some(stripe), Some(intent_id)) = (&self.stripe, &order.payment_intent_id) else {
             return Ok(order);
         };
-        if order.stock_state != StockState::Held {
+        if order.stock_state != StockState::Held
+            || !orders::claim_refresh(&self.pool, &order.id, REFRESH_EVERY_MS).await?
+        {
             return Ok(order);
         }
         match stripe.retrieve_intent(intent_id).await {
@@ -391,15 +422,40 @@ impl Checkout {
         Ok(released)
     }
 
-    /// At start: settles every order a previous process left holding stock.
+    /// Settles every order holding stock that no live process works on:
+    /// those this node's earlier process left (a restart), those of nodes
+    /// whose lease lapsed, and those that name no owner. Each is taken over
+    /// first, so two nodes never settle the same one, and an order this
+    /// process is working on is never touched. Run at start and with every
+    /// expiry sweep.
     pub async fn reconcile(&self) -> Result<usize, sqlx::Error> {
-        let held = orders::held_orders(&self.pool, None).await?;
-        let count = held.len();
-        for order in held {
+        let orphans = orders::orphaned_orders(
+            &self.pool,
+            &self.node.node_id,
+            &self.node.instance_id,
+            NodeIdentity::stale_before_ms(),
+        )
+        .await?;
+        let mut count = 0;
+        for order in orphans {
+            if !orders::adopt(
+                &self.pool,
+                &order,
+                &self.node.node_id,
+                &self.node.instance_id,
+            )
+            .await?
+            {
+                continue; // another node took it first
+            }
+            count += 1;
             self.end_hold(&order, false).await?;
         }
         if count > 0 {
-            tracing::info!(orders = count, "reconciled orders left in flight");
+            tracing::info!(
+                orders = count,
+                "settled orders left in flight by a process that is gone"
+            );
         }
         Ok(count)
     }
@@ -466,25 +522,109 @@ impl Checkout {
         }
     }
 
-    /// Refunds a paid order through Stripe and restocks it.
-    pub async fn refund(
-        &self,
-        stripe: &Stripe,
-        order: &OrderRow,
-    ) -> Result<Result<OrderRow, StripeError>, sqlx::Error> {
-        let Some(intent_id) = &order.payment_intent_id else {
-            return Ok(Err(StripeError::Refused {
-                status: 409,
-                message: "the order has no payment".into(),
-            }));
-        };
-        if let Err(e) = stripe.refund(intent_id, &order.id).await {
-            return Ok(Err(e));
+    /// Refunds a paid order and restocks it. The refund is a row of the
+    /// Stripe outbox first, then tried at once: if Stripe cannot be reached
+    /// it stays owed and the outbox worker lands it later, across restarts.
+    pub async fn refund(&self, order: &OrderRow) -> Result<Refunded, sqlx::Error> {
+        if order.status != OrderStatus::Paid {
+            return Ok(Refunded::NotRefundable(order.status));
         }
-        self.restock_refunded(&order.id).await?;
-        Ok(Ok(orders::get_order(&self.pool, &order.id)
+        let Some(intent_id) = &order.payment_intent_id else {
+            return Ok(Refunded::Refused("the order has no payment".into()));
+        };
+        let job = outbox::enqueue_refund(
+            &self.pool,
+            outbox::NewRefund {
+                order_id: &order.id,
+                show_id: &order.show_id,
+                payment_intent_id: intent_id,
+                amount_cents: None,
+                reason: RefundReason::Creator,
+                idempotency_key: &format!("dropcast-order-{}-refund", order.id),
+            },
+        )
+        .await?;
+        if job.status == JobStatus::Failed {
+            return Ok(Refunded::Refused(job.last_error.unwrap_or_default()));
+        }
+        let outcome = match outbox::claim(&self.pool, &job.id, &self.node.instance_id).await? {
+            Some(job) => self.run_job(&job).await?,
+            // Another attempt holds it right now.
+            None => JobOutcome::Retry,
+        };
+        let now = orders::get_order(&self.pool, &order.id)
             .await?
-            .unwrap_or_else(|| order.clone())))
+            .unwrap_or_else(|| order.clone());
+        Ok(match outcome {
+            JobOutcome::Done => Refunded::Done(now),
+            JobOutcome::Retry => Refunded::Pending(now),
+            JobOutcome::Failed(message) => Refunded::Refused(message),
+        })
+    }
+
+    /// Queues the refund of a payment that came after its hold ended, when
+    /// the units were gone, and tries it at once.
+    async fn refund_unfilled(&self, order_id: &str, intent_id: &str) -> Result<(), sqlx::Error> {
+        let Some(order) = orders::get_order(&self.pool, order_id).await? else {
+            return Ok(());
+        };
+        let job = outbox::enqueue_refund(
+            &self.pool,
+            outbox::NewRefund {
+                order_id,
+                show_id: &order.show_id,
+                payment_intent_id: intent_id,
+                amount_cents: None,
+                reason: RefundReason::Unfilled,
+                idempotency_key: &format!("dropcast-order-{order_id}-refund-unfilled"),
+            },
+        )
+        .await?;
+        if let Some(job) = outbox::claim(&self.pool, &job.id, &self.node.instance_id).await? {
+            self.run_job(&job).await?;
+        }
+        Ok(())
+    }
+
+    /// One attempt at a claimed outbox job; the job's row records what came of it.
+    pub async fn run_job(&self, job: &outbox::Job) -> Result<JobOutcome, sqlx::Error> {
+        let Some(stripe) = &self.stripe else {
+            let next = crate::now_ms() + outbox_backoff_ms(job.attempts);
+            outbox::retry_later(&self.pool, &job.id, "payments are not configured", next).await?;
+            return Ok(JobOutcome::Retry);
+        };
+        match stripe
+            .refund(
+                &job.payment_intent_id,
+                &job.idempotency_key,
+                job.amount_cents,
+            )
+            .await
+        {
+            Ok(refund_id) => {
+                match job.reason {
+                    RefundReason::Creator => self.restock_refunded(&job.order_id).await?,
+                    RefundReason::Unfilled => {
+                        orders::mark_refunded_unfilled(&self.pool, &job.order_id).await?
+                    }
+                }
+                outbox::mark_done(&self.pool, &job.id, &refund_id).await?;
+                tracing::info!(order = %job.order_id, refund = %refund_id, attempts = job.attempts, "refund landed");
+                Ok(JobOutcome::Done)
+            }
+            Err(StripeError::Transport(e)) => {
+                let next = crate::now_ms() + outbox_backoff_ms(job.attempts);
+                tracing::warn!(order = %job.order_id, error = %e, attempts = job.attempts, "refund did not reach Stripe; it stays owed");
+                outbox::retry_later(&self.pool, &job.id, &e, next).await?;
+                Ok(JobOutcome::Retry)
+            }
+            Err(e) => {
+                let message = e.to_string();
+                tracing::error!(order = %job.order_id, error = %message, "Stripe refused the refund");
+                outbox::mark_failed(&self.pool, &job.id, &message).await?;
+                Ok(JobOutcome::Failed(message))
+            }
+        }
     }
 
     /// sold → refunded, units back in stock (from the route or a webhook).
@@ -494,6 +634,62 @@ impl Checkout {
             self.count("refunded");
         }
         Ok(())
+    }
+}
+
+/// What asking for a refund came to.
+#[derive(Debug)]
+pub enum Refunded {
+    /// Stripe confirmed it; the order as it is now (refunded, restocked).
+    Done(OrderRow),
+    /// Owed: Stripe could not be reached, or another attempt is under way.
+    /// The outbox lands it once Stripe answers.
+    Pending(OrderRow),
+    /// Stripe refused it.
+    Refused(String),
+    /// Only paid orders can be refunded.
+    NotRefundable(OrderStatus),
+}
+
+/// What one attempt at an outbox job came to.
+#[derive(Debug)]
+pub enum JobOutcome {
+    Done,
+    /// Kept for a later attempt.
+    Retry,
+    /// Refused for good.
+    Failed(String),
+}
+
+/// The wait before attempt `attempts + 1`: 1 s doubling to a minute.
+fn outbox_backoff_ms(attempts: i64) -> i64 {
+    1_000i64
+        .saturating_mul(1 << attempts.clamp(1, 7).saturating_sub(1))
+        .min(60_000)
+}
+
+/// Lands what the Stripe outbox owes: every second, claims the due jobs
+/// (those no other process holds) and tries each once.
+pub async fn run_outbox(checkout: Checkout, shutdown: tokio_util::sync::CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {
+                let claimed = outbox::claim_due(&checkout.pool, &checkout.node.instance_id, 20).await;
+                match claimed {
+                    Ok(jobs) => {
+                        for job in jobs {
+                            if let Err(e) = checkout.run_job(&job).await {
+                                tracing::warn!(job = %job.id, error = %e, "outbox job failed to record; its claim will lapse");
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "outbox claim failed"),
+                }
+            }
+        }
     }
 }
 
@@ -509,6 +705,9 @@ pub async fn run_expiry(
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {
+                if let Err(e) = checkout.reconcile().await {
+                    tracing::warn!(error = %e, "taking over orphaned orders failed");
+                }
                 match checkout.expire_due().await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(orders = n, "released expired holds"),

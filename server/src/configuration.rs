@@ -55,6 +55,19 @@ pub struct Settings {
     /// How long an order may hold stock while its payment is not final
     /// (`DROPCAST_HOLD_SECONDS`, default 600).
     pub hold_seconds: u64,
+    /// How long an order waiting for 3-D Secure may hold its stock
+    /// (`DROPCAST_HOLD_SCA_SECONDS`, default 120), so abandoned bank prompts
+    /// do not lock a drop.
+    pub hold_sca_seconds: u64,
+    /// This node's name in a cluster (`DROPCAST_NODE_ID`); `None`: this host
+    /// and the HTTP port, decided once the port is bound.
+    pub node_id: Option<String>,
+    /// Where other nodes reach this one (`DROPCAST_INTERNAL_URL`); `None`:
+    /// `http://` and the bound HTTP address.
+    pub internal_url: Option<url::Url>,
+    /// When set, `/metrics` needs `Authorization: Bearer` with it
+    /// (`DROPCAST_METRICS_TOKEN`).
+    pub metrics_token: Option<String>,
     /// The built pages (`scripts/build_widget.sh` writes them with a
     /// `manifest.json`): `DROPCAST_ASSETS_DIR`, by default `target/widget/dist`
     /// of the source tree the binary was built from.
@@ -186,6 +199,31 @@ impl Settings {
             }
         };
         let hold_seconds = number(&get, "DROPCAST_HOLD_SECONDS", 600, 1..=86_400)?;
+        let hold_sca_seconds = number(&get, "DROPCAST_HOLD_SCA_SECONDS", 120, 1..=86_400)?;
+        let node_id = get("DROPCAST_NODE_ID");
+        if let Some(id) = &node_id
+            && (id.len() > 100 || id.chars().any(|c| c.is_control() || c.is_whitespace()))
+        {
+            return Err(ConfigError::Invalid {
+                var: "DROPCAST_NODE_ID",
+                value: id.clone(),
+                reason: "must be at most 100 characters without spaces",
+            });
+        }
+        let internal_url = match get("DROPCAST_INTERNAL_URL") {
+            None => None,
+            Some(value) => Some(
+                url::Url::parse(&value)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                    .ok_or(ConfigError::Invalid {
+                        var: "DROPCAST_INTERNAL_URL",
+                        value,
+                        reason: "must be an http(s) URL with a host",
+                    })?,
+            ),
+        };
+        let metrics_token = get("DROPCAST_METRICS_TOKEN");
         let test_pause = match get("DROPCAST_TEST_PAUSE") {
             None => None,
             Some(value) => Some(parse_pause(&value).ok_or(ConfigError::Invalid {
@@ -207,6 +245,10 @@ impl Settings {
             assets_dir,
             stripe,
             hold_seconds,
+            hold_sca_seconds,
+            node_id,
+            internal_url,
+            metrics_token,
             test_pause,
             http_addr,
             public_url,

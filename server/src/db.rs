@@ -49,6 +49,8 @@ pub enum DbError {
     },
     #[error("cannot connect to {url}: {source}")]
     Connect { url: String, source: sqlx::Error },
+    #[error("database: {0}")]
+    Query(sqlx::Error),
     #[error("migrations failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -79,9 +81,11 @@ pub async fn connect(url: &str) -> Result<AnyPool, DbError> {
     let pool_options = if backend == Backend::Sqlite {
         pool_options.after_connect(|conn, _meta| {
             Box::pin(async move {
-                // WAL lets readers run beside the writer; NORMAL is durable
-                // across process crashes (not power loss), the usual WAL pairing.
-                conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+                // WAL lets readers run beside the writer. FULL syncs the WAL
+                // at every commit, so what committed before a card is charged
+                // (the order and its PaymentIntent) survives power loss, not
+                // only a process crash as NORMAL would.
+                conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
                     .await?;
                 Ok(())
             })

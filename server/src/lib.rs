@@ -18,6 +18,7 @@
 //! - [`input`]: the bounded JSON body extractor and per-field validation errors.
 //! - [`error`]: [`error::ApiError`], the one error shape of the API.
 //! - [`live`]: the per-show rooms that fan live events out to websockets.
+//! - [`node`]: this process as a node: its id, instance and lease.
 //! - [`payments`]: Stripe through async-stripe, and webhook signatures.
 //! - [`replay`]: the replay buffer's record store (media ingest → database).
 //! - [`clips`]: clip exports — picking segments, the worker pool.
@@ -38,6 +39,7 @@ pub mod domain;
 pub mod error;
 pub mod input;
 pub mod live;
+pub mod node;
 pub mod payments;
 pub mod replay;
 pub mod routes;

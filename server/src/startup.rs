@@ -19,12 +19,13 @@ use sqlx::AnyPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::AdminToken;
-use crate::checkout::Checkout;
+use crate::checkout::{Checkout, CheckoutSettings};
 use crate::configuration::Settings;
 use crate::db::{self, DbError};
 use crate::domain::ids::new_secret;
 use crate::error::{ApiError, json_error_handler};
 use crate::live::Hub;
+use crate::node::NodeIdentity;
 use crate::payments::Stripe;
 use crate::routes;
 use crate::state::AppState;
@@ -79,27 +80,42 @@ impl Application {
             Some(s) => Some(Stripe::new(s.clone()).map_err(StartupError::Stripe)?),
             None => None,
         };
-        let hold = Duration::from_secs(settings.hold_seconds);
-        let checkout = Checkout::new(
-            pool.clone(),
-            hub.clone(),
-            stripe,
-            hold,
-            settings.test_pause,
-            metrics.clone(),
-        );
         let addr = settings.http_addr.to_string();
         let bind_error = |source| StartupError::Bind {
             addr: addr.clone(),
             source,
         };
         let listener = TcpListener::bind(settings.http_addr).map_err(bind_error)?;
-        let port = listener.local_addr().map_err(bind_error)?.port();
+        let bound = listener.local_addr().map_err(bind_error)?;
+        let port = bound.port();
         let mut settings = settings;
         if settings.public_url.port() == Some(0) {
             // Bound to port 0 (tests): hand out the port actually taken.
             let _ = settings.public_url.set_port(Some(port));
         }
+        let node = NodeIdentity::new(
+            settings
+                .node_id
+                .clone()
+                .unwrap_or_else(|| crate::node::default_node_id(port)),
+            settings
+                .internal_url
+                .as_ref()
+                .map_or_else(|| format!("http://{bound}"), |u| u.to_string()),
+        );
+        node.register(&pool).await.map_err(DbError::Query)?;
+        let checkout = Checkout::new(
+            pool.clone(),
+            hub.clone(),
+            stripe,
+            CheckoutSettings {
+                hold: Duration::from_secs(settings.hold_seconds),
+                hold_sca: Duration::from_secs(settings.hold_sca_seconds),
+                test_pause: settings.test_pause,
+            },
+            node.clone(),
+            metrics.clone(),
+        );
         let shutdown = CancellationToken::new();
         let ingest = start_ingest(&mut settings, &pool, &hub, &metrics, &shutdown).await?;
         let workers = settings.http_workers;
@@ -122,6 +138,7 @@ impl Application {
             settings,
             admin_token,
             hub,
+            node: node.clone(),
             checkout: checkout.clone(),
             metrics,
             ingest,
@@ -130,8 +147,23 @@ impl Application {
         });
         // Settle what a previous process left in flight, then keep ending
         // holds that run out.
+        let hold = Duration::from_secs(
+            state
+                .settings
+                .hold_seconds
+                .min(state.settings.hold_sca_seconds),
+        );
         let sweep_every = (hold / 4).clamp(Duration::from_millis(200), Duration::from_secs(5));
         let shutdown = state.shutdown.clone();
+        tokio::spawn(crate::checkout::run_outbox(
+            checkout.clone(),
+            shutdown.clone(),
+        ));
+        tokio::spawn(crate::node::run_heartbeat(
+            state.pool.clone(),
+            node.clone(),
+            shutdown.clone(),
+        ));
         tokio::spawn(async move {
             if let Err(e) = checkout.reconcile().await {
                 tracing::error!(error = %e, "reconciliation at start failed; the expiry sweep will retry");

@@ -13,6 +13,7 @@ use crate::auth::AdminToken;
 use crate::checkout::Checkout;
 use crate::configuration::Settings;
 use crate::live::Hub;
+use crate::node::NodeIdentity;
 use crate::telemetry::Metrics;
 
 /// What every request handler can reach.
@@ -22,6 +23,8 @@ pub struct AppState {
     /// Compared in constant time; the token itself is not kept.
     pub admin_token: AdminToken,
     pub hub: Hub,
+    /// This process as a node of the service (id, instance, lease).
+    pub node: Arc<NodeIdentity>,
     /// Orders and payments; without Stripe settings it refuses to order (503).
     pub checkout: Checkout,
     pub metrics: Arc<Metrics>,

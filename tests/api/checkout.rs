@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use crate::db_tests;
 use crate::helpers::{
-    CARD_3DS, CARD_CHARGE_DECLINED, CARD_OK, Db, TestApp, intents_for, spawn_app, spawn_app_with,
-    with_stripe,
+    CARD_3DS, CARD_CHARGE_DECLINED, CARD_OK, CARD_OK_2, CARD_OK_3, Db, TestApp, intents_for,
+    spawn_app, spawn_app_with, with_stripe,
 };
 
 pub async fn paid_app(db: Db) -> TestApp {
@@ -44,7 +44,7 @@ pub async fn order_until(
 async fn first_purchase_with_a_saved_card_then_one_tap(db: Db) {
     let app = paid_app(db).await;
     let (_, show_id, product_id) = app.creator_show_product(5).await;
-    let buyer = app.buyer(CARD_OK).await;
+    let buyer = app.buyer_with(CARD_OK, "buyer@example.com").await;
     let me = app
         .get("/api/v1/viewers/me", Some(&buyer))
         .await
@@ -234,8 +234,8 @@ async fn per_buyer_limits_count_paid_and_held_units(db: Db) {
         .await
         .expect(200);
     assert_eq!(again["quantity"], 2);
-    // Another buyer has their own allowance.
-    let other = app.buyer(CARD_OK).await;
+    // Another buyer (another card, another email) has their own allowance.
+    let other = app.buyer(CARD_OK_2).await;
     app.order(&other, show_id, product_id, 2, "d")
         .await
         .expect(201);
@@ -243,7 +243,7 @@ async fn per_buyer_limits_count_paid_and_held_units(db: Db) {
 
     // One buyer's orders at once (a double tap, two tabs) still see each
     // other: of ten single units with a limit of two, two go through.
-    let eager = app.buyer(CARD_OK).await;
+    let eager = app.buyer(CARD_OK_3).await;
     let keys: Vec<String> = (0..10).map(|i| format!("race-{i}")).collect();
     let answers = join_all(
         keys.iter()
@@ -625,7 +625,55 @@ async fn stats_come_from_real_events(db: Db) {
     );
 }
 
+/// A fresh session does not reset the per-buyer limit: the same card, or
+/// the same email with another card, counts as the same buyer.
+async fn the_per_buyer_limit_follows_the_card_and_the_email(db: Db) {
+    let app = paid_app(db).await;
+    let (token, show_id, _) = app.creator_show_product(5).await;
+    let show_id = show_id.as_str();
+    let product = app
+        .post(
+            &format!("/api/v1/shows/{show_id}/products"),
+            Some(&token),
+            json!({"sku": "ONE", "title": "One each", "price_cents": 900, "currency": "usd",
+                   "stock": 10, "max_per_buyer": 1}),
+        )
+        .await
+        .expect(201);
+    let product_id = product["id"].as_str().unwrap();
+    let first = app.buyer_with(CARD_OK, "ada@example.com").await;
+    app.order(&first, show_id, product_id, 1, "k1")
+        .await
+        .expect(201);
+    // A new session with the same card and another email.
+    let same_card = app.buyer_with(CARD_OK, "someone-else@example.com").await;
+    let refused = app.order(&same_card, show_id, product_id, 1, "k2").await;
+    assert_eq!(
+        (refused.status.as_u16(), refused.code()),
+        (422, "limit_exceeded")
+    );
+    assert_eq!(
+        refused.body["error"]["message"],
+        "at most 1 per buyer; you already have 1"
+    );
+    // A new session with another card and the same email (in other case).
+    let same_email = app.buyer_with(CARD_OK_2, "ADA@example.com").await;
+    let refused = app.order(&same_email, show_id, product_id, 1, "k3").await;
+    assert_eq!(
+        (refused.status.as_u16(), refused.code()),
+        (422, "limit_exceeded")
+    );
+    // Someone else entirely still can.
+    let stranger = app.buyer_with(CARD_OK_3, "grace@example.com").await;
+    app.order(&stranger, show_id, product_id, 1, "k4")
+        .await
+        .expect(201);
+    assert_eq!(app.stock(product_id).await, (8, 0, 2));
+    app.assert_stock_invariant().await;
+}
+
 db_tests!(
+    the_per_buyer_limit_follows_the_card_and_the_email,
     stats_come_from_real_events,
     first_purchase_with_a_saved_card_then_one_tap,
     a_declined_card_gets_402_and_the_stock_back,

@@ -22,6 +22,9 @@ pub const STRIPE_KEY: &str = "sk_test_dropcast";
 
 /// Cards localstripe knows (see shared/FIELD-NOTES.md).
 pub const CARD_OK: &str = "4242424242424242";
+/// Two more cards that pay, for buyers who must not share a card.
+pub const CARD_OK_2: &str = "5555555555554444";
+pub const CARD_OK_3: &str = "4000056655665556";
 /// Attaches fine, every charge is declined.
 pub const CARD_CHARGE_DECLINED: &str = "4000000000000341";
 /// Needs 3-D Secure: the intent stops in `requires_action`.
@@ -373,15 +376,22 @@ impl TestApp {
             .to_string()
     }
 
-    /// A viewer who saved the card `number`; returns the viewer token.
+    /// A viewer who saved the card `number` under an email of their own;
+    /// returns the viewer token.
     pub async fn buyer(&self, number: &str) -> String {
+        self.buyer_with(number, &format!("buyer-{}@example.com", fresh_name()))
+            .await
+    }
+
+    /// A viewer who saved the card `number` with `email`.
+    pub async fn buyer_with(&self, number: &str, email: &str) -> String {
         let token = self.viewer().await;
         let pm = self.payment_method(number).await;
         let saved = self
             .put(
                 "/api/v1/viewers/me/payment-method",
                 Some(&token),
-                json!({"email": "buyer@example.com", "payment_method": pm}),
+                json!({"email": email, "payment_method": pm}),
             )
             .await
             .expect(200);

@@ -21,7 +21,13 @@ struct Server {
 }
 
 impl Server {
-    async fn start(database_url: &str, data_dir: &std::path::Path, pause: Option<&str>) -> Server {
+    /// Starts `dropcast serve` as node `node_id` (a restart keeps its id).
+    async fn start(
+        database_url: &str,
+        data_dir: &std::path::Path,
+        node_id: &str,
+        pause: Option<&str>,
+    ) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -34,6 +40,7 @@ impl Server {
             .env("DROPCAST_RTMP_ADDR", "127.0.0.1:0")
             .env("DROPCAST_SRT_ADDR", "127.0.0.1:0")
             .env("DATABASE_URL", database_url)
+            .env("DROPCAST_NODE_ID", node_id)
             .env("DROPCAST_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("STRIPE_SECRET_KEY", STRIPE_KEY)
             .env("STRIPE_API_BASE", stripe_url())
@@ -266,7 +273,7 @@ async fn open_pool(url: &str) -> AnyPool {
 async fn killed_before_the_charge_the_hold_is_released(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let url = fresh_database(db, dir.path()).await;
-    let first = Server::start(&url, dir.path(), Some("before_confirm:60000")).await;
+    let first = Server::start(&url, dir.path(), "node-a", Some("before_confirm:60000")).await;
     let pool = open_pool(&url).await;
     let (show_id, product_id, buyer) = setup(&first).await;
     let (order_id, intent_id) = order_in_flight(&pool, &first, &show_id, &product_id, &buyer).await;
@@ -282,7 +289,7 @@ async fn killed_before_the_charge_the_hold_is_released(db: Db) {
         "never charged"
     );
 
-    let second = Server::start(&url, dir.path(), None).await;
+    let second = Server::start(&url, dir.path(), "node-a", None).await;
     let (status, stock_state) = settled(&pool, &order_id).await;
     assert_eq!(
         (status.as_str(), stock_state.as_str()),
@@ -300,7 +307,7 @@ async fn killed_before_the_charge_the_hold_is_released(db: Db) {
 async fn killed_after_the_charge_the_sale_is_kept_and_charged_once(db: Db) {
     let dir = tempfile::tempdir().unwrap();
     let url = fresh_database(db, dir.path()).await;
-    let first = Server::start(&url, dir.path(), Some("after_confirm:60000")).await;
+    let first = Server::start(&url, dir.path(), "node-a", Some("after_confirm:60000")).await;
     let pool = open_pool(&url).await;
     let (show_id, product_id, buyer) = setup(&first).await;
     let (order_id, intent_id) = order_in_flight(&pool, &first, &show_id, &product_id, &buyer).await;
@@ -318,7 +325,7 @@ async fn killed_after_the_charge_the_sale_is_kept_and_charged_once(db: Db) {
         ("pending".to_string(), "held".to_string())
     );
 
-    let second = Server::start(&url, dir.path(), None).await;
+    let second = Server::start(&url, dir.path(), "node-a", None).await;
     let (status, stock_state) = settled(&pool, &order_id).await;
     assert_eq!((status.as_str(), stock_state.as_str()), ("paid", "sold"));
     assert_eq!(stock(&pool, &product_id).await, (2, 0, 1));
@@ -335,6 +342,73 @@ async fn killed_after_the_charge_the_sale_is_kept_and_charged_once(db: Db) {
     second.kill().await;
 }
 
+/// A second node starting while the first is in the middle of an order
+/// leaves that order alone: the first node finishes it (paid, once).
+async fn a_node_starting_never_settles_another_nodes_order_in_flight(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database(db, dir.path()).await;
+    let first = Server::start(&url, dir.path(), "node-a", Some("before_confirm:4000")).await;
+    let pool = open_pool(&url).await;
+    let (show_id, product_id, buyer) = setup(&first).await;
+    let (order_id, intent_id) = order_in_flight(&pool, &first, &show_id, &product_id, &buyer).await;
+    let other_dir = tempfile::tempdir().unwrap();
+    let second = Server::start(&url, other_dir.path(), "node-b", None).await;
+    // node-b's start-up settlement and a few of its sweeps have run by now.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        order_row(&pool, &order_id).await,
+        ("pending".to_string(), "held".to_string()),
+        "node-b left node-a's order alone"
+    );
+    let (status, stock_state) = settled(&pool, &order_id).await;
+    assert_eq!((status.as_str(), stock_state.as_str()), ("paid", "sold"));
+    let intent = stripe_get(&first.client, &format!("/v1/payment_intents/{intent_id}")).await;
+    assert_eq!(intent["status"], "succeeded");
+    assert_eq!(stock(&pool, &product_id).await, (2, 0, 1));
+    first.kill().await;
+    second.kill().await;
+}
+
+/// A node that died with an order in flight has it taken over by another
+/// node once its lease lapses (aged here in the database rather than
+/// waited for): the unconfirmed intent is cancelled and the stock released.
+async fn a_dead_nodes_orders_are_taken_over_when_its_lease_lapses(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database(db, dir.path()).await;
+    let first = Server::start(&url, dir.path(), "node-a", Some("before_confirm:60000")).await;
+    let pool = open_pool(&url).await;
+    let (show_id, product_id, buyer) = setup(&first).await;
+    let (order_id, intent_id) = order_in_flight(&pool, &first, &show_id, &product_id, &buyer).await;
+    first.kill().await;
+    let other_dir = tempfile::tempdir().unwrap();
+    let second = Server::start(&url, other_dir.path(), "node-b", None).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        order_row(&pool, &order_id).await.1,
+        "held",
+        "node-a's lease has not lapsed yet"
+    );
+    sqlx::query("UPDATE nodes SET heartbeat_at_ms = 0 WHERE node_id = 'node-a'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (status, stock_state) = settled(&pool, &order_id).await;
+    assert_eq!(
+        (status.as_str(), stock_state.as_str()),
+        ("failed", "released")
+    );
+    let owner: (String,) = sqlx::query_as("SELECT owner_node FROM orders WHERE id = $1")
+        .bind(&order_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(owner.0, "node-b");
+    let intent = stripe_get(&second.client, &format!("/v1/payment_intents/{intent_id}")).await;
+    assert_eq!(intent["status"], "canceled");
+    assert_eq!(stock(&pool, &product_id).await, (3, 0, 0));
+    second.kill().await;
+}
+
 fn first_client() -> reqwest::Client {
     reqwest::Client::new()
 }
@@ -342,4 +416,6 @@ fn first_client() -> reqwest::Client {
 db_tests!(
     killed_before_the_charge_the_hold_is_released,
     killed_after_the_charge_the_sale_is_kept_and_charged_once,
+    a_node_starting_never_settles_another_nodes_order_in_flight,
+    a_dead_nodes_orders_are_taken_over_when_its_lease_lapses,
 );

@@ -134,6 +134,7 @@ pub fn event_text(event: &TimelineEvent, products: &[Product]) -> String {
                 None => what.to_string(),
             }
         }
+        TimelineKind::CountdownRemoved { .. } => "Countdown cancelled".into(),
         TimelineKind::Stock {
             product_id,
             available,
@@ -152,7 +153,7 @@ pub fn event_text(event: &TimelineEvent, products: &[Product]) -> String {
 pub fn event_class(event: &TimelineEvent) -> &'static str {
     match event.event {
         TimelineKind::Pin { .. } => "pin",
-        TimelineKind::Countdown { .. } => "countdown",
+        TimelineKind::Countdown { .. } | TimelineKind::CountdownRemoved { .. } => "countdown",
         TimelineKind::Stock { .. } => "stock",
         TimelineKind::Sold { .. } => "sold",
         TimelineKind::Live { .. } => "live",

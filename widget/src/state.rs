@@ -80,6 +80,9 @@ impl ShowState {
                 self.countdowns.retain(|c| c.id != countdown.id);
                 self.countdowns.push(countdown);
             }
+            ServerMsg::CountdownRemoved { countdown_id, .. } => {
+                self.countdowns.retain(|c| c.id != countdown_id);
+            }
             ServerMsg::Viewers { count, .. } => self.viewers = count,
             ServerMsg::Live { live, .. } => self.live = live,
             ServerMsg::Sold {
@@ -127,6 +130,7 @@ fn seq_of(msg: &ServerMsg) -> Option<u64> {
         | ServerMsg::Product { seq, .. }
         | ServerMsg::Pin { seq, .. }
         | ServerMsg::Countdown { seq, .. }
+        | ServerMsg::CountdownRemoved { seq, .. }
         | ServerMsg::Viewers { seq, .. }
         | ServerMsg::Sold { seq, .. }
         | ServerMsg::Live { seq, .. }
@@ -209,6 +213,7 @@ mod tests {
             product_id: product.map(str::to_string),
             label: None,
             ends_at_ms: ends,
+            hold_seconds: None,
         }
     }
 

@@ -70,6 +70,10 @@ pub struct Countdown {
     /// Server wall-clock time at which it ends; clients correct for their clock
     /// offset with ping/pong.
     pub ends_at_ms: i64,
+    /// How long an order placed under it holds its stock (the drop's own
+    /// hold lifetime); `None`: the server's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_seconds: Option<i64>,
 }
 
 /// `GET /api/v1/shows/{show}`: the public view of a show.
@@ -111,6 +115,10 @@ pub enum TimelineKind {
     },
     Countdown {
         countdown: Countdown,
+    },
+    /// A countdown was cancelled.
+    CountdownRemoved {
+        countdown_id: String,
     },
     /// A product's figures after a change (restock, sale, hold, release).
     Stock {
@@ -208,9 +216,15 @@ pub enum ServerMsg {
         seq: u64,
         product_id: Option<String>,
     },
+    /// A countdown was started, or replaced (same id, new end).
     Countdown {
         seq: u64,
         countdown: Countdown,
+    },
+    /// A countdown was cancelled: it no longer applies.
+    CountdownRemoved {
+        seq: u64,
+        countdown_id: String,
     },
     Viewers {
         seq: u64,

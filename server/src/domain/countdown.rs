@@ -32,6 +32,22 @@ impl FromJson for CountdownSeconds {
     }
 }
 
+/// A drop's own hold lifetime: 10 seconds to an hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldSeconds(i64);
+
+impl HoldSeconds {
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl FromJson for HoldSeconds {
+    fn from_json(value: &Value) -> Result<Self, String> {
+        integer_in(value, 10..=3_600).map(HoldSeconds)
+    }
+}
+
 /// Whether a product can be bought now, as far as countdowns go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Window {
@@ -87,6 +103,7 @@ mod tests {
             product_id: product.map(str::to_string),
             label: None,
             ends_at_ms,
+            hold_seconds: None,
         }
     }
 

@@ -72,6 +72,12 @@ impl StockState {
 #[error("unknown order state {0:?}")]
 pub struct UnknownState(String);
 
+impl UnknownState {
+    pub fn new(s: String) -> UnknownState {
+        UnknownState(s)
+    }
+}
+
 impl TryFrom<String> for OrderStatus {
     type Error = UnknownState;
     fn try_from(s: String) -> Result<Self, UnknownState> {

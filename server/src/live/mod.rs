@@ -51,8 +51,10 @@ pub enum Change {
         product_id: Option<String>,
         version: i64,
     },
-    /// A countdown was started.
+    /// A countdown was started or replaced.
     Countdown { countdown: Countdown },
+    /// A countdown was cancelled.
+    CountdownRemoved { countdown_id: String },
     /// Units were paid for (the "just bought" toast).
     Sold { product_id: String, quantity: i64 },
     /// A publisher started or stopped streaming; `version` is the show row's.

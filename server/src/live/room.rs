@@ -343,6 +343,13 @@ impl Model {
                 }
                 self.emit(|seq| ServerMsg::Countdown { seq, countdown });
             }
+            Change::CountdownRemoved { countdown_id } => {
+                let before = self.snapshot.countdowns.len();
+                self.snapshot.countdowns.retain(|c| c.id != countdown_id);
+                if self.snapshot.countdowns.len() != before {
+                    self.emit(|seq| ServerMsg::CountdownRemoved { seq, countdown_id });
+                }
+            }
             Change::Clip { clip } => self.emit_to(true, |seq| ServerMsg::Clip { seq, clip }),
             Change::Sold {
                 product_id,

@@ -85,6 +85,12 @@ fn to_event(change: &Change) -> Option<(i64, TimelineKind)> {
                 countdown: countdown.clone(),
             },
         ),
+        Change::CountdownRemoved { countdown_id } => (
+            0,
+            TimelineKind::CountdownRemoved {
+                countdown_id: countdown_id.clone(),
+            },
+        ),
         Change::Sold {
             product_id,
             quantity,

@@ -87,6 +87,8 @@ impl PaymentIntent {
 pub struct Card {
     pub brand: String,
     pub last4: String,
+    /// Stripe's fingerprint: the same card number gives the same one.
+    pub fingerprint: Option<String>,
 }
 
 /// The form of `POST /v1/payment_intents`. async-stripe's typed builder has no
@@ -162,9 +164,7 @@ impl Stripe {
         let req = stripe_core::customer::CreateCustomer::new()
             .email(email)
             .build();
-        let v = self
-            .send(req, Some(format!("dropcast-customer-{viewer_id}-{email}")))
-            .await?;
+        let v = self.send(req, Some(customer_key(viewer_id, email))).await?;
         string_field(&v, "id")
     }
 
@@ -181,6 +181,7 @@ impl Stripe {
         Ok(Card {
             brand: v["card"]["brand"].as_str().unwrap_or("card").to_string(),
             last4: v["card"]["last4"].as_str().unwrap_or("????").to_string(),
+            fingerprint: v["card"]["fingerprint"].as_str().map(str::to_string),
         })
     }
 
@@ -230,16 +231,31 @@ impl Stripe {
         intent(&v)
     }
 
-    /// Refunds an intent in full; returns the refund id.
-    pub async fn refund(&self, intent_id: &str, order_id: &str) -> Result<String, StripeError> {
-        let req = stripe_core::refund::CreateRefund::new()
-            .payment_intent(intent_id)
-            .build();
+    /// Refunds an intent, in full or `amount_cents` of it, under the
+    /// caller's idempotency key; returns the refund id.
+    pub async fn refund(
+        &self,
+        intent_id: &str,
+        idempotency_key: &str,
+        amount_cents: Option<i64>,
+    ) -> Result<String, StripeError> {
+        let mut req = stripe_core::refund::CreateRefund::new().payment_intent(intent_id);
+        if let Some(amount) = amount_cents {
+            req = req.amount(amount);
+        }
         let v = self
-            .send(req, Some(format!("dropcast-order-{order_id}-refund")))
+            .send(req.build(), Some(idempotency_key.to_string()))
             .await?;
         string_field(&v, "id")
     }
+}
+
+/// The idempotency key of a buyer's Customer. It holds user input (the
+/// email), so it is hashed: Stripe takes at most 255 characters.
+fn customer_key(viewer_id: &str, email: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{viewer_id}\n{email}").as_bytes());
+    format!("dropcast-customer-{}", hex::encode(digest))
 }
 
 fn intent(v: &Value) -> Result<PaymentIntent, StripeError> {
@@ -256,6 +272,13 @@ fn string_field(v: &Value, field: &str) -> Result<String, StripeError> {
 
 fn classify(err: stripe::StripeError) -> StripeError {
     match err {
+        // Stripe's own trouble or its rate limit: the outcome is unknown, retry.
+        stripe::StripeError::Stripe(api, status) if status >= 500 || status == 429 => {
+            StripeError::Transport(format!(
+                "stripe answered {status}: {}",
+                api.message.unwrap_or_default()
+            ))
+        }
         stripe::StripeError::Stripe(api, status) => {
             let message = api.message.clone().unwrap_or_default();
             let code = api.code.as_ref().map(|c| c.as_str().to_string());

@@ -32,7 +32,7 @@ use crate::store::{self, ShowRow};
 /// Mounts every route of the API. One `resource` a path, so a known path
 /// called with an unknown method answers 405, not 404.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    use web::{get, patch, post, put, resource};
+    use web::{delete, get, patch, post, put, resource};
     cfg.service(resource("/healthz").route(get().to(health::healthz)))
         .service(resource("/metrics").route(get().to(health::metrics)))
         .service(resource("/hls/{show}/index.m3u8").route(get().to(hls::playlist)))
@@ -58,6 +58,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(patch().to(products::update)),
                 )
                 .service(resource("/shows/{show}/countdowns").route(post().to(countdowns::create)))
+                .service(
+                    resource("/shows/{show}/countdowns/{countdown}")
+                        .route(patch().to(countdowns::update))
+                        .route(delete().to(countdowns::delete)),
+                )
                 .service(resource("/shows/{show}/editors").route(post().to(editors::create)))
                 .service(resource("/shows/{show}/live").route(get().to(live::socket)))
                 .service(resource("/viewers").route(post().to(viewers::create)))

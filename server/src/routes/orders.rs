@@ -5,13 +5,13 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
 use crate::auth::{Caller, Principal};
-use crate::checkout::{OrderRequest, Placed};
+use crate::checkout::{OrderRequest, Placed, Refunded};
 use crate::domain::countdown::Window;
 use crate::domain::ids::{IdRef, looks_like_id};
 use crate::domain::order::OrderStatus;
 use crate::error::ApiError;
 use crate::input::{FromJson, JsonObject, integer_in};
-use crate::payments::{Stripe, StripeError};
+use crate::payments::Stripe;
 use crate::routes::{find_show, owned_show, product_not_found};
 use crate::state::AppState;
 use crate::store::{self, orders::OrderRow};
@@ -241,28 +241,20 @@ pub async fn refund(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_creator()?;
     let order = visible_order(&state, &caller, &path).await?;
-    let stripe = stripe_of(&state)?;
-    if order.status != OrderStatus::Paid {
-        return Err(ApiError::conflict(
-            "not_refundable",
-            format!(
-                "only paid orders can be refunded; this one is {}",
-                order.status
-            ),
-        ));
-    }
-    match state.checkout.refund(stripe, &order).await? {
-        Ok(order) => Ok(HttpResponse::Ok().json(OrderView::from(order))),
-        Err(StripeError::Transport(e)) => {
-            tracing::warn!(order = %order.id, error = %e, "refund did not reach Stripe");
-            Err(ApiError::unavailable(
-                "payments_unavailable",
-                "Stripe could not be reached; try again",
-            ))
-        }
-        Err(e) => Err(ApiError::conflict(
+    stripe_of(&state)?;
+    match state.checkout.refund(&order).await? {
+        Refunded::Done(order) => Ok(HttpResponse::Ok().json(OrderView::from(order))),
+        Refunded::Pending(order) => Ok(HttpResponse::Accepted().json(serde_json::json!({
+            "refund_pending": true,
+            "order": OrderView::from(order),
+        }))),
+        Refunded::Refused(message) => Err(ApiError::conflict(
             "refund_refused",
-            format!("Stripe refused the refund: {e}"),
+            format!("Stripe refused the refund: {message}"),
+        )),
+        Refunded::NotRefundable(status) => Err(ApiError::conflict(
+            "not_refundable",
+            format!("only paid orders can be refunded; this one is {status}"),
         )),
     }
 }

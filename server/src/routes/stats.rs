@@ -181,6 +181,7 @@ mod tests {
             product_id: product.map(str::to_string),
             label: None,
             ends_at_ms,
+            hold_seconds: None,
         }
     }
 

@@ -144,6 +144,7 @@ pub async fn save_payment_method(
         &payment_method,
         &card.brand,
         &card.last4,
+        card.fingerprint.as_deref(),
     )
     .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({

@@ -7,7 +7,9 @@
 
 pub mod clips;
 pub mod media;
+pub mod nodes;
 pub mod orders;
+pub mod outbox;
 pub mod timeline;
 
 use sqlx::{AnyPool, FromRow, Row};
@@ -416,6 +418,7 @@ struct CountdownRow {
     product_id: Option<String>,
     label: Option<String>,
     ends_at_ms: i64,
+    hold_seconds: Option<i64>,
 }
 
 impl CountdownRow {
@@ -426,6 +429,7 @@ impl CountdownRow {
             product_id: self.product_id.clone(),
             label: self.label.clone(),
             ends_at_ms: self.ends_at_ms,
+            hold_seconds: self.hold_seconds,
         })
     }
 }
@@ -436,8 +440,9 @@ pub async fn insert_countdown(
     c: &Countdown,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO countdowns (id, show_id, kind, product_id, label, ends_at_ms, position, created_at_ms)
-         SELECT $1, $2, $3, $4, $5, $6, COALESCE(MAX(position), 0) + 1, $7
+        "INSERT INTO countdowns (id, show_id, kind, product_id, label, ends_at_ms, position,
+             created_at_ms, hold_seconds)
+         SELECT $1, $2, $3, $4, $5, $6, COALESCE(MAX(position), 0) + 1, $7, $8
          FROM countdowns WHERE show_id = $2",
     )
     .bind(&c.id)
@@ -447,9 +452,54 @@ pub async fn insert_countdown(
     .bind(c.label.as_deref())
     .bind(c.ends_at_ms)
     .bind(now_ms())
+    .bind(c.hold_seconds)
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// Cancels a countdown; false if the show has none with this id.
+pub async fn delete_countdown(
+    pool: &AnyPool,
+    show_id: &str,
+    countdown_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM countdowns WHERE id = $1 AND show_id = $2")
+        .bind(countdown_id)
+        .bind(show_id)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// What replacing a countdown changes; `None` keeps the field.
+pub struct CountdownPatch<'a> {
+    pub ends_at_ms: Option<i64>,
+    pub label: Option<&'a str>,
+    pub hold_seconds: Option<i64>,
+}
+
+/// Replaces a countdown's end, label or hold; the countdown as it is now.
+pub async fn update_countdown(
+    pool: &AnyPool,
+    show_id: &str,
+    countdown_id: &str,
+    patch: CountdownPatch<'_>,
+) -> Result<Option<Countdown>, sqlx::Error> {
+    let row: Option<CountdownRow> = sqlx::query_as(
+        "UPDATE countdowns SET ends_at_ms = COALESCE($3, ends_at_ms),
+             label = COALESCE($4, label), hold_seconds = COALESCE($5, hold_seconds)
+         WHERE id = $1 AND show_id = $2
+         RETURNING id, kind, product_id, label, ends_at_ms, hold_seconds",
+    )
+    .bind(countdown_id)
+    .bind(show_id)
+    .bind(patch.ends_at_ms)
+    .bind(patch.label)
+    .bind(patch.hold_seconds)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.as_ref().and_then(CountdownRow::to_wire))
 }
 
 pub async fn countdowns_of_show<'e, E>(
@@ -460,7 +510,7 @@ where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     let rows: Vec<CountdownRow> = sqlx::query_as(
-        "SELECT id, kind, product_id, label, ends_at_ms FROM countdowns
+        "SELECT id, kind, product_id, label, ends_at_ms, hold_seconds FROM countdowns
          WHERE show_id = $1 ORDER BY position, id",
     )
     .bind(show_id)
@@ -520,6 +570,8 @@ pub struct ViewerRow {
     pub card_brand: Option<String>,
     pub card_last4: Option<String>,
     pub payment_method_id: Option<String>,
+    /// Stripe's fingerprint of the saved card: the same card in any session.
+    pub card_fingerprint: Option<String>,
 }
 
 /// Stores a buyer's Stripe customer (made on their first saved card).
@@ -544,9 +596,11 @@ pub async fn set_viewer_card(
     payment_method_id: &str,
     brand: &str,
     last4: &str,
+    fingerprint: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE viewers SET email = $2, payment_method_id = $3, card_brand = $4, card_last4 = $5
+        "UPDATE viewers SET email = $2, payment_method_id = $3, card_brand = $4, card_last4 = $5,
+             card_fingerprint = $6
          WHERE id = $1",
     )
     .bind(id)
@@ -554,6 +608,7 @@ pub async fn set_viewer_card(
     .bind(payment_method_id)
     .bind(brand)
     .bind(last4)
+    .bind(fingerprint)
     .execute(pool)
     .await?;
     Ok(())
@@ -572,7 +627,8 @@ pub async fn create_viewer(pool: &AnyPool, id: &str, token_hash: &str) -> Result
 
 pub async fn get_viewer(pool: &AnyPool, id: &str) -> Result<Option<ViewerRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, email, stripe_customer_id, card_brand, card_last4, payment_method_id
+        "SELECT id, email, stripe_customer_id, card_brand, card_last4, payment_method_id,
+                card_fingerprint
          FROM viewers WHERE id = $1",
     )
     .bind(id)

@@ -37,13 +37,19 @@ pub struct OrderRow {
     pub updated_at_ms: i64,
     pub paid_at_ms: Option<i64>,
     pub expires_at_ms: i64,
+    /// The node (and its process) working on the order while it holds stock.
+    pub owner_node: Option<String>,
+    pub owner_instance: Option<String>,
+    pub card_fingerprint: Option<String>,
+    pub buyer_email: Option<String>,
 }
 
 macro_rules! order_columns {
     () => {
         "id, show_id, product_id, viewer_id, quantity, amount_cents, currency, status, \
          stock_state, idempotency_key, payment_intent_id, client_secret, failure_code, \
-         created_at_ms, updated_at_ms, paid_at_ms, expires_at_ms"
+         created_at_ms, updated_at_ms, paid_at_ms, expires_at_ms, owner_node, owner_instance, \
+         card_fingerprint, buyer_email"
     };
 }
 
@@ -120,6 +126,75 @@ pub async fn held_orders(
     .await
 }
 
+/// Orders holding stock that no live process works on: those of this
+/// node's earlier instances (a restart), those of nodes whose heartbeat is
+/// older than `stale_before_ms`, and those that name no owner.
+pub async fn orphaned_orders(
+    pool: &AnyPool,
+    node_id: &str,
+    instance_id: &str,
+    stale_before_ms: i64,
+) -> Result<Vec<OrderRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        order_columns!(),
+        " FROM orders o WHERE o.stock_state = 'held' AND (
+             o.owner_node IS NULL
+             OR (o.owner_node = $1 AND COALESCE(o.owner_instance, '') <> $2)
+             OR (o.owner_node <> $1 AND NOT EXISTS (
+                 SELECT 1 FROM nodes n WHERE n.node_id = o.owner_node AND n.heartbeat_at_ms >= $3)))
+         ORDER BY o.created_at_ms LIMIT 500"
+    ))
+    .bind(node_id)
+    .bind(instance_id)
+    .bind(stale_before_ms)
+    .fetch_all(pool)
+    .await
+}
+
+/// Takes an orphaned order over, if it still has the owner it was found
+/// with (another node may have taken it first): true if it is now ours.
+pub async fn adopt(
+    pool: &AnyPool,
+    order: &OrderRow,
+    node_id: &str,
+    instance_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE orders SET owner_node = $2, owner_instance = $3
+         WHERE id = $1 AND stock_state = 'held'
+           AND COALESCE(owner_node, '') = $4 AND COALESCE(owner_instance, '') = $5",
+    )
+    .bind(&order.id)
+    .bind(node_id)
+    .bind(instance_id)
+    .bind(order.owner_node.as_deref().unwrap_or(""))
+    .bind(order.owner_instance.as_deref().unwrap_or(""))
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Claims the right to ask Stripe about an order now: true for at most one
+/// caller every `every_ms`, whoever asks and on whichever node.
+pub async fn claim_refresh(
+    pool: &AnyPool,
+    order_id: &str,
+    every_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let now = now_ms();
+    let done = sqlx::query(
+        "UPDATE orders SET checked_at_ms = $2
+         WHERE id = $1 AND (checked_at_ms IS NULL OR checked_at_ms <= $3)",
+    )
+    .bind(order_id)
+    .bind(now)
+    .bind(now - every_ms)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// A new order, as the request asks for it.
 pub struct NewOrder<'a> {
     pub id: &'a str,
@@ -128,7 +203,27 @@ pub struct NewOrder<'a> {
     pub viewer_id: &'a str,
     pub quantity: i64,
     pub idempotency_key: &'a str,
-    pub hold_ms: i64,
+    /// How long the hold lasts unless a countdown covering the product sets
+    /// its own ([`hold_ms`]).
+    pub default_hold_ms: i64,
+    /// The process that places the order owns it until it is settled.
+    pub owner_node: &'a str,
+    pub owner_instance: &'a str,
+    /// The buyer as the per-buyer limit counts them, beside the session.
+    pub card_fingerprint: Option<&'a str>,
+    /// Lower-cased.
+    pub buyer_email: Option<&'a str>,
+}
+
+/// The hold's length: the drop's own (`hold_seconds` of the latest countdown
+/// covering the product that sets one), else the server's.
+pub fn hold_ms(countdowns: &[wire::Countdown], product_id: &str, default_ms: i64) -> i64 {
+    countdowns
+        .iter()
+        .filter(|c| c.product_id.as_deref().is_none_or(|p| p == product_id))
+        .filter_map(|c| c.hold_seconds.map(|s| (c.ends_at_ms, s)))
+        .max()
+        .map_or(default_ms, |(_, s)| s * 1000)
 }
 
 /// What trying to hold stock for an order came to.
@@ -167,12 +262,21 @@ pub async fn hold(pool: &AnyPool, o: NewOrder<'_>) -> Result<Hold, sqlx::Error> 
         return hold_postgres(pool, o).await;
     }
     let now = now_ms();
+    // Read before the transaction, whose first statement must be its write
+    // (a read first would make SQLite refuse the later write if another
+    // writer committed between the two). Countdowns are not locked either
+    // way: one changed meanwhile applies from the next order.
+    let countdowns = super::countdowns_of_show(pool, o.show_id).await?;
+    let window = purchase_window(&countdowns, o.product_id, now);
+    let expires_at_ms = now + hold_ms(&countdowns, o.product_id, o.default_hold_ms);
     // Lock order, as in every stock move below: the order row, then the product.
     let mut tx = pool.begin().await?;
     let inserted: Result<Option<OrderRow>, sqlx::Error> = sqlx::query_as(concat!(
         "INSERT INTO orders (id, show_id, product_id, viewer_id, quantity, amount_cents, currency,
-             status, stock_state, idempotency_key, created_at_ms, updated_at_ms, expires_at_ms)
-         SELECT $1, $2, $3, $4, $5, price_cents * $5, currency, 'pending', 'held', $6, $7, $7, $8
+             status, stock_state, idempotency_key, created_at_ms, updated_at_ms, expires_at_ms,
+             owner_node, owner_instance, card_fingerprint, buyer_email)
+         SELECT $1, $2, $3, $4, $5, price_cents * $5, currency, 'pending', 'held', $6, $7, $7, $8,
+             $9, $10, $11, $12
          FROM products WHERE id = $3 AND show_id = $2
          RETURNING ",
         order_columns!()
@@ -184,7 +288,11 @@ pub async fn hold(pool: &AnyPool, o: NewOrder<'_>) -> Result<Hold, sqlx::Error> 
     .bind(o.quantity)
     .bind(o.idempotency_key)
     .bind(now)
-    .bind(now + o.hold_ms)
+    .bind(expires_at_ms)
+    .bind(o.owner_node)
+    .bind(o.owner_instance)
+    .bind(o.card_fingerprint)
+    .bind(o.buyer_email)
     .fetch_optional(&mut *tx)
     .await;
     let order = match inserted {
@@ -199,8 +307,6 @@ pub async fn hold(pool: &AnyPool, o: NewOrder<'_>) -> Result<Hold, sqlx::Error> 
         }
         Err(e) => return Err(e),
     };
-    let countdowns = super::countdowns_of_show(&mut *tx, o.show_id).await?;
-    let window = purchase_window(&countdowns, o.product_id, now);
     if window != Window::Open {
         tx.rollback().await?;
         return Ok(Hold::Closed(window));
@@ -271,18 +377,24 @@ async fn hold_postgres(pool: &AnyPool, o: NewOrder<'_>) -> Result<Hold, sqlx::Er
             },
         );
     }
-    let expires_at_ms = now + o.hold_ms;
-    let called = sqlx::query("SELECT * FROM dropcast_hold($1, $2, $3, $4, $5, $6, $7, $8)")
-        .bind(o.id)
-        .bind(o.show_id)
-        .bind(o.product_id)
-        .bind(o.viewer_id)
-        .bind(o.quantity)
-        .bind(o.idempotency_key)
-        .bind(now)
-        .bind(expires_at_ms)
-        .fetch_one(pool)
-        .await;
+    let expires_at_ms = now + hold_ms(&countdowns, o.product_id, o.default_hold_ms);
+    let called = sqlx::query(
+        "SELECT * FROM dropcast_hold($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(o.id)
+    .bind(o.show_id)
+    .bind(o.product_id)
+    .bind(o.viewer_id)
+    .bind(o.quantity)
+    .bind(o.idempotency_key)
+    .bind(now)
+    .bind(expires_at_ms)
+    .bind(o.owner_node)
+    .bind(o.owner_instance)
+    .bind(o.card_fingerprint)
+    .bind(o.buyer_email)
+    .fetch_one(pool)
+    .await;
     let row = match called {
         Ok(row) => row,
         // A concurrent order under the same key committed first.
@@ -315,6 +427,10 @@ async fn hold_postgres(pool: &AnyPool, o: NewOrder<'_>) -> Result<Hold, sqlx::Er
                 updated_at_ms: now,
                 paid_at_ms: None,
                 expires_at_ms,
+                owner_node: Some(o.owner_node.to_string()),
+                owner_instance: Some(o.owner_instance.to_string()),
+                card_fingerprint: o.card_fingerprint.map(str::to_string),
+                buyer_email: o.buyer_email.map(str::to_string),
             };
             Hold::Held { order, product }
         }
@@ -336,7 +452,8 @@ async fn hold_postgres(pool: &AnyPool, o: NewOrder<'_>) -> Result<Hold, sqlx::Er
 }
 
 /// `Some(OverLimit)` if the buyer would own more than `max` of the product
-/// (held and paid, this order included).
+/// (held and paid, this order included), counting every order of the
+/// product by the same session, card or email.
 async fn over_limit(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     o: &NewOrder<'_>,
@@ -344,10 +461,13 @@ async fn over_limit(
 ) -> Result<Option<Hold>, sqlx::Error> {
     let owned: i64 = sqlx::query_scalar(
         "SELECT COALESCE(CAST(SUM(quantity) AS BIGINT), 0) FROM orders
-         WHERE product_id = $1 AND viewer_id = $2 AND stock_state IN ('held', 'sold')",
+         WHERE product_id = $1 AND stock_state IN ('held', 'sold')
+           AND (viewer_id = $2 OR card_fingerprint = $3 OR buyer_email = $4)",
     )
     .bind(o.product_id)
     .bind(o.viewer_id)
+    .bind(o.card_fingerprint)
+    .bind(o.buyer_email)
     .fetch_one(&mut **tx)
     .await?;
     Ok((owned > max).then_some(Hold::OverLimit {
@@ -380,21 +500,25 @@ pub async fn set_intent(
     Ok(())
 }
 
-/// The buyer must authenticate (3-D Secure); the stock stays held meanwhile.
+/// The buyer must authenticate (3-D Secure); the stock stays held meanwhile,
+/// but no later than `hold_until_ms` (the shorter hold of a bank prompt).
 pub async fn set_requires_action(
     pool: &AnyPool,
     order_id: &str,
     client_secret: Option<&str>,
+    hold_until_ms: i64,
 ) -> Result<Option<OrderRow>, sqlx::Error> {
     sqlx::query_as(concat!(
         "UPDATE orders SET status = 'requires_action', client_secret = COALESCE($2, client_secret),
-             updated_at_ms = $3
+             updated_at_ms = $3,
+             expires_at_ms = CASE WHEN expires_at_ms < $4 THEN expires_at_ms ELSE $4 END
          WHERE id = $1 AND stock_state = 'held' RETURNING ",
         order_columns!()
     ))
     .bind(order_id)
     .bind(client_secret)
     .bind(now_ms())
+    .bind(hold_until_ms)
     .fetch_optional(pool)
     .await
 }

@@ -12,6 +12,7 @@ fn columns(kind: &TimelineKind) -> (&'static str, Option<&str>) {
     match kind {
         TimelineKind::Pin { product_id } => ("pin", product_id.as_deref()),
         TimelineKind::Countdown { countdown } => ("countdown", countdown.product_id.as_deref()),
+        TimelineKind::CountdownRemoved { .. } => ("countdown", None),
         TimelineKind::Stock { product_id, .. } => ("stock", Some(product_id)),
         TimelineKind::Sold { product_id, .. } => ("sold", Some(product_id)),
         TimelineKind::Live { .. } => ("live", None),
