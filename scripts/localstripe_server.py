@@ -4,7 +4,9 @@ Changes from `localstripe --port N`:
 - it listens on 127.0.0.1 only (not on every interface);
 - it keeps its state in memory instead of pickling the whole store to the
   shared /tmp/localstripe.pickle on every write, which is slow under load and
-  clobbered by a second instance;
+  clobbered by a second instance; with `--state FILE` it keeps it in FILE
+  instead (loaded at start, written on every change), so a test can stop
+  it and start it again as an outage of Stripe that loses nothing;
 - its Stripe.js stand-in gains `createPaymentMethod({type: "card", card})`,
   which it lacks (a no-op there): the widget saves cards the way Stripe.js
   does, and the stand-in creates the PaymentMethod from its fake card
@@ -19,7 +21,30 @@ from localstripe import resources
 from localstripe.errors import UserError
 from localstripe.server import app
 
-resources.Store.dump_to_disk = lambda self: None
+parser = argparse.ArgumentParser()
+parser.add_argument("--host", default="127.0.0.1")
+parser.add_argument("--port", type=int, default=8420)
+parser.add_argument("--state", help="keep the state in this file across restarts")
+args = parser.parse_args()
+
+if args.state:
+    import pickle
+
+    def dump_to_disk(self):
+        with open(args.state + ".tmp", "wb") as f:
+            pickle.dump(dict(self), f, protocol=pickle.HIGHEST_PROTOCOL)
+        import os
+
+        os.replace(args.state + ".tmp", args.state)
+
+    resources.Store.dump_to_disk = dump_to_disk
+    try:
+        with open(args.state, "rb") as f:
+            dict.update(resources.store, pickle.load(f))
+    except FileNotFoundError:
+        pass
+else:
+    resources.Store.dump_to_disk = lambda self: None
 resources.Store.try_load_from_disk = lambda self: None
 
 CREATE_PAYMENT_METHOD = """
@@ -72,8 +97,4 @@ async def create_payment_method(request):
 app.middlewares.append(stripe_js_patch)
 app.router.add_post("/_config/payment_methods", create_payment_method)
 
-parser = argparse.ArgumentParser()
-parser.add_argument("--host", default="127.0.0.1")
-parser.add_argument("--port", type=int, default=8420)
-args = parser.parse_args()
 web.run_app(app, host=args.host, port=args.port, access_log=None, print=None)

@@ -48,6 +48,76 @@ pub fn with_stripe(settings: &mut Settings) {
     });
 }
 
+/// A localstripe of the test's own, which it can stop and start again on
+/// the same port (an outage of Stripe); its state survives in a file, as
+/// Stripe's would. `scripts/test.sh` installs it in `.dev/venv`.
+pub struct PrivateStripe {
+    pub url: String,
+    port: u16,
+    state: std::path::PathBuf,
+    child: Option<tokio::process::Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl PrivateStripe {
+    pub async fn start() -> PrivateStripe {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut stripe = PrivateStripe {
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            state: dir.path().join("localstripe.state"),
+            child: None,
+            _dir: dir,
+        };
+        stripe.resume().await;
+        stripe
+    }
+
+    /// Stops it: calls to it are refused until [`PrivateStripe::resume`].
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+        }
+    }
+
+    /// Starts it (again) with the state it had, and waits until it answers.
+    pub async fn resume(&mut self) {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let python = format!("{root}/.dev/venv/bin/python");
+        let child = tokio::process::Command::new(&python)
+            .arg(format!("{root}/scripts/localstripe_server.py"))
+            .args(["--port", &self.port.to_string()])
+            .arg("--state")
+            .arg(&self.state)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{python} starts localstripe ({e}); run scripts/test.sh"));
+        self.child = Some(child);
+        let client = reqwest::Client::new();
+        for _ in 0..200 {
+            let answered = client
+                .get(format!("{}/v1/customers", self.url))
+                .basic_auth(STRIPE_KEY, Some(""))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if answered {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the private localstripe did not answer");
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Db {
     Sqlite,

@@ -15,4 +15,5 @@ mod pages;
 mod products;
 mod recovery;
 mod shows;
+mod trust;
 mod webhooks;

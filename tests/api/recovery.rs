@@ -1,6 +1,7 @@
 //! Crash tests: the real `dropcast` binary is killed with SIGKILL between
 //! holding stock and hearing from Stripe, then restarted on the same database.
-//! Every order must end paid (charged once) or released.
+//! Every order must end paid (charged once) or released, and a refund owed
+//! while Stripe is down lands once it is back.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -11,28 +12,44 @@ use sqlx::AnyPool;
 use tokio::process::{Child, Command};
 
 use crate::db_tests;
-use crate::helpers::{ADMIN_TOKEN, CARD_OK, Db, STRIPE_KEY, fresh_database, stripe_url};
+use crate::helpers::{
+    ADMIN_TOKEN, CARD_OK, Db, PrivateStripe, STRIPE_KEY, fresh_database, stripe_url,
+};
 
 /// A `dropcast serve` process.
 struct Server {
     child: Child,
     base: String,
     client: reqwest::Client,
+    /// The Stripe it talks to.
+    stripe: String,
 }
 
 impl Server {
-    /// Starts `dropcast serve` as node `node_id` (a restart keeps its id).
+    /// Starts `dropcast serve` as node `node_id` (a restart keeps its id),
+    /// on the test run's localstripe.
     async fn start(
         database_url: &str,
         data_dir: &std::path::Path,
         node_id: &str,
         pause: Option<&str>,
     ) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        Self::start_on(database_url, data_dir, node_id, pause, &stripe_url(), None).await
+    }
+
+    /// Starts `dropcast serve` on the Stripe at `stripe`, optionally on a given HTTP port.
+    async fn start_on(
+        database_url: &str,
+        data_dir: &std::path::Path,
+        node_id: &str,
+        pause: Option<&str>,
+        stripe: &str,
+        port: Option<u16>,
+    ) -> Server {
+        let port = match port {
+            Some(port) => port,
+            None => free_port(),
+        };
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_dropcast"));
         cmd.arg("serve")
             .env("DROPCAST_HTTP_ADDR", format!("127.0.0.1:{port}"))
@@ -43,7 +60,7 @@ impl Server {
             .env("DROPCAST_NODE_ID", node_id)
             .env("DROPCAST_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("STRIPE_SECRET_KEY", STRIPE_KEY)
-            .env("STRIPE_API_BASE", stripe_url())
+            .env("STRIPE_API_BASE", stripe)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -56,6 +73,7 @@ impl Server {
             child,
             base: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::new(),
+            stripe: stripe.to_string(),
         };
         for _ in 0..200 {
             if server
@@ -89,6 +107,18 @@ impl Server {
         res.json().await.unwrap()
     }
 
+    async fn get(&self, path: &str, token: &str) -> Value {
+        let res = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "{path}: {}", res.status());
+        res.json().await.unwrap()
+    }
+
     /// SIGKILL: no shutdown, no cleanup.
     async fn kill(mut self) {
         self.child.start_kill().unwrap();
@@ -97,8 +127,8 @@ impl Server {
 }
 
 /// A show with one product of 3 units and a buyer with a saved card:
-/// `(show id, product id, buyer token)`.
-async fn setup(server: &Server) -> (String, String, String) {
+/// `(show id, product id, buyer token, creator token)`.
+async fn setup(server: &Server) -> (String, String, String, String) {
     let creator = server
         .call(
             Method::POST,
@@ -135,7 +165,7 @@ async fn setup(server: &Server) -> (String, String, String) {
     let viewer: Value = viewer.json().await.unwrap();
     let buyer = viewer["token"].as_str().unwrap().to_string();
     let pm = stripe_form(
-        &server.client,
+        &server.stripe,
         "/v1/payment_methods",
         &[
             ("type", "card"),
@@ -154,17 +184,22 @@ async fn setup(server: &Server) -> (String, String, String) {
             json!({"email": "crash@example.com", "payment_method": pm["id"]}),
         )
         .await;
-    (show_id, product["id"].as_str().unwrap().to_string(), buyer)
+    (
+        show_id,
+        product["id"].as_str().unwrap().to_string(),
+        buyer,
+        token.to_string(),
+    )
 }
 
-async fn stripe_form(client: &reqwest::Client, path: &str, form: &[(&str, &str)]) -> Value {
+async fn stripe_form(base: &str, path: &str, form: &[(&str, &str)]) -> Value {
     let body = form
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join("&");
-    client
-        .post(format!("{}{path}", stripe_url()))
+    reqwest::Client::new()
+        .post(format!("{base}{path}"))
         .basic_auth(STRIPE_KEY, Some(""))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(body.replace('[', "%5B").replace(']', "%5D"))
@@ -176,9 +211,9 @@ async fn stripe_form(client: &reqwest::Client, path: &str, form: &[(&str, &str)]
         .unwrap()
 }
 
-async fn stripe_get(client: &reqwest::Client, path: &str) -> Value {
-    client
-        .get(format!("{}{path}", stripe_url()))
+async fn stripe_get(base: &str, path: &str) -> Value {
+    reqwest::Client::new()
+        .get(format!("{base}{path}"))
         .basic_auth(STRIPE_KEY, Some(""))
         .send()
         .await
@@ -190,14 +225,14 @@ async fn stripe_get(client: &reqwest::Client, path: &str) -> Value {
 
 /// Every PaymentIntent the Stripe server holds, page by page (it is shared
 /// by every test of the run, so one page may not reach this test's).
-async fn all_payment_intents(client: &reqwest::Client) -> Vec<Value> {
+async fn all_payment_intents(base: &str) -> Vec<Value> {
     let mut all: Vec<Value> = Vec::new();
     loop {
         let after = all
             .last()
             .map(|i| format!("&starting_after={}", i["id"].as_str().unwrap()))
             .unwrap_or_default();
-        let page = stripe_get(client, &format!("/v1/payment_intents?limit=100{after}")).await;
+        let page = stripe_get(base, &format!("/v1/payment_intents?limit=100{after}")).await;
         all.extend(page["data"].as_array().unwrap().iter().cloned());
         if page["has_more"] != true {
             return all;
@@ -275,7 +310,7 @@ async fn killed_before_the_charge_the_hold_is_released(db: Db) {
     let url = fresh_database(db, dir.path()).await;
     let first = Server::start(&url, dir.path(), "node-a", Some("before_confirm:60000")).await;
     let pool = open_pool(&url).await;
-    let (show_id, product_id, buyer) = setup(&first).await;
+    let (show_id, product_id, buyer, _) = setup(&first).await;
     let (order_id, intent_id) = order_in_flight(&pool, &first, &show_id, &product_id, &buyer).await;
     first.kill().await;
     assert_eq!(
@@ -284,7 +319,7 @@ async fn killed_before_the_charge_the_hold_is_released(db: Db) {
         "held when the process died"
     );
     assert_eq!(
-        stripe_get(&first_client(), &format!("/v1/payment_intents/{intent_id}")).await["status"],
+        stripe_get(&stripe_url(), &format!("/v1/payment_intents/{intent_id}")).await["status"],
         "requires_confirmation",
         "never charged"
     );
@@ -296,7 +331,7 @@ async fn killed_before_the_charge_the_hold_is_released(db: Db) {
         ("failed", "released")
     );
     assert_eq!(stock(&pool, &product_id).await, (3, 0, 0));
-    let intent = stripe_get(&second.client, &format!("/v1/payment_intents/{intent_id}")).await;
+    let intent = stripe_get(&second.stripe, &format!("/v1/payment_intents/{intent_id}")).await;
     assert_eq!(
         intent["status"], "canceled",
         "the unconfirmed intent can never charge now"
@@ -309,11 +344,11 @@ async fn killed_after_the_charge_the_sale_is_kept_and_charged_once(db: Db) {
     let url = fresh_database(db, dir.path()).await;
     let first = Server::start(&url, dir.path(), "node-a", Some("after_confirm:60000")).await;
     let pool = open_pool(&url).await;
-    let (show_id, product_id, buyer) = setup(&first).await;
+    let (show_id, product_id, buyer, _) = setup(&first).await;
     let (order_id, intent_id) = order_in_flight(&pool, &first, &show_id, &product_id, &buyer).await;
     // Wait for Stripe to have charged, then kill before the server records it.
     for _ in 0..200 {
-        let intent = stripe_get(&first.client, &format!("/v1/payment_intents/{intent_id}")).await;
+        let intent = stripe_get(&first.stripe, &format!("/v1/payment_intents/{intent_id}")).await;
         if intent["status"] == "succeeded" {
             break;
         }
@@ -330,7 +365,7 @@ async fn killed_after_the_charge_the_sale_is_kept_and_charged_once(db: Db) {
     assert_eq!((status.as_str(), stock_state.as_str()), ("paid", "sold"));
     assert_eq!(stock(&pool, &product_id).await, (2, 0, 1));
     // Charged once: one succeeded intent carries this order, with one charge.
-    let all = all_payment_intents(&second.client).await;
+    let all = all_payment_intents(&second.stripe).await;
     let mine: Vec<&Value> = all
         .iter()
         .filter(|i| i["metadata"]["order_id"] == order_id.as_str())
@@ -349,7 +384,7 @@ async fn a_node_starting_never_settles_another_nodes_order_in_flight(db: Db) {
     let url = fresh_database(db, dir.path()).await;
     let first = Server::start(&url, dir.path(), "node-a", Some("before_confirm:4000")).await;
     let pool = open_pool(&url).await;
-    let (show_id, product_id, buyer) = setup(&first).await;
+    let (show_id, product_id, buyer, _) = setup(&first).await;
     let (order_id, intent_id) = order_in_flight(&pool, &first, &show_id, &product_id, &buyer).await;
     let other_dir = tempfile::tempdir().unwrap();
     let second = Server::start(&url, other_dir.path(), "node-b", None).await;
@@ -362,7 +397,7 @@ async fn a_node_starting_never_settles_another_nodes_order_in_flight(db: Db) {
     );
     let (status, stock_state) = settled(&pool, &order_id).await;
     assert_eq!((status.as_str(), stock_state.as_str()), ("paid", "sold"));
-    let intent = stripe_get(&first.client, &format!("/v1/payment_intents/{intent_id}")).await;
+    let intent = stripe_get(&first.stripe, &format!("/v1/payment_intents/{intent_id}")).await;
     assert_eq!(intent["status"], "succeeded");
     assert_eq!(stock(&pool, &product_id).await, (2, 0, 1));
     first.kill().await;
@@ -377,7 +412,7 @@ async fn a_dead_nodes_orders_are_taken_over_when_its_lease_lapses(db: Db) {
     let url = fresh_database(db, dir.path()).await;
     let first = Server::start(&url, dir.path(), "node-a", Some("before_confirm:60000")).await;
     let pool = open_pool(&url).await;
-    let (show_id, product_id, buyer) = setup(&first).await;
+    let (show_id, product_id, buyer, _) = setup(&first).await;
     let (order_id, intent_id) = order_in_flight(&pool, &first, &show_id, &product_id, &buyer).await;
     first.kill().await;
     let other_dir = tempfile::tempdir().unwrap();
@@ -403,14 +438,100 @@ async fn a_dead_nodes_orders_are_taken_over_when_its_lease_lapses(db: Db) {
         .await
         .unwrap();
     assert_eq!(owner.0, "node-b");
-    let intent = stripe_get(&second.client, &format!("/v1/payment_intents/{intent_id}")).await;
+    let intent = stripe_get(&second.stripe, &format!("/v1/payment_intents/{intent_id}")).await;
     assert_eq!(intent["status"], "canceled");
     assert_eq!(stock(&pool, &product_id).await, (3, 0, 0));
     second.kill().await;
 }
 
-fn first_client() -> reqwest::Client {
-    reqwest::Client::new()
+/// A refund asked for while Stripe is down is owed, not lost: it survives a
+/// restart of the server and lands once Stripe is back, exactly once.
+async fn a_refund_while_stripe_is_down_lands_once_after_a_restart(db: Db) {
+    let mut stripe = PrivateStripe::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database(db, dir.path()).await;
+    let port = free_port();
+    let first = Server::start_on(&url, dir.path(), "node-a", None, &stripe.url, Some(port)).await;
+    let pool = open_pool(&url).await;
+    let (show_id, product_id, buyer, creator) = setup(&first).await;
+    let order = first
+        .call(
+            Method::POST,
+            &format!("/api/v1/shows/{show_id}/orders"),
+            &buyer,
+            json!({"product_id": product_id, "quantity": 1, "idempotency_key": "refund-me"}),
+        )
+        .await;
+    assert_eq!(order["status"], "paid");
+    let order_id = order["id"].as_str().unwrap().to_string();
+
+    stripe.stop().await;
+    let refund = first
+        .call(
+            Method::POST,
+            &format!("/api/v1/orders/{order_id}/refund"),
+            &creator,
+            json!({}),
+        )
+        .await;
+    assert_eq!(refund["refund_pending"], true, "{refund}");
+    assert_eq!(refund["order"]["status"], "paid", "not refunded yet");
+    assert_eq!(stock(&pool, &product_id).await, (2, 0, 1));
+    let stats = first
+        .get(&format!("/api/v1/shows/{show_id}/stats"), &creator)
+        .await;
+    assert_eq!(stats["owed"][0]["order_id"], order_id.as_str(), "{stats}");
+    assert_eq!(stats["owed"][0]["status"], "pending");
+    first.kill().await;
+
+    let second = Server::start_on(&url, dir.path(), "node-a", None, &stripe.url, Some(port)).await;
+    stripe.resume().await;
+    let mut status = String::new();
+    for _ in 0..400 {
+        status = order_row(&pool, &order_id).await.0;
+        if status == "refunded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "refunded", "the owed refund landed");
+    assert_eq!(stock(&pool, &product_id).await, (3, 0, 0), "restocked once");
+    let intent_id: (String,) = sqlx::query_as("SELECT payment_intent_id FROM orders WHERE id = $1")
+        .bind(&order_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let refunds = stripe_get(
+        &stripe.url,
+        &format!("/v1/refunds?payment_intent={}", intent_id.0),
+    )
+    .await;
+    assert_eq!(
+        refunds["data"].as_array().map(Vec::len),
+        Some(1),
+        "refunded once: {refunds}"
+    );
+    let (job_status, attempts): (String, i64) =
+        sqlx::query_as("SELECT status, attempts FROM stripe_outbox WHERE order_id = $1")
+            .bind(&order_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(job_status, "done");
+    assert!(attempts >= 2, "tried while Stripe was down too: {attempts}");
+    let stats = second
+        .get(&format!("/api/v1/shows/{show_id}/stats"), &creator)
+        .await;
+    assert_eq!(stats["owed"], json!([]), "nothing owed any more");
+    second.kill().await;
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 db_tests!(
@@ -418,4 +539,5 @@ db_tests!(
     killed_after_the_charge_the_sale_is_kept_and_charged_once,
     a_node_starting_never_settles_another_nodes_order_in_flight,
     a_dead_nodes_orders_are_taken_over_when_its_lease_lapses,
+    a_refund_while_stripe_is_down_lands_once_after_a_restart,
 );

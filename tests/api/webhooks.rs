@@ -220,7 +220,48 @@ async fn localstripe_deliveries_settle_orders(db: Db) {
     assert_eq!(app.stock(&product_id).await, (2, 0, 1));
 }
 
+/// A webhook about another intent that claims to be for the order (its
+/// metadata names the order) settles nothing: only the intent the order
+/// names can.
+async fn an_event_about_another_intent_settles_nothing(db: Db) {
+    let app = paid_app(db).await;
+    let (_, show_id, product_id) = app.creator_show_product(3).await;
+    let buyer = app.buyer(CARD_3DS).await;
+    let order = app
+        .order(&buyer, &show_id, &product_id, 1, "mine")
+        .await
+        .expect(201);
+    assert_eq!(order["status"], "requires_action");
+    let order_id = order["id"].as_str().unwrap();
+    // Someone's succeeded intent, with this order's id in its metadata.
+    let pm = app.payment_method(CARD_OK).await;
+    let other = app
+        .stripe(
+            Method::POST,
+            "/v1/payment_intents",
+            &[
+                ("amount", "2500"),
+                ("currency", "usd"),
+                ("payment_method", &pm),
+                ("payment_method_types[]", "card"),
+                ("confirm", "true"),
+                ("metadata[order_id]", order_id),
+            ],
+        )
+        .await;
+    assert_eq!(other["status"], "succeeded", "{other}");
+    let body = event(
+        "evt_other_intent",
+        "payment_intent.succeeded",
+        other.clone(),
+    );
+    deliver(&app, &body, signed(&body)).await.expect(200);
+    assert_eq!(order_status(&app, order_id).await, "requires_action");
+    assert_eq!(app.stock(&product_id).await, (2, 1, 0), "still only held");
+}
+
 db_tests!(
+    an_event_about_another_intent_settles_nothing,
     a_signed_event_is_applied_once_even_when_delivered_twice,
     forged_missing_and_stale_signatures_are_refused,
     a_refund_made_at_stripe_restocks_through_the_webhook,

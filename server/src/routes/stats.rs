@@ -68,9 +68,19 @@ pub async fn get(
         viewers_peak.max(viewers_now as i64),
         crate::now_ms(),
     );
+    let owed = store::outbox::owed_of_show(&state.pool, &show.id).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
-        .json(stats))
+        .json(StatsView { stats, owed }))
+}
+
+/// The stats with what the show still owes buyers at Stripe.
+#[derive(Serialize)]
+struct StatsView {
+    #[serde(flatten)]
+    stats: Stats,
+    /// Refunds not confirmed by Stripe yet (`pending`) or refused (`failed`).
+    owed: Vec<store::outbox::Owed>,
 }
 
 /// The arithmetic, apart from the database so it can be tested on its own.

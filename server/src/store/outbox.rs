@@ -246,26 +246,33 @@ pub async fn mark_failed(pool: &AnyPool, job_id: &str, error: &str) -> Result<()
     Ok(())
 }
 
+/// A refund a show still owes, as the studio lists it.
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct Owed {
+    pub order_id: String,
+    pub reason: String,
+    /// What is owed: the job's amount, or the whole order's.
+    pub amount_cents: i64,
+    pub currency: String,
+    /// `pending` (it will be tried again) or `failed` (Stripe refused it).
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub next_attempt_at_ms: i64,
+    pub created_at_ms: i64,
+}
+
 /// What a show still owes at Stripe: pending and failed jobs, oldest first.
-pub async fn owed_of_show(pool: &AnyPool, show_id: &str) -> Result<Vec<Job>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        job_columns!(),
-        " FROM stripe_outbox WHERE show_id = $1 AND status IN ('pending', 'failed')
-         ORDER BY created_at_ms, id"
-    ))
+pub async fn owed_of_show(pool: &AnyPool, show_id: &str) -> Result<Vec<Owed>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT j.order_id, j.reason, COALESCE(j.amount_cents, o.amount_cents) AS amount_cents,
+                o.currency, j.status, j.attempts, j.last_error, j.next_attempt_at_ms,
+                j.created_at_ms
+         FROM stripe_outbox j JOIN orders o ON o.id = j.order_id
+         WHERE j.show_id = $1 AND j.status IN ('pending', 'failed')
+         ORDER BY j.created_at_ms, j.id",
+    )
     .bind(show_id)
     .fetch_all(pool)
     .await
-}
-
-/// Whether a refund of the order is still waiting for Stripe.
-pub async fn refund_pending(pool: &AnyPool, order_id: &str) -> Result<bool, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM stripe_outbox WHERE order_id = $1 AND status = 'pending'",
-    )
-    .bind(order_id)
-    .fetch_one(pool)
-    .await?;
-    Ok(n > 0)
 }
