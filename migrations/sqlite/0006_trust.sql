@@ -32,6 +32,9 @@ ALTER TABLE viewers ADD COLUMN card_fingerprint TEXT;
 -- without revealing it, so an editor token can be revoked by id.
 ALTER TABLE tokens ADD COLUMN token_id TEXT;
 ALTER TABLE tokens ADD COLUMN expires_at_ms BIGINT;
+-- Sessions made before expiry existed expire 90 days after they began.
+UPDATE tokens SET expires_at_ms = created_at_ms + 7776000000 WHERE role = 'viewer';
+UPDATE tokens SET token_id = 'tok_' || substr(token_hash, 1, 24) WHERE token_id IS NULL;
 CREATE UNIQUE INDEX tokens_id ON tokens (token_id);
 
 -- How long an order placed under this countdown holds its stock (a drop's

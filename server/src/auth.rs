@@ -162,8 +162,22 @@ pub async fn resolve(state: &AppState, token: &str) -> Result<Option<Principal>,
     if !crate::domain::ids::looks_like_id(token) {
         return Ok(None);
     }
-    let found = store::find_token(&state.pool, &hash_token(token)).await?;
-    Ok(found.map(|(role, subject)| match role {
+    let hash = hash_token(token);
+    let Some(found) = store::find_token(&state.pool, &hash).await? else {
+        return Ok(None);
+    };
+    if let Some(expires_at_ms) = found.expires_at_ms {
+        // Sliding expiry, written at most about once a tenth of the session
+        // (a day at most), not on every request.
+        let ttl = state.settings.viewer_session.as_millis() as i64;
+        let now = crate::now_ms();
+        let slack = (ttl / 10).min(86_400_000);
+        if expires_at_ms - now < ttl - slack {
+            store::extend_token(&state.pool, &hash, now + ttl).await?;
+        }
+    }
+    let subject = found.subject_id;
+    Ok(Some(match found.role {
         TokenRole::Creator => Principal::Creator {
             creator_id: subject,
         },

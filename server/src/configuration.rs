@@ -65,6 +65,9 @@ pub struct Settings {
     /// Where other nodes reach this one (`DROPCAST_INTERNAL_URL`); `None`:
     /// `http://` and the bound HTTP address.
     pub internal_url: Option<url::Url>,
+    /// How long a buyer session lives unused (`DROPCAST_SESSION_DAYS`,
+    /// default 90); each use moves its end on.
+    pub viewer_session: Duration,
     /// When set, `/metrics` needs `Authorization: Bearer` with it
     /// (`DROPCAST_METRICS_TOKEN`).
     pub metrics_token: Option<String>,
@@ -224,6 +227,8 @@ impl Settings {
             ),
         };
         let metrics_token = get("DROPCAST_METRICS_TOKEN");
+        let viewer_session =
+            Duration::from_secs(number(&get, "DROPCAST_SESSION_DAYS", 90, 1..=3650)? * 86_400);
         let test_pause = match get("DROPCAST_TEST_PAUSE") {
             None => None,
             Some(value) => Some(parse_pause(&value).ok_or(ConfigError::Invalid {
@@ -249,6 +254,7 @@ impl Settings {
             node_id,
             internal_url,
             metrics_token,
+            viewer_session,
             test_pause,
             http_addr,
             public_url,

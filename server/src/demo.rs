@@ -24,7 +24,7 @@ pub async fn seed(pool: &AnyPool) -> Result<Seeded, sqlx::Error> {
     let (creator_token, hash) = new_token(TokenRole::Creator);
     let creator_id = match store::find_creator_by_name(pool, CREATOR).await? {
         Some(id) => {
-            store::insert_token(pool, &hash, TokenRole::Creator, &id).await?;
+            store::insert_token(pool, &hash, TokenRole::Creator, &id, None).await?;
             id
         }
         None => {

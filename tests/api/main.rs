@@ -14,6 +14,7 @@ mod media;
 mod pages;
 mod products;
 mod recovery;
+mod sessions;
 mod shows;
 mod trust;
 mod webhooks;

@@ -185,6 +185,12 @@ impl Stripe {
         })
     }
 
+    /// Detaches a saved card from its customer ("Forget my card").
+    pub async fn detach_payment_method(&self, payment_method: &str) -> Result<(), StripeError> {
+        let req = stripe_payment::payment_method::DetachPaymentMethod::new(payment_method).build();
+        self.send(req, None).await.map(|_| ())
+    }
+
     /// Creates an unconfirmed PaymentIntent for an order. Nothing is charged
     /// until [`Stripe::confirm_intent`]; the order records the id first.
     pub async fn create_intent(&self, r: IntentRequest<'_>) -> Result<PaymentIntent, StripeError> {

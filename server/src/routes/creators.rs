@@ -30,6 +30,21 @@ pub async fn create(
     Ok(HttpResponse::Created().json(created))
 }
 
+/// `POST /api/v1/creators/me/token` (creator) → 201 `{"token"}`: a new
+/// token for the calling creator; every token it had stops working.
+pub async fn rotate_token(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonObject,
+) -> Result<HttpResponse, ApiError> {
+    let creator_id = caller.require_creator()?;
+    body.finish()?;
+    let (token, hash) = new_token(TokenRole::Creator);
+    store::rotate_creator_token(&state.pool, creator_id, &hash).await?;
+    tracing::info!(creator = %creator_id, "creator token rotated");
+    Ok(HttpResponse::Created().json(serde_json::json!({ "token": token })))
+}
+
 /// Creates a creator; shared by the route and `dropcast admin create-creator`.
 pub async fn create_creator(
     pool: &sqlx::AnyPool,

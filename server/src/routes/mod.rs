@@ -45,6 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api/v1")
                 .service(resource("/creators").route(post().to(creators::create)))
+                .service(resource("/creators/me/token").route(post().to(creators::rotate_token)))
                 .service(
                     resource("/shows")
                         .route(post().to(shows::create))
@@ -63,11 +64,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(patch().to(countdowns::update))
                         .route(delete().to(countdowns::delete)),
                 )
-                .service(resource("/shows/{show}/editors").route(post().to(editors::create)))
+                .service(
+                    resource("/shows/{show}/editors")
+                        .route(post().to(editors::create))
+                        .route(get().to(editors::list)),
+                )
+                .service(
+                    resource("/shows/{show}/editors/{editor}").route(delete().to(editors::revoke)),
+                )
+                .service(
+                    resource("/shows/{show}/stream-key").route(post().to(shows::rotate_stream_key)),
+                )
                 .service(resource("/shows/{show}/live").route(get().to(live::socket)))
                 .service(resource("/viewers").route(post().to(viewers::create)))
                 .service(resource("/checkout/config").route(get().to(viewers::checkout_config)))
-                .service(resource("/viewers/me").route(get().to(viewers::me)))
+                .service(
+                    resource("/viewers/me")
+                        .route(get().to(viewers::me))
+                        .route(delete().to(viewers::forget)),
+                )
                 .service(
                     resource("/viewers/me/payment-method")
                         .route(put().to(viewers::save_payment_method)),

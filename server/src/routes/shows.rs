@@ -109,6 +109,23 @@ pub async fn create(
     Ok(HttpResponse::Created().json(ShowCreated::of(&show, &state.settings)))
 }
 
+/// `POST /api/v1/shows/{show}/stream-key` (creator): a new stream key; the
+/// old one is refused from the next connection on. Returns what `GET` of
+/// the show gives its owner (the key and the ingest URLs).
+pub async fn rotate_stream_key(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: JsonObject,
+) -> Result<HttpResponse, ApiError> {
+    let mut show = owned_show(&state, &caller, &path).await?;
+    body.finish()?;
+    show.stream_key = new_secret("live");
+    store::rotate_stream_key(&state.pool, &show.id, &show.stream_key).await?;
+    tracing::info!(show = %show.id, "stream key rotated");
+    Ok(HttpResponse::Ok().json(ShowPrivate::of(&show, &state.settings)))
+}
+
 /// `GET /api/v1/shows` (creator): the caller's own shows.
 pub async fn list_mine(
     state: web::Data<AppState>,

@@ -35,7 +35,8 @@ pub async fn create(
     body.finish()?;
     let id = new_id("vw");
     let (token, hash) = new_token(TokenRole::Viewer);
-    store::create_viewer(&state.pool, &id, &hash).await?;
+    let expires_at_ms = crate::now_ms() + state.settings.viewer_session.as_millis() as i64;
+    store::create_viewer(&state.pool, &id, &hash, expires_at_ms).await?;
     Ok(HttpResponse::Created().json(serde_json::json!({ "viewer_id": id, "token": token })))
 }
 
@@ -56,6 +57,37 @@ pub async fn me(state: web::Data<AppState>, caller: Caller) -> Result<HttpRespon
             email: viewer.email,
             card,
         }))
+}
+
+/// `DELETE /api/v1/viewers/me` (viewer): "Forget my card". Detaches the
+/// saved card at Stripe, forgets it here and ends the session: its token
+/// is refused from now on. Stripe unreachable: 503 and nothing changes.
+pub async fn forget(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let viewer_id = caller.require_viewer()?;
+    let viewer = store::get_viewer(&state.pool, viewer_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("invalid_token", "this viewer no longer exists"))?;
+    if let Some(pm) = &viewer.payment_method_id {
+        let stripe = stripe_of(&state)?;
+        match stripe.detach_payment_method(pm).await {
+            Ok(()) => {}
+            // Already detached, or unknown to Stripe: nothing left to undo there.
+            Err(StripeError::Refused {
+                status: 400 | 404, ..
+            }) => {}
+            Err(e) => {
+                tracing::warn!(viewer = %viewer_id, error = %e, "could not detach the card");
+                return Err(ApiError::unavailable(
+                    "payments_unavailable",
+                    "Stripe could not be reached to forget the card; nothing changed, try again",
+                ));
+            }
+        }
+        store::forget_viewer_card(&state.pool, viewer_id).await?;
+    }
+    store::revoke_tokens(&state.pool, TokenRole::Viewer, viewer_id).await?;
+    tracing::info!(viewer = %viewer_id, "buyer session ended");
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "forgotten": true })))
 }
 
 /// An email address: one `@`, no spaces, at most 254 characters.

@@ -46,40 +46,168 @@ impl TokenRole {
     }
 }
 
+/// Stores a token's hash; returns the token's id (which names it without
+/// revealing it). `expires_at_ms`: `None` never expires.
 pub async fn insert_token<'e, E>(
     exec: E,
     token_hash: &str,
     role: TokenRole,
     subject_id: &str,
-) -> Result<(), sqlx::Error>
+    expires_at_ms: Option<i64>,
+) -> Result<String, sqlx::Error>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
+    let token_id = crate::domain::ids::new_id("tok");
     sqlx::query(
-        "INSERT INTO tokens (token_hash, role, subject_id, created_at_ms) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO tokens (token_hash, role, subject_id, created_at_ms, token_id, expires_at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(token_hash)
     .bind(role.as_str())
     .bind(subject_id)
     .bind(now_ms())
+    .bind(&token_id)
+    .bind(expires_at_ms)
     .execute(exec)
     .await?;
-    Ok(())
+    Ok(token_id)
 }
 
-/// The role and subject of a token, by the token's hash.
+/// A live token, found by its hash.
+#[derive(Debug, Clone)]
+pub struct FoundToken {
+    pub role: TokenRole,
+    pub subject_id: String,
+    pub expires_at_ms: Option<i64>,
+}
+
+/// The token with this hash, unless it expired.
 pub async fn find_token(
     pool: &AnyPool,
     token_hash: &str,
-) -> Result<Option<(TokenRole, String)>, sqlx::Error> {
-    let row = sqlx::query("SELECT role, subject_id FROM tokens WHERE token_hash = $1")
-        .bind(token_hash)
-        .fetch_optional(pool)
-        .await?;
+) -> Result<Option<FoundToken>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT role, subject_id, expires_at_ms FROM tokens
+         WHERE token_hash = $1 AND (expires_at_ms IS NULL OR expires_at_ms > $2)",
+    )
+    .bind(token_hash)
+    .bind(now_ms())
+    .fetch_optional(pool)
+    .await?;
     Ok(row.and_then(|r| {
         let role: String = r.get("role");
-        TokenRole::parse(&role).map(|role| (role, r.get("subject_id")))
+        TokenRole::parse(&role).map(|role| FoundToken {
+            role,
+            subject_id: r.get("subject_id"),
+            expires_at_ms: r.get("expires_at_ms"),
+        })
     }))
+}
+
+/// Moves a session's expiry on (sliding expiry).
+pub async fn extend_token(
+    pool: &AnyPool,
+    token_hash: &str,
+    expires_at_ms: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE tokens SET expires_at_ms = $2 WHERE token_hash = $1")
+        .bind(token_hash)
+        .bind(expires_at_ms)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Deletes every token of `role` for `subject_id` (a session ended, a
+/// creator's token rotated); how many there were.
+pub async fn revoke_tokens(
+    pool: &AnyPool,
+    role: TokenRole,
+    subject_id: &str,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM tokens WHERE role = $1 AND subject_id = $2")
+        .bind(role.as_str())
+        .bind(subject_id)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Replaces a creator's tokens by one new one, in one transaction.
+pub async fn rotate_creator_token(
+    pool: &AnyPool,
+    creator_id: &str,
+    token_hash: &str,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("DELETE FROM tokens WHERE role = 'creator' AND subject_id = $1")
+        .bind(creator_id)
+        .execute(&mut *tx)
+        .await?;
+    insert_token(&mut *tx, token_hash, TokenRole::Creator, creator_id, None).await?;
+    tx.commit().await
+}
+
+/// An editor token of a show, named by its id.
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct EditorToken {
+    pub id: String,
+    pub created_at_ms: i64,
+}
+
+pub async fn editor_tokens(pool: &AnyPool, show_id: &str) -> Result<Vec<EditorToken>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT token_id AS id, created_at_ms FROM tokens
+         WHERE role = 'editor' AND subject_id = $1 AND token_id IS NOT NULL
+         ORDER BY created_at_ms, token_id",
+    )
+    .bind(show_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// Revokes one editor token of the show; false if it has none with this id.
+pub async fn revoke_editor(
+    pool: &AnyPool,
+    show_id: &str,
+    token_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM tokens WHERE role = 'editor' AND subject_id = $1 AND token_id = $2",
+    )
+    .bind(show_id)
+    .bind(token_id)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Gives the show a new stream key; the old one is refused from now on.
+pub async fn rotate_stream_key(
+    pool: &AnyPool,
+    show_id: &str,
+    stream_key: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE shows SET stream_key = $2 WHERE id = $1")
+        .bind(show_id)
+        .bind(stream_key)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Forgets a buyer's saved card (the session's tokens go separately).
+pub async fn forget_viewer_card(pool: &AnyPool, viewer_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE viewers SET payment_method_id = NULL, card_brand = NULL, card_last4 = NULL,
+             card_fingerprint = NULL
+         WHERE id = $1",
+    )
+    .bind(viewer_id)
+    .execute(pool)
+    .await?;
+    Ok(())
 }
 
 // ---------------------------------------------------------------- creators
@@ -98,7 +226,7 @@ pub async fn create_creator(
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
-    insert_token(&mut *tx, token_hash, TokenRole::Creator, id).await?;
+    insert_token(&mut *tx, token_hash, TokenRole::Creator, id, None).await?;
     tx.commit().await
 }
 
@@ -614,14 +742,27 @@ pub async fn set_viewer_card(
     Ok(())
 }
 
-pub async fn create_viewer(pool: &AnyPool, id: &str, token_hash: &str) -> Result<(), sqlx::Error> {
+/// A new buyer session whose token expires at `expires_at_ms` (sliding).
+pub async fn create_viewer(
+    pool: &AnyPool,
+    id: &str,
+    token_hash: &str,
+    expires_at_ms: i64,
+) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
     sqlx::query("INSERT INTO viewers (id, created_at_ms) VALUES ($1, $2)")
         .bind(id)
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
-    insert_token(&mut *tx, token_hash, TokenRole::Viewer, id).await?;
+    insert_token(
+        &mut *tx,
+        token_hash,
+        TokenRole::Viewer,
+        id,
+        Some(expires_at_ms),
+    )
+    .await?;
     tx.commit().await
 }
 
