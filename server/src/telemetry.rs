@@ -171,6 +171,22 @@ impl Metrics {
     }
 }
 
+/// The method as a metrics label: the standard ones, else `other`, so a
+/// client inventing methods cannot grow the label set.
+pub fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Middleware: request id, one span per request, a log line and metrics at the end.
@@ -184,7 +200,7 @@ pub async fn observe(
     let route = req
         .match_pattern()
         .unwrap_or_else(|| "(unmatched)".to_string());
-    let method = req.method().to_string();
+    let method = method_label(req.method()).to_string();
     let metrics = req
         .app_data::<actix_web::web::Data<crate::state::AppState>>()
         .map(|s| s.metrics.clone());

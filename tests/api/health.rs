@@ -1,7 +1,7 @@
 //! Operations: health, metrics, the error shape of unknown routes.
 
 use crate::db_tests;
-use crate::helpers::{Db, spawn_app};
+use crate::helpers::{Db, spawn_app, spawn_app_with};
 use reqwest::Method;
 
 async fn healthz_answers_once_migrated(db: Db) {
@@ -67,7 +67,43 @@ async fn metrics_count_requests_by_route_and_responses_carry_request_ids(db: Db)
     );
 }
 
+/// Invented methods are counted as `other`, so they cannot grow the label
+/// set; with DROPCAST_METRICS_TOKEN set, /metrics needs it.
+async fn metrics_labels_are_bounded_and_can_be_behind_a_token(db: Db) {
+    let app = spawn_app_with(db, |s| s.metrics_token = Some("metrics-secret-123".into())).await;
+    for name in ["BREW", "WHEN", "PROPFIND"] {
+        let method = Method::from_bytes(name.as_bytes()).unwrap();
+        app.call(method, "/api/v1/shows", None, None).await;
+    }
+    let scrape = |token: Option<&'static str>| {
+        let mut req = app.client.get(app.url("/metrics"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    let refused = scrape(None).await.unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(scrape(Some("wrong")).await.unwrap().status(), 401);
+    let text = scrape(Some("metrics-secret-123"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(
+            r#"dropcast_http_requests_total{method="other",route="/api/v1/shows",status="405"} 3"#
+        ),
+        "{text}"
+    );
+    for name in ["BREW", "WHEN", "PROPFIND"] {
+        assert!(!text.contains(name), "{name} is not a label: {text}");
+    }
+}
+
 db_tests!(
+    metrics_labels_are_bounded_and_can_be_behind_a_token,
     healthz_answers_once_migrated,
     healthz_is_503_when_the_database_is_gone,
     unknown_routes_and_methods_get_json_errors,

@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// 200 once the database answers (migrations ran before the server bound).
@@ -26,9 +29,36 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// Prometheus text exposition.
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
+/// Prometheus text exposition; behind `DROPCAST_METRICS_TOKEN` when set.
+pub async fn metrics(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(expected) = &state.settings.metrics_token {
+        let given = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        let ok = given.is_some_and(|g| {
+            use subtle::ConstantTimeEq;
+            let (a, b) = (
+                Sha256::digest(g.as_bytes()),
+                Sha256::digest(expected.as_bytes()),
+            );
+            bool::from(a.ct_eq(&b))
+        });
+        if !ok {
+            return Err(match given {
+                None => ApiError::unauthorized(
+                    "missing_token",
+                    "/metrics needs `Authorization: Bearer` with DROPCAST_METRICS_TOKEN",
+                ),
+                Some(_) => ApiError::unauthorized("invalid_token", "not the metrics token"),
+            });
+        }
+    }
+    Ok(HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(state.metrics.render())
+        .body(state.metrics.render()))
 }
