@@ -56,7 +56,7 @@ async fn hold_once(url: &str) -> Result<Value, Error> {
     let mut viewers = Vec::with_capacity(HOLD_BUYERS);
     for _ in 0..HOLD_BUYERS {
         let id = new_id("vwr");
-        store::create_viewer(&pool, &id, &new_id("hash")).await?;
+        store::create_viewer(&pool, &id, &new_id("hash"), i64::MAX).await?;
         viewers.push(id);
     }
     let start = Arc::new(Barrier::new(HOLD_BUYERS + 1));
@@ -69,6 +69,9 @@ async fn hold_once(url: &str) -> Result<Value, Error> {
             let t = Instant::now();
             let id = new_id("ord");
             let key = new_id("key");
+            // Each buyer with a card and an email of their own, as the
+            // per-buyer limit counts them.
+            let (card, email) = (new_id("fp"), format!("{viewer}@example.com"));
             let outcome = orders::hold(
                 &pool,
                 orders::NewOrder {
@@ -78,7 +81,11 @@ async fn hold_once(url: &str) -> Result<Value, Error> {
                     viewer_id: &viewer,
                     quantity: 1,
                     idempotency_key: &key,
-                    hold_ms: 600_000,
+                    default_hold_ms: 600_000,
+                    owner_node: "bench",
+                    owner_instance: "bench-1",
+                    card_fingerprint: Some(&card),
+                    buyer_email: Some(&email),
                 },
             )
             .await;

@@ -46,6 +46,11 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait IngestHandler: Send + Sync + 'static {
     /// The show a stream key publishes to; `None` refuses the publisher.
     fn authorize<'a>(&'a self, stream_key: &'a str) -> BoxFuture<'a, Option<Authorized>>;
+    /// Whether a connection attempt from `peer` may go on at all (rate
+    /// limits), asked before anything is read from it.
+    fn admit(&self, _peer: std::net::IpAddr) -> bool {
+        true
+    }
     /// Called in order for each session: `Live(true)`, segments, `Live(false)`.
     fn event(&self, event: IngestEvent);
 }
@@ -85,6 +90,11 @@ impl Ingest {
     /// Shows with a publisher now.
     pub fn live_shows(&self) -> usize {
         self.0.live.lock().map(|l| l.len()).unwrap_or(0)
+    }
+
+    /// Whether a connection attempt from `peer` may go on (the handler's rate limits).
+    pub fn admit(&self, peer: std::net::IpAddr) -> bool {
+        self.0.handler.admit(peer)
     }
 
     /// Starts publishing `stream_key`, or says why not.

@@ -52,6 +52,10 @@ pub async fn serve(
             _ = &mut shutdown => return,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    if !ingest.admit(peer.ip()) {
+                        drop(stream);
+                        continue;
+                    }
                     let ingest = ingest.clone();
                     tokio::spawn(async move {
                         if let Err(e) = connection(stream, peer, ingest).await {

@@ -51,6 +51,12 @@ pub async fn serve(
         let ingest = ingest.clone();
         tokio::spawn(async move {
             let peer = request.remote();
+            if !ingest.admit(peer.ip()) {
+                let _ = request
+                    .reject(RejectReason::Server(ServerRejectReason::Overload))
+                    .await;
+                return;
+            }
             let key = request
                 .stream_id()
                 .and_then(|id| stream_key(id.as_str()))

@@ -214,6 +214,66 @@ impl FromRequest for Caller {
     }
 }
 
+/// The client's address: the connection's peer, or — when the peer is a
+/// trusted proxy (`DROPCAST_TRUSTED_PROXIES`) — the last address in
+/// `X-Forwarded-For` that is not one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub std::net::IpAddr);
+
+impl ClientIp {
+    pub fn of(req: &HttpRequest, trusted: &[std::net::IpAddr]) -> ClientIp {
+        let peer = req
+            .peer_addr()
+            .map(|a| a.ip())
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        if !trusted.contains(&peer) {
+            return ClientIp(peer);
+        }
+        let forwarded = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect::<Vec<_>>();
+        let client = forwarded
+            .iter()
+            .rev()
+            .filter_map(|a| a.parse::<std::net::IpAddr>().ok())
+            .find(|a| !trusted.contains(a));
+        ClientIp(client.unwrap_or(peer))
+    }
+
+    /// Counts one request of `limit` from this address.
+    pub fn limit(self, state: &AppState, limit: crate::limits::Limit) -> Result<(), ApiError> {
+        state
+            .limits
+            .check_ip(limit, self.0)
+            .map_err(ApiError::rate_limited)
+    }
+}
+
+impl FromRequest for ClientIp {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let trusted = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| s.settings.trusted_proxies.clone())
+            .unwrap_or_default();
+        std::future::ready(Ok(ClientIp::of(req, &trusted)))
+    }
+}
+
+/// Counts one request of `limit` for `key` (a session).
+pub fn limit_key(state: &AppState, limit: crate::limits::Limit, key: &str) -> Result<(), ApiError> {
+    state
+        .limits
+        .check(limit, key)
+        .map_err(ApiError::rate_limited)
+}
+
 fn invalid_token() -> ApiError {
     ApiError::unauthorized(
         "invalid_token",

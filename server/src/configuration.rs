@@ -19,6 +19,8 @@ pub enum ConfigError {
         value: String,
         reason: String,
     },
+    #[error("{var}: {reason}")]
+    Listed { var: &'static str, reason: String },
     #[error("{var}={value:?}: {reason}")]
     Invalid {
         var: &'static str,
@@ -65,6 +67,11 @@ pub struct Settings {
     /// Where other nodes reach this one (`DROPCAST_INTERNAL_URL`); `None`:
     /// `http://` and the bound HTTP address.
     pub internal_url: Option<url::Url>,
+    /// Rate limits (`DROPCAST_RATE_LIMITS`: `default`, `off` or overrides).
+    pub rate_limits: crate::limits::RateLimitSettings,
+    /// Proxies whose `X-Forwarded-For` is believed for the client address
+    /// (`DROPCAST_TRUSTED_PROXIES`, comma-separated addresses).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// How long a buyer session lives unused (`DROPCAST_SESSION_DAYS`,
     /// default 90); each use moves its end on.
     pub viewer_session: Duration,
@@ -227,6 +234,27 @@ impl Settings {
             ),
         };
         let metrics_token = get("DROPCAST_METRICS_TOKEN");
+        let rate_limits = crate::limits::RateLimitSettings::parse(
+            &get("DROPCAST_RATE_LIMITS").unwrap_or_else(|| "default".into()),
+        )
+        .map_err(|reason| ConfigError::Listed {
+            var: "DROPCAST_RATE_LIMITS",
+            reason,
+        })?;
+        let trusted_proxies = match get("DROPCAST_TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(|a| {
+                    a.parse().map_err(|_| ConfigError::Listed {
+                        var: "DROPCAST_TRUSTED_PROXIES",
+                        reason: format!("{a:?} is not an IP address"),
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
         let viewer_session =
             Duration::from_secs(number(&get, "DROPCAST_SESSION_DAYS", 90, 1..=3650)? * 86_400);
         let test_pause = match get("DROPCAST_TEST_PAUSE") {
@@ -254,6 +282,8 @@ impl Settings {
             node_id,
             internal_url,
             metrics_token,
+            rate_limits,
+            trusted_proxies,
             viewer_session,
             test_pause,
             http_addr,

@@ -17,6 +17,8 @@ use actix_web::{HttpResponse, ResponseError};
 #[error("{status} {code}: {message}")]
 pub struct ApiError {
     pub status: StatusCode,
+    /// Seconds for `Retry-After` (429 `rate_limited`).
+    pub retry_after: Option<u64>,
     /// Stable snake_case code clients branch on.
     pub code: Cow<'static, str>,
     pub message: String,
@@ -32,6 +34,7 @@ impl ApiError {
     ) -> Self {
         ApiError {
             status,
+            retry_after: None,
             code: code.into(),
             message: message.into(),
             field: None,
@@ -83,6 +86,18 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
     }
 
+    /// 429: too many requests of this kind from this client; try again in
+    /// `retry_after` seconds (sent as `Retry-After`).
+    pub fn rate_limited(retry_after: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many requests; try again in {retry_after} s"),
+        );
+        e.retry_after = Some(retry_after);
+        e
+    }
+
     /// 500: a fault of ours. The detail goes to the log, not to the client.
     pub fn internal() -> Self {
         Self::new(
@@ -109,9 +124,12 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status)
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(self.body())
+        let mut res = HttpResponse::build(self.status);
+        res.insert_header((header::CACHE_CONTROL, "no-store"));
+        if let Some(seconds) = self.retry_after {
+            res.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
+        res.json(self.body())
     }
 }
 

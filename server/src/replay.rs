@@ -33,6 +33,8 @@ pub struct Recorder {
     pool: AnyPool,
     data_dir: PathBuf,
     events: mpsc::UnboundedSender<IngestEvent>,
+    /// Connection attempts per address are limited (`ingest_ip`).
+    limits: Arc<crate::limits::RateLimits>,
 }
 
 impl Recorder {
@@ -44,6 +46,7 @@ impl Recorder {
         data_dir: PathBuf,
         replay_seconds: u64,
         metrics: Arc<Metrics>,
+        limits: Arc<crate::limits::RateLimits>,
     ) -> Result<Recorder, sqlx::Error> {
         store::clear_live(&pool).await?;
         let (thumbs, thumbs_rx) = mpsc::unbounded_channel();
@@ -65,11 +68,23 @@ impl Recorder {
             pool,
             data_dir,
             events,
+            limits,
         })
     }
 }
 
 impl IngestHandler for Recorder {
+    fn admit(&self, peer: std::net::IpAddr) -> bool {
+        let admitted = self
+            .limits
+            .check_ip(crate::limits::Limit::IngestPerIp, peer)
+            .is_ok();
+        if !admitted {
+            tracing::warn!(%peer, "ingest connection refused: rate limited");
+        }
+        admitted
+    }
+
     fn authorize<'a>(&'a self, stream_key: &'a str) -> BoxFuture<'a, Option<Authorized>> {
         Box::pin(async move {
             if !crate::domain::ids::looks_like_id(stream_key) {

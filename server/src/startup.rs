@@ -117,7 +117,9 @@ impl Application {
             metrics.clone(),
         );
         let shutdown = CancellationToken::new();
-        let ingest = start_ingest(&mut settings, &pool, &hub, &metrics, &shutdown).await?;
+        let limits = Arc::new(crate::limits::RateLimits::new(&settings.rate_limits));
+        tokio::spawn(crate::limits::run_cleaner(limits.clone(), shutdown.clone()));
+        let ingest = start_ingest(&mut settings, &pool, &hub, &metrics, &limits, &shutdown).await?;
         let workers = settings.http_workers;
         let settings = Arc::new(settings);
         let clips = crate::clips::ClipWorkers::start(
@@ -139,6 +141,7 @@ impl Application {
             admin_token,
             hub,
             node: node.clone(),
+            limits: limits.clone(),
             checkout: checkout.clone(),
             metrics,
             ingest,
@@ -239,6 +242,7 @@ async fn start_ingest(
     pool: &AnyPool,
     hub: &Hub,
     metrics: &Arc<Metrics>,
+    limits: &Arc<crate::limits::RateLimits>,
     shutdown: &CancellationToken,
 ) -> Result<media::ingest::Ingest, StartupError> {
     media::init().map_err(|e| StartupError::Media(e.to_string()))?;
@@ -248,6 +252,7 @@ async fn start_ingest(
         settings.data_dir.clone(),
         settings.replay_seconds,
         metrics.clone(),
+        limits.clone(),
     )
     .await
     .map_err(|e| StartupError::Media(format!("cannot open the replay index: {e}")))?;

@@ -23,6 +23,8 @@ pub struct AppState {
     /// Compared in constant time; the token itself is not kept.
     pub admin_token: AdminToken,
     pub hub: Hub,
+    /// Rate limits of this process.
+    pub limits: Arc<crate::limits::RateLimits>,
     /// This process as a node of the service (id, instance, lease).
     pub node: Arc<NodeIdentity>,
     /// Orders and payments; without Stripe settings it refuses to order (503).

@@ -253,7 +253,11 @@ async fn a_stalled_reader_catches_up_to_the_final_figure_never_an_older_one(db: 
 }
 
 async fn a_thousand_sockets_all_receive_one_change(db: Db) {
-    let app = spawn_app(db).await;
+    // A crowd from one address (127.0.0.1): limits off.
+    let app = spawn_app_with(db, |s| {
+        s.rate_limits = dropcast::limits::RateLimitSettings::parse("off").unwrap();
+    })
+    .await;
     let (token, show_id, product_id) = app.creator_show_product(50).await;
     let mut sockets = Vec::with_capacity(1000);
     for _ in 0..20 {

@@ -9,6 +9,7 @@ mod checkout;
 mod clips;
 mod creators;
 mod health;
+mod limits;
 mod live;
 mod media;
 mod pages;

@@ -2,9 +2,10 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use crate::auth::{Caller, resolve};
+use crate::auth::{Caller, ClientIp, resolve};
 use crate::domain::ids::looks_like_id;
 use crate::error::ApiError;
+use crate::limits::Limit;
 use crate::live::JoinError;
 use crate::live::socket::{self, SocketContext};
 use crate::routes::show_not_found;
@@ -24,6 +25,7 @@ pub async fn socket(
     path: web::Path<String>,
     query: web::Query<LiveQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    ClientIp::of(&req, &state.settings.trusted_proxies).limit(&state, Limit::LivePerIp)?;
     let show_id = path.into_inner();
     if !looks_like_id(&show_id) {
         return Err(show_not_found());

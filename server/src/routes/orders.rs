@@ -4,13 +4,14 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
-use crate::auth::{Caller, Principal};
+use crate::auth::{Caller, ClientIp, Principal, limit_key};
 use crate::checkout::{OrderRequest, Placed, Refunded};
 use crate::domain::countdown::Window;
 use crate::domain::ids::{IdRef, looks_like_id};
 use crate::domain::order::OrderStatus;
 use crate::error::ApiError;
 use crate::input::{FromJson, JsonObject, integer_in};
+use crate::limits::Limit;
 use crate::payments::Stripe;
 use crate::routes::{find_show, owned_show, product_not_found};
 use crate::state::AppState;
@@ -102,10 +103,13 @@ pub(crate) fn stripe_of(state: &AppState) -> Result<&Stripe, ApiError> {
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
+    ip: ClientIp,
     path: web::Path<String>,
     mut body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
     let viewer_id = caller.require_viewer()?;
+    ip.limit(&state, Limit::OrdersPerIp)?;
+    limit_key(&state, Limit::OrdersPerSession, viewer_id)?;
     stripe_of(&state)?;
     let show = find_show(&state, &path).await?;
     let IdRef(product_id) = body.required("product_id")?;
@@ -211,8 +215,13 @@ async fn visible_order(
 pub async fn get(
     state: web::Data<AppState>,
     caller: Caller,
+    ip: ClientIp,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    match &caller.0 {
+        Some(Principal::Viewer { viewer_id }) => limit_key(&state, Limit::OrderReads, viewer_id)?,
+        _ => ip.limit(&state, Limit::OrderReads)?,
+    }
     let order = visible_order(&state, &caller, &path).await?;
     let order = state.checkout.refresh(order).await?;
     Ok(HttpResponse::Ok()

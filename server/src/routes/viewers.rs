@@ -3,11 +3,12 @@
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
-use crate::auth::{Caller, new_token};
+use crate::auth::{Caller, ClientIp, limit_key, new_token};
 use crate::domain::ids::new_id;
 use crate::error::ApiError;
 use crate::input::FromJson;
 use crate::input::JsonObject;
+use crate::limits::Limit;
 use crate::payments::StripeError;
 use crate::routes::orders::stripe_of;
 use crate::state::AppState;
@@ -30,8 +31,10 @@ struct Me {
 /// `POST /api/v1/viewers` → 201 `{"viewer_id","token"}`.
 pub async fn create(
     state: web::Data<AppState>,
+    ip: ClientIp,
     body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
+    ip.limit(&state, Limit::SessionsPerIp)?;
     body.finish()?;
     let id = new_id("vw");
     let (token, hash) = new_token(TokenRole::Viewer);
@@ -134,6 +137,7 @@ pub async fn save_payment_method(
     mut body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
     let viewer_id = caller.require_viewer()?;
+    limit_key(&state, Limit::CardsPerSession, viewer_id)?;
     let stripe = stripe_of(&state)?;
     let Email(email) = body.required("email")?;
     let PaymentMethodId(payment_method) = body.required("payment_method")?;
