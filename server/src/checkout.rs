@@ -119,6 +119,8 @@ pub struct Checkout {
     settings: CheckoutSettings,
     /// Orders this process places are owned by it until settled.
     node: Arc<NodeIdentity>,
+    /// Order ids as their state changes here, for long polls of the order.
+    moves: tokio::sync::broadcast::Sender<Arc<str>>,
     metrics: Arc<Metrics>,
 }
 
@@ -138,7 +140,19 @@ impl Checkout {
             settings,
             node,
             metrics,
+            moves: tokio::sync::broadcast::channel(1024).0,
         }
+    }
+
+    /// Ids of orders whose state changed in this process, as they change
+    /// (a long poll waits on it; changes made by other nodes are found by
+    /// reading the order again).
+    pub fn order_moves(&self) -> tokio::sync::broadcast::Receiver<Arc<str>> {
+        self.moves.subscribe()
+    }
+
+    fn moved(&self, order_id: &str) {
+        let _ = self.moves.send(Arc::from(order_id));
     }
 
     pub fn stripe(&self) -> Option<&Stripe> {
@@ -335,6 +349,7 @@ impl Checkout {
             // requires_confirmation, processing, requires_capture: not final yet.
             _ => {}
         }
+        self.moved(order_id);
         Ok(orders::get_order(&self.pool, order_id)
             .await?
             .expect("an order being settled exists"))
@@ -384,6 +399,7 @@ impl Checkout {
         match orders::release_failed(&self.pool, order_id, code).await? {
             Moved::Done { order, product } => {
                 self.publish_product(&product);
+                self.moved(&order.id);
                 Ok(Some(order))
             }
             _ => Ok(None),
@@ -406,6 +422,50 @@ impl Checkout {
             Err(e) => {
                 tracing::warn!(order = %order.id, error = %e, "could not refresh the order from Stripe");
                 Ok(order)
+            }
+        }
+    }
+
+    /// The order once its status is no longer `from` (or final), waiting
+    /// up to `wait`: the buyer's long poll. Woken at once by a change made
+    /// in this process; every second it reads the order again (another node
+    /// may have moved it) and, at most every [`REFRESH_EVERY_MS`], asks
+    /// Stripe.
+    pub async fn watch(
+        &self,
+        order: OrderRow,
+        from: Option<OrderStatus>,
+        wait: Duration,
+    ) -> Result<OrderRow, sqlx::Error> {
+        let mut moves = self.order_moves();
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut order = self.refresh(order).await?;
+        loop {
+            if from.is_none_or(|s| s != order.status) || order.status.is_final() {
+                return Ok(order);
+            }
+            let tick = (tokio::time::Instant::now() + Duration::from_secs(1)).min(deadline);
+            loop {
+                tokio::select! {
+                    moved = moves.recv() => match moved {
+                        Ok(id) if *id == *order.id => break,
+                        Ok(_) => continue,
+                        // Missed some: read the order again.
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                            tokio::time::sleep_until(tick).await;
+                            break;
+                        }
+                    },
+                    _ = tokio::time::sleep_until(tick) => break,
+                }
+            }
+            let Some(now) = orders::get_order(&self.pool, &order.id).await? else {
+                return Ok(order);
+            };
+            order = self.refresh(now).await?;
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(order);
             }
         }
     }
@@ -515,8 +575,9 @@ impl Checkout {
 
     fn published(&self, moved: Moved) -> bool {
         match moved {
-            Moved::Done { product, .. } => {
+            Moved::Done { order, product } => {
                 self.publish_product(&product);
+                self.moved(&order.id);
                 true
             }
             _ => false,
@@ -632,6 +693,7 @@ impl Checkout {
     pub async fn restock_refunded(&self, order_id: &str) -> Result<(), sqlx::Error> {
         if let Moved::Done { product, .. } = orders::refund(&self.pool, order_id).await? {
             self.publish_product(&product);
+            self.moved(order_id);
             self.count("refunded");
         }
         Ok(())

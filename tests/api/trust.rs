@@ -217,7 +217,74 @@ async fn reading_an_order_asks_stripe_at_most_every_few_seconds(db: Db) {
     assert_eq!(status, "paid", "asked again once due");
 }
 
+/// The buyer learns the outcome by a long poll: it answers once the order
+/// leaves the status the buyer has, not before (and not by the buyer
+/// polling Stripe).
+async fn a_long_poll_answers_when_the_order_moves(db: Db) {
+    let app = spawn_app_with(db, with_stripe).await;
+    let (_, show_id, product_id) = app.creator_show_product(3).await;
+    let buyer = app.buyer(CARD_3DS).await;
+    let order = app
+        .order(&buyer, &show_id, &product_id, 1, "long-poll")
+        .await
+        .expect(201);
+    let order_id = order["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/orders/{order_id}?wait_ms=20000&status=requires_action");
+    let started = std::time::Instant::now();
+    let poll = {
+        let (client, url, token) = (app.client.clone(), app.url(&path), buyer.clone());
+        tokio::spawn(async move {
+            let res = client.get(url).bearer_auth(token).send().await.unwrap();
+            (
+                res.status().as_u16(),
+                res.json::<serde_json::Value>().await.unwrap(),
+            )
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!poll.is_finished(), "it waits while nothing changed");
+    let secret = order["client_secret"].as_str().unwrap();
+    let intent_id = secret.split("_secret_").next().unwrap();
+    app.stripe(
+        Method::POST,
+        &format!("/v1/payment_intents/{intent_id}/_authenticate"),
+        &[("client_secret", secret), ("success", "true")],
+    )
+    .await;
+    let (status, body) = poll.await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "paid", "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "answered when it moved"
+    );
+    // Asked about a status it no longer has: at once.
+    let now = app
+        .get(
+            &format!("/api/v1/orders/{order_id}?wait_ms=20000&status=pending"),
+            Some(&buyer),
+        )
+        .await
+        .expect(200);
+    assert_eq!(now["status"], "paid");
+    let bad = app
+        .get(
+            &format!("/api/v1/orders/{order_id}?wait_ms=99999999"),
+            Some(&buyer),
+        )
+        .await;
+    assert_eq!((bad.status.as_u16(), bad.code()), (422, "invalid_wait_ms"));
+    let bad = app
+        .get(
+            &format!("/api/v1/orders/{order_id}?status=shipped"),
+            Some(&buyer),
+        )
+        .await;
+    assert_eq!((bad.status.as_u16(), bad.code()), (422, "invalid_status"));
+}
+
 db_tests!(
+    a_long_poll_answers_when_the_order_moves,
     an_abandoned_bank_prompt_releases_the_stock_after_the_sca_hold,
     a_drop_sets_the_hold_of_its_orders,
     countdowns_are_replaced_and_cancelled_and_sales_reopen,

@@ -1,5 +1,7 @@
 //! Orders: one-click buy, read, list, refund.
 
+use std::time::Duration;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
@@ -211,8 +213,12 @@ async fn visible_order(
 }
 
 /// `GET /api/v1/orders/{order}` (its buyer or the show's creator). An order
-/// still waiting on its payment is first brought up to date with Stripe.
+/// still waiting on its payment is first brought up to date with Stripe (at
+/// most every few seconds, whoever asks). With `?wait_ms=N&status=S` it is
+/// a long poll: the answer comes once the order has left status S, or after
+/// N ms (at most 25 s) — how the widget learns the outcome.
 pub async fn get(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
     ip: ClientIp,
@@ -222,11 +228,45 @@ pub async fn get(
         Some(Principal::Viewer { viewer_id }) => limit_key(&state, Limit::OrderReads, viewer_id)?,
         _ => ip.limit(&state, Limit::OrderReads)?,
     }
+    let (wait, from) = wait_query(req.query_string())?;
     let order = visible_order(&state, &caller, &path).await?;
-    let order = state.checkout.refresh(order).await?;
+    let order = match wait {
+        Some(wait) => state.checkout.watch(order, from, wait).await?,
+        None => state.checkout.refresh(order).await?,
+    };
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
         .json(OrderView::from(order)))
+}
+
+/// The longest a long poll of an order waits.
+const MAX_WAIT_MS: u64 = 25_000;
+
+/// `?wait_ms=N&status=S`: wait up to N ms (at most 25 s) for the order to
+/// leave status S (or, without S, answer at once after the wait's first look).
+fn wait_query(query: &str) -> Result<(Option<Duration>, Option<OrderStatus>), ApiError> {
+    let (mut wait, mut from) = (None, None);
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "wait_ms" => {
+                let ms: u64 = value
+                    .parse()
+                    .ok()
+                    .filter(|ms| *ms <= MAX_WAIT_MS)
+                    .ok_or_else(|| {
+                        ApiError::invalid("wait_ms", format!("must be 0 to {MAX_WAIT_MS}"))
+                    })?;
+                wait = Some(Duration::from_millis(ms));
+            }
+            "status" => {
+                from = Some(OrderStatus::try_from(value.to_string()).map_err(|_| {
+                    ApiError::invalid("status", "must be an order status (pending, paid, …)")
+                })?);
+            }
+            _ => {}
+        }
+    }
+    Ok((wait, from))
 }
 
 /// `GET /api/v1/shows/{show}/orders` (creator): newest first.
