@@ -4,6 +4,11 @@
 //! so a page on another origin can only act with a token it was given: any
 //! origin may call, and preflights are answered here without reaching a
 //! route. Media (HLS, thumbnails, assets) sets its own header.
+//!
+//! Every response also carries `X-Content-Type-Options: nosniff` and a
+//! referrer policy (`strict-origin-when-cross-origin` unless the route set
+//! its own); pages add their Content-Security-Policy
+//! ([`crate::routes::pages`]).
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -27,7 +32,7 @@ pub async fn cors(
             .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
             .insert_header((
                 header::ACCESS_CONTROL_ALLOW_METHODS,
-                "GET, POST, PUT, PATCH",
+                "GET, POST, PUT, PATCH, DELETE",
             ))
             .insert_header((
                 header::ACCESS_CONTROL_ALLOW_HEADERS,
@@ -42,6 +47,22 @@ pub async fn cors(
         res.headers_mut().insert(
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
             HeaderValue::from_static("*"),
+        );
+        // A widget backs off on 429 as long as the server asks.
+        res.headers_mut().insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("retry-after"),
+        );
+    }
+    let headers = res.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if !headers.contains_key(header::REFERRER_POLICY) {
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
         );
     }
     Ok(res)

@@ -6,25 +6,22 @@
 // `dropcast-bench report` puts it in BENCHMARKS.md.
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { hostPage, launch, ROOT, showWithProduct, startServer } from "./harness.mjs";
+import { hostPage, launch, ROOT, showWithProduct, startServer, widgetFrame } from "./harness.mjs";
 
 const runs = Number(process.env.RUNS ?? 7);
 
-// Stamps performance.now() when a .dc-stock with text first appears,
-// inside the widget's shadow root.
+// In the widget's frame (on Dropcast's origin), stamps the wall-clock time
+// (timeOrigin + now, comparable across frames) when a .dc-stock with text
+// first appears; the host page's own timeOrigin is its navigation start.
 const stamp = () => {
-  const seen = (root) => {
-    const el = root.querySelector(".dc-stock");
-    if (el && el.textContent.trim() && window.firstStockMs === undefined) {
-      window.firstStockMs = performance.now();
+  if (!location.pathname.startsWith("/frame/")) return;
+  const seen = () => {
+    const el = document.querySelector(".dc-stock");
+    if (el && el.textContent.trim() && window.firstStockAt === undefined) {
+      window.firstStockAt = performance.timeOrigin + performance.now();
     }
   };
-  const attach = Element.prototype.attachShadow;
-  Element.prototype.attachShadow = function (init) {
-    const root = attach.call(this, init);
-    new MutationObserver(() => seen(root)).observe(root, { subtree: true, childList: true, characterData: true });
-    return root;
-  };
+  new MutationObserver(seen).observe(document, { subtree: true, childList: true, characterData: true });
 };
 
 const median = (v) => {
@@ -46,8 +43,10 @@ try {
     const page = await context.newPage();
     for (const into of [cold, warm]) {
       await page.goto(host.url);
-      await page.waitForFunction(() => window.firstStockMs !== undefined, null, { timeout: 15000 });
-      into.push(await page.evaluate(() => window.firstStockMs));
+      const frame = await widgetFrame(page);
+      await frame.waitForFunction(() => window.firstStockAt !== undefined, null, { timeout: 15000 });
+      const at = await frame.evaluate(() => window.firstStockAt);
+      into.push(at - (await page.evaluate(() => performance.timeOrigin)));
     }
     await context.close();
   }

@@ -120,21 +120,34 @@ export async function showWithProduct(server, { stock = 5, title = "Neon hoodie"
   return { token: creator.token, show, product };
 }
 
-/** Debian's chromium, headless. */
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+  "--disable-quic",
+];
+
+/** Debian's chromium, headless. Its contexts are like private windows:
+ *  third-party frames get no storage there. */
 export async function launch() {
   mkdirSync(SHOTS, { recursive: true });
-  return chromium.launch({
+  return chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
+}
+
+/** A fresh, ordinary browser profile at phone size (a buyer's phone):
+ *  unlike a private window, a third-party frame keeps (partitioned)
+ *  storage there. `close()` when done. */
+export async function phoneProfile() {
+  mkdirSync(SHOTS, { recursive: true });
+  const dir = mkdtempSync(path.join(tmpdir(), "dropcast-profile-"));
+  return chromium.launchPersistentContext(dir, {
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      "--disable-quic",
-    ],
+    args: CHROMIUM_ARGS,
+    viewport: { width: 390, height: 844 },
   });
 }
 
@@ -155,6 +168,18 @@ button { display: none !important; } div { border: 5px solid lime !important; }<
   await new Promise((r) => http.listen(0, "127.0.0.1", r));
   // "localhost" rather than 127.0.0.1: another origin than the server's.
   return { url: `http://localhost:${http.address().port}/`, close: () => new Promise((r) => http.close(r)) };
+}
+
+/** The embedded widget's frame (served from Dropcast's origin) in `page`:
+ *  the host page holds it in a closed shadow root, so tests reach it as a
+ *  frame, as nothing on the host page can. */
+export async function widgetFrame(page) {
+  for (let i = 0; i < 200; i++) {
+    const frame = page.frames().find((f) => new URL(f.url(), "http://x").pathname.startsWith("/frame/"));
+    if (frame) return frame;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error("the widget's frame never appeared");
 }
 
 /** One server and one browser for a test file, started before its tests

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
-import { buyAsAnotherViewer, hostPage, publish, reads, SHOTS, shared, showWithProduct } from "./harness.mjs";
+import { buyAsAnotherViewer, hostPage, publish, reads, SHOTS, shared, showWithProduct, widgetFrame } from "./harness.mjs";
 
 const needsStripe = !process.env.DROPCAST_TEST_STRIPE_URL && "needs localstripe (DROPCAST_TEST_STRIPE_URL)";
 const ctx = shared();
@@ -72,8 +72,9 @@ async function clickUntil(studio, button, pages, selector, want) {
 test("a change made in the studio reaches an open widget and the overlay", async (t) => {
   const { token, show, cap } = await twoProducts();
   const host = await hostPage(ctx.server, show.id);
-  const widget = await ctx.browser.newPage({ viewport: { width: 390, height: 844 } });
-  await widget.goto(host.url);
+  const widgetPage = await ctx.browser.newPage({ viewport: { width: 390, height: 844 } });
+  await widgetPage.goto(host.url);
+  const widget = await widgetFrame(widgetPage);
   const overlay = await ctx.browser.newPage({ viewport: { width: 1920, height: 1080 } });
   await overlay.goto(`${ctx.server.base}/overlay/${show.id}`);
   const { page: studio, errors } = await openStudio(show, token);
@@ -138,7 +139,7 @@ test("a change made in the studio reaches an open widget and the overlay", async
   await studio.setViewportSize({ width: 390, height: 844 });
   await studio.screenshot({ path: path.join(SHOTS, "studio-show-phone.png"), fullPage: true });
   assert.deepEqual(errors, []);
-  for (const p of [widget, overlay, studio]) await p.close();
+  for (const p of [widgetPage, overlay, studio]) await p.close();
   await host.close();
 });
 

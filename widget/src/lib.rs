@@ -9,6 +9,7 @@
 //! # Layout
 //! - [`api`]: REST calls, the buyer's session.
 //! - [`stripe`]: Stripe.js — the card field, PaymentMethods, 3-D Secure.
+//! - [`purchase`]: a purchase that survives a flaky network (tested on the host).
 //! - [`state`]: the show as frames change it (pure Rust, tested on the host).
 //! - [`live`]: the websocket: reconnects, snapshots, clock offset.
 //! - [`components`]: the product card, countdown and sale toasts.
@@ -21,6 +22,7 @@ pub mod components;
 pub mod desk;
 pub mod live;
 pub mod pages;
+pub mod purchase;
 pub mod state;
 pub mod stripe;
 

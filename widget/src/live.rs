@@ -41,6 +41,20 @@ pub async fn sleep_ms(ms: i32) {
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
+/// Waits `ms`, or less if the browser comes back online meanwhile.
+pub async fn sleep_or_online(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let w = window();
+        let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        let options = web_sys::AddEventListenerOptions::new();
+        options.set_once(true);
+        let _ = w.add_event_listener_with_callback_and_add_event_listener_options(
+            "online", &resolve, &options,
+        );
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
 fn browser_now() -> f64 {
     js_sys::Date::now()
 }

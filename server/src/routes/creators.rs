@@ -4,7 +4,8 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
 use crate::auth::{Caller, new_token};
-use crate::domain::{ids::new_id, text::Name};
+use crate::domain::ids::new_id;
+use crate::domain::text::{EmbedOrigins, Name};
 use crate::error::ApiError;
 use crate::input::JsonObject;
 use crate::state::AppState;
@@ -43,6 +44,43 @@ pub async fn rotate_token(
     store::rotate_creator_token(&state.pool, creator_id, &hash).await?;
     tracing::info!(creator = %creator_id, "creator token rotated");
     Ok(HttpResponse::Created().json(serde_json::json!({ "token": token })))
+}
+
+/// The creator's view of themselves.
+fn me_view(c: &store::CreatorRow) -> serde_json::Value {
+    let origins: Option<Vec<String>> = c
+        .embed_origins
+        .as_deref()
+        .and_then(|j| serde_json::from_str(j).ok());
+    serde_json::json!({"id": c.id, "name": c.name, "embed_origins": origins})
+}
+
+/// `GET /api/v1/creators/me` (creator) → `{"id","name","embed_origins"}`.
+pub async fn me(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let creator_id = caller.require_creator()?;
+    let creator = store::get_creator(&state.pool, creator_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("invalid_token", "this creator no longer exists"))?;
+    Ok(HttpResponse::Ok().json(me_view(&creator)))
+}
+
+/// `PUT /api/v1/creators/me/embed-origins` (creator) `{"origins": [ORIGIN…] | null}`:
+/// the sites that may embed the creator's widget and watch pages
+/// (`frame-ancestors`); `null` lets any site.
+pub async fn set_embed_origins(
+    state: web::Data<AppState>,
+    caller: Caller,
+    mut body: JsonObject,
+) -> Result<HttpResponse, ApiError> {
+    let creator_id = caller.require_creator()?;
+    let origins: Option<EmbedOrigins> = body.nullable("origins")?;
+    body.finish()?;
+    let json = origins.map(|o| serde_json::to_string(&o.0).unwrap_or_else(|_| "[]".into()));
+    store::set_embed_origins(&state.pool, creator_id, json.as_deref()).await?;
+    let creator = store::get_creator(&state.pool, creator_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("invalid_token", "this creator no longer exists"))?;
+    Ok(HttpResponse::Ok().json(me_view(&creator)))
 }
 
 /// Creates a creator; shared by the route and `dropcast admin create-creator`.

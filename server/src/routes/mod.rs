@@ -42,10 +42,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/watch/{show}").route(get().to(pages::watch)))
         .service(resource("/studio/{show}").route(get().to(pages::studio)))
         .service(resource("/embed.js").route(get().to(pages::embed)))
+        .service(resource("/frame/{show}").route(get().to(pages::frame)))
         .service(
             web::scope("/api/v1")
                 .service(resource("/creators").route(post().to(creators::create)))
+                .service(resource("/creators/me").route(get().to(creators::me)))
                 .service(resource("/creators/me/token").route(post().to(creators::rotate_token)))
+                .service(
+                    resource("/creators/me/embed-origins")
+                        .route(put().to(creators::set_embed_origins)),
+                )
                 .service(
                     resource("/shows")
                         .route(post().to(shows::create))

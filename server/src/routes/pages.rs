@@ -9,7 +9,13 @@
 //! - `GET /studio/{show}?token=…`: the creator's console and the editor's
 //!   clip desk. A module of its own (the pages' module plus the studio), so
 //!   the widget that viewers download does not carry the studio's code.
-//! - `GET /embed.js`: one script tag mounts the widget on any site.
+//! - `GET /embed.js`: one script tag mounts the widget on any site, in an
+//!   iframe of `GET /frame/{show}` on this origin.
+//!
+//! Every page carries a Content-Security-Policy: scripts only from here
+//! (the inline loader by a per-response nonce) and Stripe.js, and
+//! `frame-ancestors` as the creator chose for the widget and watch page
+//! (`PUT /api/v1/creators/me/embed-origins`), none for the studio.
 //!
 //! Without built assets (`scripts/build_widget.sh` not run) the pages answer
 //! 503 `assets_unavailable`; the API works regardless.
@@ -96,15 +102,103 @@ pub async fn asset(
         .body(bytes))
 }
 
+/// Which sites may frame a page (CSP `frame-ancestors`).
+enum Framing {
+    /// Nobody (the studio).
+    Nobody,
+    /// Any site (the overlay; a creator who set no list).
+    Anyone,
+    /// This origin and the creator's list.
+    Only(Vec<String>),
+}
+
+impl Framing {
+    /// The creator's choice for their show's widget and watch page.
+    async fn of_creator(state: &AppState, creator_id: &str) -> Result<Framing, ApiError> {
+        let creator = crate::store::get_creator(&state.pool, creator_id).await?;
+        let list: Option<Vec<String>> = creator
+            .and_then(|c| c.embed_origins)
+            .and_then(|j| serde_json::from_str(&j).ok());
+        Ok(list.map_or(Framing::Anyone, Framing::Only))
+    }
+
+    fn sources(&self) -> String {
+        match self {
+            Framing::Nobody => "'none'".into(),
+            Framing::Anyone => "*".into(),
+            Framing::Only(list) => {
+                let mut s = String::from("'self'");
+                for origin in list {
+                    s.push(' ');
+                    s.push_str(origin);
+                }
+                s
+            }
+        }
+    }
+}
+
+/// The origin (scheme://host:port) of a URL.
+fn origin_of(url: &str) -> Option<String> {
+    let url = url::Url::parse(url).ok()?;
+    Some(url.origin().ascii_serialization()).filter(|o| o != "null")
+}
+
+/// The Content-Security-Policy of a page: its own scripts (and the inline
+/// module loader, by `nonce`), WebAssembly, Stripe.js and its frames, the
+/// server's API and live socket, media from blobs (hls.js), images from
+/// anywhere (product images), and who may frame it.
+fn content_security_policy(state: &AppState, nonce: &str, framing: &Framing) -> String {
+    let stripe = state
+        .settings
+        .stripe
+        .as_ref()
+        .and_then(|s| origin_of(&s.js_url))
+        .unwrap_or_default();
+    let base = state.settings.public_base();
+    let ws = base
+        .replacen("https://", "wss://", 1)
+        .replacen("http://", "ws://", 1);
+    format!(
+        "default-src 'self'; \
+         script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval' {stripe}; \
+         style-src 'self' 'unsafe-inline'; \
+         img-src * data: blob:; \
+         media-src 'self' blob:; \
+         worker-src 'self' blob:; \
+         connect-src 'self' {ws} {stripe} https://api.stripe.com https://*.stripe.com https://*.stripe.network; \
+         frame-src {stripe} https://js.stripe.com https://hooks.stripe.com; \
+         frame-ancestors {}; \
+         base-uri 'none'; form-action 'self'; object-src 'none'",
+        framing.sources()
+    )
+    .replace("  ", " ")
+}
+
 /// The HTML shell of a page: loads the module (`js` and `wasm`) and calls
-/// `mount_fn` with the page's root element, the server's address and the show.
-fn shell(
-    (js, wasm): (&str, &str),
-    title: &str,
-    head: &str,
-    mount_fn: &str,
-    show_id: &str,
-) -> HttpResponse {
+/// `mount_fn` with the page's root element, the server's address and the
+/// show; `extra_script` runs after it (inline, under the same nonce).
+struct Shell<'a> {
+    module: (&'a str, &'a str),
+    title: &'a str,
+    head: &'a str,
+    mount_fn: &'a str,
+    show_id: &'a str,
+    framing: Framing,
+    extra_script: &'a str,
+}
+
+fn shell(state: &AppState, page: Shell<'_>) -> HttpResponse {
+    let nonce = crate::domain::ids::new_secret("n");
+    let Shell {
+        module: (js, wasm),
+        title,
+        head,
+        mount_fn,
+        show_id,
+        framing,
+        extra_script,
+    } = page;
     let body = format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -113,15 +207,20 @@ fn shell(
 {head}
 <link rel="modulepreload" href="/assets/{js}">
 </head><body><div id="dropcast"></div>
-<script type="module">
+<script type="module" nonce="{nonce}">
 import init, {{ {mount_fn} }} from "/assets/{js}";
 await init({{ module_or_path: "/assets/{wasm}" }});
 {mount_fn}(document.getElementById("dropcast"), location.origin, "{show_id}");
+{extra_script}
 </script></body></html>"#
     );
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("cache-control", "no-cache"))
+        .insert_header((
+            "content-security-policy",
+            content_security_policy(state, &nonce, &framing),
+        ))
         .body(body)
 }
 
@@ -133,11 +232,16 @@ pub async fn overlay(
     let show = find_show(&state, &path).await?;
     let manifest = manifest(&state)?;
     Ok(shell(
-        (&manifest.js, &manifest.wasm),
-        &format!("{} — overlay", html_escape(&show.title)),
-        "<style>html,body{margin:0;background:transparent;overflow:hidden}</style>",
-        "mount_overlay",
-        &show.id,
+        &state,
+        Shell {
+            module: (&manifest.js, &manifest.wasm),
+            title: &format!("{} — overlay", html_escape(&show.title)),
+            head: "<style>html,body{margin:0;background:transparent;overflow:hidden}</style>",
+            mount_fn: "mount_overlay",
+            show_id: &show.id,
+            framing: Framing::Anyone,
+            extra_script: "",
+        },
     ))
 }
 
@@ -154,12 +258,18 @@ pub async fn watch(
         .as_deref()
         .map(|f| format!(r#"<script defer src="/assets/{f}"></script>"#))
         .unwrap_or_default();
+    let framing = Framing::of_creator(&state, &show.creator_id).await?;
     Ok(shell(
-        (&manifest.js, &manifest.wasm),
-        &format!("{} — live", html_escape(&show.title)),
-        &format!("<style>html,body{{margin:0;background:#0b0b0f}}</style>{hls}"),
-        "mount_watch",
-        &show.id,
+        &state,
+        Shell {
+            module: (&manifest.js, &manifest.wasm),
+            title: &format!("{} — live", html_escape(&show.title)),
+            head: &format!("<style>html,body{{margin:0;background:#0b0b0f}}</style>{hls}"),
+            mount_fn: "mount_watch",
+            show_id: &show.id,
+            framing,
+            extra_script: "",
+        },
     ))
 }
 
@@ -178,42 +288,121 @@ pub async fn studio(
             "the studio is not built: run scripts/build_widget.sh",
         ));
     };
+    let mut res = shell(
+        &state,
+        Shell {
+            module: (js, wasm),
+            title: &format!("{} — studio", html_escape(&show.title)),
+            head: r#"<meta name="referrer" content="no-referrer"><style>html,body{margin:0;background:#f4f5f7}</style>"#,
+            mount_fn: "mount_studio",
+            show_id: &show.id,
+            framing: Framing::Nobody,
+            extra_script: "",
+        },
+    );
+    res.headers_mut().insert(
+        actix_web::http::header::REFERRER_POLICY,
+        actix_web::http::header::HeaderValue::from_static("no-referrer"),
+    );
+    Ok(res)
+}
+
+/// `GET /frame/{show}?parent=ORIGIN`: the widget alone, for `/embed.js` to
+/// frame on another site. It runs on Dropcast's origin, so the buyer's
+/// session and card live in this origin's storage, out of the host page's
+/// reach; the host page can neither read them nor press Buy. It tells its
+/// height to `parent` (and only there, and only if that is really the
+/// framing page's origin) so the frame fits its content; it takes no
+/// messages. Which sites may frame it is the creator's list.
+pub async fn frame(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<FrameQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let show = find_show(&state, &path).await?;
+    let manifest = manifest(&state)?;
+    let framing = Framing::of_creator(&state, &show.creator_id).await?;
+    let parent = query
+        .parent
+        .as_deref()
+        .and_then(|p| crate::domain::text::EmbedOrigins::origin(p).ok());
+    let sizing = match parent {
+        Some(parent) => format!(
+            r#"const parent = {parent};
+const ancestors = location.ancestorOrigins;
+if (window.parent !== window && (!ancestors || ancestors[0] === parent)) {{
+  let last = 0;
+  const send = () => {{
+    const height = Math.ceil(document.getElementById("dropcast").getBoundingClientRect().height);
+    if (height !== last) {{ last = height; window.parent.postMessage({{ type: "dropcast:size", height }}, parent); }}
+  }};
+  new ResizeObserver(send).observe(document.getElementById("dropcast"));
+  send();
+}}"#,
+            parent = serde_json::to_string(&parent).unwrap_or_default()
+        ),
+        None => String::new(),
+    };
     Ok(shell(
-        (js, wasm),
-        &format!("{} — studio", html_escape(&show.title)),
-        r#"<meta name="referrer" content="no-referrer"><style>html,body{margin:0;background:#f4f5f7}</style>"#,
-        "mount_studio",
-        &show.id,
+        &state,
+        Shell {
+            module: (&manifest.js, &manifest.wasm),
+            title: &format!("{} — shop", html_escape(&show.title)),
+            head: "<style>html,body{margin:0;background:transparent}</style>",
+            mount_fn: "mount_widget",
+            show_id: &show.id,
+            framing,
+            extra_script: &sizing,
+        },
     ))
 }
 
+#[derive(serde::Deserialize)]
+pub struct FrameQuery {
+    /// The origin of the page that frames the widget.
+    parent: Option<String>,
+}
+
 /// `GET /embed.js`: `<script src="…/embed.js" data-show="SHOW_ID"></script>`
-/// on any site puts the widget right after the tag, inside a shadow root: the
-/// host page's CSS cannot reach it and its CSS cannot leak out. The script is
-/// small and cached for five minutes; the module it loads is content-hashed.
+/// on any site puts the widget right after the tag: an iframe of
+/// [`frame`] on Dropcast's origin (the buyer's session and card stay there,
+/// out of the host page's reach), inside a closed shadow root so the host
+/// page's CSS cannot hide or restyle it. The frame's height follows its
+/// content through `postMessage`, taken only from that frame and from
+/// Dropcast's origin. The script is small and cached for five minutes.
 pub async fn embed(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let manifest = manifest(&state)?;
-    let base = serde_json::to_string(&state.settings.public_base()).unwrap_or_default();
+    manifest(&state)?;
+    let base = state.settings.public_base();
+    let origin = origin_of(&base).unwrap_or_else(|| base.clone());
     let body = format!(
         r#"(function () {{
   var me = document.currentScript;
   if (!me) return;
-  var base = {base};
+  var base = {base}, origin = {origin};
   var show = me.getAttribute("data-show") || "";
   var host = document.createElement("div");
   host.className = "dropcast-widget";
   me.parentNode.insertBefore(host, me.nextSibling);
-  var root = document.createElement("div");
-  host.attachShadow({{ mode: "open" }}).appendChild(root);
-  import(base + "/assets/{js}").then(function (m) {{
-    return m.default({{ module_or_path: base + "/assets/{wasm}" }}).then(function () {{
-      m.mount_widget(root, base, show);
-    }});
-  }}).catch(function (e) {{ console.error("dropcast widget:", e); }});
+  var root = host.attachShadow({{ mode: "closed" }});
+  var style = document.createElement("style");
+  style.textContent = ":host{{all:initial;display:block}}iframe{{all:initial;display:block;width:100%;height:180px;border:0;color-scheme:normal}}";
+  var frame = document.createElement("iframe");
+  frame.title = "Shop this show";
+  frame.setAttribute("allow", "payment");
+  frame.src = base + "/frame/" + encodeURIComponent(show) + "?parent=" + encodeURIComponent(location.origin);
+  root.appendChild(style);
+  root.appendChild(frame);
+  window.addEventListener("message", function (e) {{
+    if (e.origin !== origin || e.source !== frame.contentWindow) return;
+    var d = e.data;
+    if (d && d.type === "dropcast:size" && typeof d.height === "number" && d.height >= 0 && d.height < 5000) {{
+      frame.style.height = Math.ceil(d.height) + "px";
+    }}
+  }});
 }})();
 "#,
-        js = manifest.js,
-        wasm = manifest.wasm,
+        base = serde_json::to_string(&base).unwrap_or_default(),
+        origin = serde_json::to_string(&origin).unwrap_or_default(),
     );
     Ok(HttpResponse::Ok()
         .content_type("text/javascript; charset=utf-8")

@@ -134,6 +134,36 @@ pub async fn revoke_tokens(
     Ok(done.rows_affected())
 }
 
+/// A creator as they see themselves.
+#[derive(Debug, Clone, FromRow)]
+pub struct CreatorRow {
+    pub id: String,
+    pub name: String,
+    /// JSON array of origins allowed to frame the creator's pages; NULL: any.
+    pub embed_origins: Option<String>,
+}
+
+pub async fn get_creator(pool: &AnyPool, id: &str) -> Result<Option<CreatorRow>, sqlx::Error> {
+    sqlx::query_as("SELECT id, name, embed_origins FROM creators WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// The sites that may frame the creator's pages (`None`: any).
+pub async fn set_embed_origins(
+    pool: &AnyPool,
+    creator_id: &str,
+    origins_json: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE creators SET embed_origins = $2 WHERE id = $1")
+        .bind(creator_id)
+        .bind(origins_json)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 /// Replaces a creator's tokens by one new one, in one transaction.
 pub async fn rotate_creator_token(
     pool: &AnyPool,

@@ -1,9 +1,16 @@
 //! The shopping widget: the pinned product, live stock and countdown, and a
 //! Buy button. The first purchase asks once for an email and a card (Stripe's
-//! own field); after that one tap buys. The tap answers at once (the button
-//! shows it is working), then says how it ended: paid, sold out, not open
-//! yet, ended, declined. A payment the bank must confirm is finished with
-//! Stripe.js.
+//! own field); after that one tap buys. The tap answers at once ("1
+//! reserved", the button pressed), then says how it ended: paid, sold out,
+//! not open yet, ended, declined. A payment the bank must confirm is
+//! finished with Stripe.js.
+//!
+//! A purchase survives the network ([`crate::purchase`]): one intention,
+//! one idempotency key, kept in storage until the order ends; retried with
+//! backoff and on `online`; resumed by a reload or another tab; its outcome
+//! learned by the server's long poll. Embedded, the widget runs in a frame
+//! on Dropcast's origin, so that storage (the session token, the intent) is
+//! out of the host page's reach. "Forget my card" ends the session.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -16,14 +23,18 @@ use wasm_bindgen::JsValue;
 use crate::api::{self, Api, ApiError};
 use crate::components::ProductCard;
 use crate::live::Live;
+use crate::purchase::{self, Intent, Next, Step};
 use crate::stripe;
 
 /// Where a purchase stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Phase {
     Idle,
-    /// Tapped: working on it.
-    Busy,
+    /// Tapped: a unit is being held for the buyer (the request may be
+    /// waiting for the network; it is sent again with the same key).
+    Reserving,
+    /// Held: the payment is being confirmed.
+    Confirming,
     /// A card is needed first (the form is open).
     NeedCard,
     Paid,
@@ -31,28 +42,32 @@ pub enum Phase {
     Failed(String),
 }
 
-/// What the buyer is told for a refusal's code.
-pub fn refusal_text(e: &ApiError) -> String {
-    match e.code.as_str() {
-        "sold_out" => "Sold out".into(),
-        "drop_not_open" => "Not open yet".into(),
-        "sale_ended" => "Sale ended".into(),
-        "payment_failed" | "card_declined" => "Declined — try another card".into(),
-        "limit_exceeded" => "You have reached the limit for this item".into(),
-        "payments_unavailable" => "Payments are unavailable right now".into(),
-        "network" => "Connection lost — try again".into(),
-        _ => e.message.clone(),
+impl Phase {
+    fn in_flight(&self) -> bool {
+        matches!(self, Phase::Reserving | Phase::Confirming)
     }
 }
 
 /// Stripe.js and the mounted card field, once the form was shown.
 type Card = Rc<RefCell<Option<(JsValue, JsValue)>>>;
 
+/// How an order followed to its end came out.
+enum Followed {
+    Done(Phase),
+    /// Nothing was charged and the attempt is over: try again as a new order.
+    NewAttempt,
+}
+
 struct Buyer {
     api: Api,
     show_id: String,
     phase: RwSignal<Phase>,
     card: Card,
+    /// The saved card's words ("visa ··4242"), once known.
+    saved_card: RwSignal<Option<String>>,
+    /// A purchase is being driven in this tab (another tab may drive the
+    /// same intent: the server's idempotency makes that one order).
+    running: Rc<std::cell::Cell<bool>>,
 }
 
 impl Buyer {
@@ -70,53 +85,145 @@ impl Buyer {
         Ok(token)
     }
 
-    /// Orders one unit; says how it ended.
-    async fn order(&self, token: &str, product_id: &str) -> Result<Phase, ApiError> {
+    fn save(&self, intent: &Intent) {
+        api::save_intent(&self.api.base, &self.show_id, intent);
+    }
+
+    /// The purchase is over: forget it and tell the buyer.
+    fn finish(&self, phase: Phase) {
+        api::forget_intent(&self.api.base, &self.show_id);
+        self.phase.set(phase);
+    }
+
+    /// Starts (or carries on with) the purchase in flight, unless this tab
+    /// is already driving it.
+    fn start(self: &Rc<Self>, intent: Intent) {
+        if self.running.replace(true) {
+            return;
+        }
+        self.save(&intent);
+        self.phase.set(if intent.order_id.is_some() {
+            Phase::Confirming
+        } else {
+            Phase::Reserving
+        });
+        let buyer = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            buyer.run(intent).await;
+            buyer.running.set(false);
+        });
+    }
+
+    /// Drives a purchase until the server gives a definitive answer: every
+    /// transient failure is retried with backoff (sooner when the browser
+    /// comes back online) under the same idempotency key.
+    async fn run(&self, mut intent: Intent) {
+        let mut retries = 0;
+        loop {
+            let placed = match self.viewer().await {
+                Ok(token) => self.place(&token, &intent).await.map(|o| (token, o)),
+                Err(e) => Err(e),
+            };
+            let (token, order) = match placed {
+                Ok(answer) => answer,
+                Err(e) => match purchase::after_error(&e, retries) {
+                    Next::Retry { wait_ms } => {
+                        retries += 1;
+                        crate::live::sleep_or_online(wait_ms as i32).await;
+                        continue;
+                    }
+                    Next::NewAttempt { wait_ms } => {
+                        intent.next_attempt();
+                        self.save(&intent);
+                        retries += 1;
+                        crate::live::sleep_or_online(wait_ms as i32).await;
+                        continue;
+                    }
+                    Next::NeedCard => {
+                        if e.code == "invalid_token" {
+                            // The session is gone (expired, ended): a new one.
+                            api::forget_viewer(&self.api.base);
+                            self.saved_card.set(None);
+                        }
+                        // The intent waits in storage for the card form.
+                        self.phase.set(Phase::NeedCard);
+                        return;
+                    }
+                    Next::End(text) => return self.finish(Phase::Failed(text)),
+                },
+            };
+            retries = 0;
+            intent.order_id = order["id"].as_str().map(str::to_string);
+            self.save(&intent);
+            match self.follow(&token, order).await {
+                Followed::Done(phase) => return self.finish(phase),
+                Followed::NewAttempt => {
+                    intent.next_attempt();
+                    self.save(&intent);
+                }
+            }
+        }
+    }
+
+    /// Places (or, with the same key, finds again) the intent's order.
+    async fn place(&self, token: &str, intent: &Intent) -> Result<serde_json::Value, ApiError> {
         let body = json!({
-            "product_id": product_id,
+            "product_id": intent.product_id,
             "quantity": 1,
-            "idempotency_key": api::idempotency_key(),
+            "idempotency_key": intent.idempotency_key(),
         });
         let path = format!("/api/v1/shows/{}/orders", self.show_id);
-        let mut order = match self.api.call("POST", &path, Some(token), Some(&body)).await {
-            Err(e) if e.code == "no_payment_method" => return Ok(Phase::NeedCard),
-            Err(e) if e.code == "invalid_token" => {
-                // The session is gone (another server, a wiped database): start over.
-                api::forget_viewer(&self.api.base);
-                return Ok(Phase::NeedCard);
-            }
-            other => other?,
-        };
-        if order["status"] == "requires_action" {
-            let secret = order["client_secret"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            let stripe = self.stripe().await?;
-            if let Err(message) = stripe::confirm(&stripe, &secret).await {
-                return Ok(Phase::Failed(message));
-            }
-        }
-        // Until the payment is final (a confirmed 3-D Secure, a slow bank).
+        self.api.call("POST", &path, Some(token), Some(&body)).await
+    }
+
+    /// Follows an order to its end: Stripe.js for 3-D Secure, then the
+    /// server's long poll (the outcome is pushed, never asked of Stripe).
+    async fn follow(&self, token: &str, mut order: serde_json::Value) -> Followed {
         let id = order["id"].as_str().unwrap_or_default().to_string();
-        for _ in 0..20 {
-            match order["status"].as_str() {
-                Some("paid") => return Ok(Phase::Paid),
-                Some("pending" | "requires_action") => {
-                    crate::live::sleep_ms(500).await;
-                    order = self
-                        .api
-                        .call("GET", &format!("/api/v1/orders/{id}"), Some(token), None)
-                        .await?;
+        let mut retries = 0;
+        loop {
+            let status = order["status"].as_str().unwrap_or_default().to_string();
+            let step = purchase::after_order(
+                &status,
+                order["failure_code"].as_str(),
+                order["client_secret"].as_str(),
+            );
+            match step {
+                Step::Paid => return Followed::Done(Phase::Paid),
+                Step::NewAttempt => return Followed::NewAttempt,
+                Step::End(text) => return Followed::Done(Phase::Failed(text)),
+                Step::Authenticate { client_secret } => {
+                    self.phase.set(Phase::Confirming);
+                    let stripe = match self.stripe().await {
+                        Ok(stripe) => stripe,
+                        Err(e) => return Followed::Done(Phase::Failed(purchase::refusal_text(&e))),
+                    };
+                    if let Err(message) = stripe::confirm(&stripe, &client_secret).await {
+                        return Followed::Done(Phase::Failed(message));
+                    }
                 }
-                _ => break,
+                Step::Wait => self.phase.set(Phase::Confirming),
+            }
+            let path = format!("/api/v1/orders/{id}?wait_ms=20000&status={status}");
+            match self
+                .api
+                .call_within("GET", &path, Some(token), None, 35_000)
+                .await
+            {
+                Ok(now) => {
+                    order = now;
+                    retries = 0;
+                }
+                Err(e) => match purchase::after_error(&e, retries) {
+                    Next::Retry { wait_ms } | Next::NewAttempt { wait_ms } => {
+                        retries += 1;
+                        crate::live::sleep_or_online(wait_ms as i32).await;
+                    }
+                    Next::NeedCard => return Followed::Done(Phase::NeedCard),
+                    Next::End(text) => return Followed::Done(Phase::Failed(text)),
+                },
             }
         }
-        Ok(Phase::Failed(match order["status"].as_str() {
-            Some("failed") => "Declined — try another card".into(),
-            Some(other) => format!("Payment {other}"),
-            None => "Payment failed".into(),
-        }))
     }
 
     async fn stripe(&self) -> Result<JsValue, ApiError> {
@@ -132,11 +239,7 @@ impl Buyer {
             config["publishable_key"].as_str().unwrap_or_default(),
         )
         .await
-        .map_err(|m| ApiError {
-            status: 0,
-            code: "stripe_js".into(),
-            message: m,
-        })
+        .map_err(|m| ApiError::local("stripe_js", m))
     }
 
     /// Opens Stripe's card field in `into`.
@@ -145,32 +248,26 @@ impl Buyer {
             return Ok(());
         }
         let stripe = self.stripe().await?;
-        let card = stripe::mount_card(&stripe, &into).map_err(|m| ApiError {
-            status: 0,
-            code: "stripe_js".into(),
-            message: m,
-        })?;
+        let card =
+            stripe::mount_card(&stripe, &into).map_err(|m| ApiError::local("stripe_js", m))?;
         *self.card.borrow_mut() = Some((stripe, card));
         Ok(())
     }
 
-    /// Saves the typed card for this buyer, then buys.
-    async fn save_card_and_buy(&self, email: &str, product_id: &str) -> Result<Phase, ApiError> {
-        let (stripe, card) = self.card.borrow().clone().ok_or_else(|| ApiError {
-            status: 0,
-            code: "stripe_js".into(),
-            message: "the card field is not ready".into(),
-        })?;
+    /// Saves the typed card for this buyer (the purchase then carries on).
+    async fn save_card(&self, email: &str) -> Result<(), ApiError> {
+        let (stripe, card) = self
+            .card
+            .borrow()
+            .clone()
+            .ok_or_else(|| ApiError::local("stripe_js", "the card field is not ready"))?;
         let pm = stripe::payment_method(&stripe, &card, email)
             .await
             // Stripe's own words for what is wrong with the card.
-            .map_err(|m| ApiError {
-                status: 0,
-                code: "card_invalid".into(),
-                message: m,
-            })?;
+            .map_err(|m| ApiError::local("card_invalid", m))?;
         let token = self.viewer().await?;
-        self.api
+        let saved = self
+            .api
             .call(
                 "PUT",
                 "/api/v1/viewers/me/payment-method",
@@ -178,8 +275,50 @@ impl Buyer {
                 Some(&json!({"email": email, "payment_method": pm})),
             )
             .await?;
-        self.order(&token, product_id).await
+        self.saved_card.set(card_words(&saved["card"]));
+        Ok(())
     }
+
+    /// The saved card, if this browser has a session with one.
+    async fn load_saved_card(&self) {
+        let Some(token) = api::saved_viewer(&self.api.base) else {
+            return;
+        };
+        if let Ok(me) = self
+            .api
+            .call("GET", "/api/v1/viewers/me", Some(&token), None)
+            .await
+        {
+            self.saved_card.set(card_words(&me["card"]));
+        }
+    }
+
+    /// "Forget my card": detached at Stripe, the session ended.
+    async fn forget_card(&self) -> Result<(), ApiError> {
+        if let Some(token) = api::saved_viewer(&self.api.base) {
+            match self
+                .api
+                .call("DELETE", "/api/v1/viewers/me", Some(&token), None)
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if e.code == "invalid_token" => {}
+                Err(e) => return Err(e),
+            }
+        }
+        api::forget_viewer(&self.api.base);
+        self.saved_card.set(None);
+        Ok(())
+    }
+}
+
+/// "visa ··4242" for a card object of the API.
+fn card_words(card: &serde_json::Value) -> Option<String> {
+    Some(format!(
+        "{} ··{}",
+        card["brand"].as_str()?,
+        card["last4"].as_str()?
+    ))
 }
 
 #[component]
@@ -190,11 +329,23 @@ pub fn Widget(live: Live, api: Api, show_id: String) -> impl IntoView {
         show_id,
         phase,
         card: Rc::default(),
+        saved_card: RwSignal::new(None),
+        running: Rc::default(),
     });
+    let saved_card = buyer.saved_card;
     let email = RwSignal::new(String::new());
     // Whether Stripe's card field is mounted (the form stays up while saving).
     let card_open = RwSignal::new(false);
     let card_box = NodeRef::<html::Div>::new();
+
+    // A purchase left in flight (a reload, another tab) carries on.
+    if let Some(intent) = api::saved_intent(&buyer.api.base, &buyer.show_id) {
+        buyer.start(intent);
+    }
+    {
+        let buyer = buyer.clone();
+        wasm_bindgen_futures::spawn_local(async move { buyer.load_saved_card().await });
+    }
 
     let pinned = move || {
         live.state
@@ -218,20 +369,19 @@ pub fn Widget(live: Live, api: Api, show_id: String) -> impl IntoView {
         let buyer = buyer.clone();
         move |_| {
             let Some(product) = pinned() else { return };
-            if phase.get_untracked() == Phase::Busy {
+            if phase.get_untracked().in_flight() {
                 return;
             }
-            phase.set(Phase::Busy);
-            let buyer = buyer.clone();
-            wasm_bindgen_futures::spawn_local(async move {
-                let outcome = match buyer.viewer().await {
-                    Ok(token) => buyer.order(&token, &product.id).await,
-                    Err(e) => Err(e),
-                };
-                buyer
-                    .phase
-                    .set(outcome.unwrap_or_else(|e| Phase::Failed(refusal_text(&e))));
+            // One tap, one intention: a purchase another tab started is
+            // carried on rather than doubled.
+            let intent = api::saved_intent(&buyer.api.base, &buyer.show_id).unwrap_or_else(|| {
+                Intent::new(
+                    api::idempotency_key(),
+                    product.id.clone(),
+                    js_sys::Date::now(),
+                )
             });
+            buyer.start(intent);
         }
     };
     // The card form opens Stripe's field as soon as it is on the page.
@@ -246,7 +396,7 @@ pub fn Widget(live: Live, api: Api, show_id: String) -> impl IntoView {
             wasm_bindgen_futures::spawn_local(async move {
                 match buyer.open_card_form(div.into()).await {
                     Ok(()) => card_open.set(true),
-                    Err(e) => buyer.phase.set(Phase::Failed(refusal_text(&e))),
+                    Err(e) => buyer.phase.set(Phase::Failed(purchase::refusal_text(&e))),
                 }
             });
         });
@@ -256,30 +406,56 @@ pub fn Widget(live: Live, api: Api, show_id: String) -> impl IntoView {
         move |ev: web_sys::SubmitEvent| {
             ev.prevent_default();
             let Some(product) = pinned() else { return };
-            phase.set(Phase::Busy);
+            phase.set(Phase::Reserving);
             let buyer = buyer.clone();
             let email = email.get_untracked();
             wasm_bindgen_futures::spawn_local(async move {
-                let outcome = buyer.save_card_and_buy(&email, &product.id).await;
-                buyer
-                    .phase
-                    .set(outcome.unwrap_or_else(|e| Phase::Failed(refusal_text(&e))));
+                match buyer.save_card(&email).await {
+                    Ok(()) => {
+                        let intent = api::saved_intent(&buyer.api.base, &buyer.show_id)
+                            .unwrap_or_else(|| {
+                                Intent::new(
+                                    api::idempotency_key(),
+                                    product.id.clone(),
+                                    js_sys::Date::now(),
+                                )
+                            });
+                        buyer.start(intent);
+                    }
+                    Err(e) => buyer.phase.set(Phase::Failed(purchase::refusal_text(&e))),
+                }
+            });
+        }
+    };
+    let forget = {
+        let buyer = buyer.clone();
+        move |_| {
+            let buyer = buyer.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                if buyer.forget_card().await.is_err() {
+                    buyer.phase.set(Phase::Failed(
+                        "Your card could not be forgotten right now".into(),
+                    ));
+                }
             });
         }
     };
 
     let label = move || match phase.get() {
-        Phase::Busy => "Buying…".to_string(),
+        Phase::Reserving => "Reserving…".to_string(),
+        Phase::Confirming => "Confirming…".into(),
         _ if sold_out() => "Sold out".into(),
         _ if not_open() => "Not open yet".into(),
         Phase::Paid => "Buy another".into(),
         _ => "Buy now".into(),
     };
     let status = move || match phase.get() {
-        Phase::Paid => "Paid — thank you! Your order is confirmed.".to_string(),
+        Phase::Reserving => "1 reserved — holding it for you".to_string(),
+        Phase::Confirming => "1 reserved — confirming your payment".into(),
+        Phase::Paid => "Paid — thank you! Your order is confirmed.".into(),
         Phase::Failed(why) => why,
         Phase::NeedCard => "Add your email and card once; next time it is one tap.".into(),
-        _ => String::new(),
+        Phase::Idle => String::new(),
     };
 
     view! {
@@ -287,21 +463,29 @@ pub fn Widget(live: Live, api: Api, show_id: String) -> impl IntoView {
             <ProductCard live=live />
                 <button class="dc-buy" type="button" hidden=move || pinned().is_none()
                     on:click=buy
-                    disabled=move || sold_out() || not_open() || phase.get() == Phase::Busy
-                    aria-busy=move || (phase.get() == Phase::Busy).to_string()
-                    class:dc-pressed=move || phase.get() == Phase::Busy>
+                    disabled=move || sold_out() || not_open() || phase.get().in_flight()
+                    aria-busy=move || phase.get().in_flight().to_string()
+                    class:dc-pressed=move || phase.get().in_flight()>
                     {label}
                 </button>
             <div class="dc-status" role="status" aria-live="polite"
                 class:dc-ok=move || phase.get() == Phase::Paid
+                class:dc-pending=move || phase.get().in_flight()
                 class:dc-bad=move || matches!(phase.get(), Phase::Failed(_))>
                 {status}
+            </div>
+            <div class="dc-saved" hidden=move || saved_card.get().is_none() || phase.get().in_flight()>
+                <span class="dc-saved-card">
+                    {move || saved_card.get().map(|c| format!("Pay with {c}")).unwrap_or_default()}
+                </span>
+                " · "
+                <button class="dc-forget" type="button" on:click=forget>"Forget my card"</button>
             </div>
             // Kept in the page once shown, so Stripe's field stays mounted.
             <form class="dc-cardform" on:submit=save
                 hidden=move || {
                     let p = phase.get();
-                    !(p == Phase::NeedCard || (p == Phase::Busy && card_open.get()))
+                    !(p == Phase::NeedCard || (p.in_flight() && card_open.get() && saved_card.get().is_none()))
                 }>
                     <label class="dc-label">"Email"
                         <input class="dc-email" type="email" required autocomplete="email"
