@@ -94,12 +94,17 @@ async fn pages_load_the_hashed_module_and_answer_503_until_built(db: Db) {
         "text/javascript; charset=utf-8"
     );
     let js = embed.text().await.unwrap();
-    assert!(js.contains("attachShadow"), "{js}");
+    assert!(js.contains("attachShadow({ mode: \"closed\" })"), "{js}");
+    assert!(js.contains("createElement(\"iframe\")"), "{js}");
+    assert!(js.contains("\"/frame/\""), "{js}");
+    assert!(
+        js.contains("e.origin !== origin || e.source !== frame.contentWindow"),
+        "messages only from the frame, on Dropcast's origin: {js}"
+    );
     assert!(
         js.contains(&format!("\"{}\"", app.state.settings.public_base())),
         "{js}"
     );
-    assert!(js.contains("/assets/widget-0123456789abcdef.js"), "{js}");
 
     // The studio loads its own module and sends no referrer (its address
     // carries the token until the page takes it out).
@@ -155,7 +160,7 @@ async fn pages_load_the_hashed_module_and_answer_503_until_built(db: Db) {
         let res = app.get(&format!("/assets/{bad}"), None).await;
         assert_eq!(res.status.as_u16(), 404, "{bad}");
     }
-    for page in ["overlay", "watch", "studio"] {
+    for page in ["overlay", "watch", "studio", "frame"] {
         let unknown = app
             .get(&format!("/{page}/shw_0000000000000000"), None)
             .await;
@@ -167,4 +172,185 @@ async fn pages_load_the_hashed_module_and_answer_503_until_built(db: Db) {
     }
 }
 
-db_tests!(pages_load_the_hashed_module_and_answer_503_until_built);
+/// Writes a minimal built module into `dir` (the pages need a manifest).
+fn fake_build(dir: &std::path::Path) {
+    std::fs::write(dir.join("widget-0123456789abcdef.js"), "export default 1;").unwrap();
+    std::fs::write(
+        dir.join("widget_bg-fedcba9876543210.wasm"),
+        b"\0asm\x01\0\0\0",
+    )
+    .unwrap();
+    std::fs::write(dir.join("studio-00000000000000aa.js"), "export default 2;").unwrap();
+    std::fs::write(
+        dir.join("studio_bg-00000000000000bb.wasm"),
+        b"\0asm\x01\0\0\0",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("manifest.json"),
+        r#"{"js": "widget-0123456789abcdef.js", "wasm": "widget_bg-fedcba9876543210.wasm",
+            "studio_js": "studio-00000000000000aa.js", "studio_wasm": "studio_bg-00000000000000bb.wasm"}"#,
+    )
+    .unwrap();
+}
+
+/// Every page carries a CSP whose nonce is the one of its inline loader;
+/// the widget's frame and the watch page may be framed by the sites the
+/// creator lists (any by default), the studio by none; every response
+/// has nosniff and a referrer policy.
+async fn pages_carry_a_csp_and_the_creator_chooses_who_frames_them(db: Db) {
+    let assets = tempfile::tempdir().unwrap();
+    fake_build(assets.path());
+    let dir = assets.path().to_path_buf();
+    let app = spawn_app_with(db, move |s| {
+        crate::helpers::with_stripe(s);
+        s.assets_dir = dir;
+    })
+    .await;
+    let (token, show_id, _) = app.creator_show_product(1).await;
+    let page = |path: String| {
+        let client = app.client.clone();
+        let url = app.url(&path);
+        async move {
+            let res = client.get(url).send().await.unwrap();
+            assert_eq!(res.status(), 200, "{path}");
+            let csp = res.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .to_string();
+            assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+            let referrer = res.headers()["referrer-policy"]
+                .to_str()
+                .unwrap()
+                .to_string();
+            (csp, referrer, res.text().await.unwrap())
+        }
+    };
+    let directive = |csp: &str, name: &str| {
+        csp.split(';')
+            .map(str::trim)
+            .find(|d| d.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} in {csp}"))
+            .to_string()
+    };
+    let frame = format!("/frame/{show_id}?parent=https%3A%2F%2Fshop.example");
+    for path in [
+        frame.clone(),
+        format!("/watch/{show_id}"),
+        format!("/overlay/{show_id}"),
+    ] {
+        let (csp, referrer, html) = page(path.clone()).await;
+        let script = directive(&csp, "script-src");
+        let nonce = script
+            .split_whitespace()
+            .find_map(|s| s.strip_prefix("'nonce-").map(|n| n.trim_end_matches('\'')))
+            .expect("a nonce");
+        assert!(
+            html.contains(&format!("<script type=\"module\" nonce=\"{nonce}\">")),
+            "{html}"
+        );
+        assert!(script.contains("'wasm-unsafe-eval'"), "{script}");
+        assert!(
+            script.contains(&crate::helpers::stripe_url()),
+            "Stripe.js: {script}"
+        );
+        assert!(
+            !script.contains("'unsafe-inline'") && !script.contains("'unsafe-eval'"),
+            "{script}"
+        );
+        assert_eq!(
+            directive(&csp, "frame-ancestors"),
+            "frame-ancestors *",
+            "{path}"
+        );
+        assert_eq!(directive(&csp, "object-src"), "object-src 'none'");
+        assert_eq!(referrer, "strict-origin-when-cross-origin");
+    }
+    // Each response has its own nonce.
+    assert_ne!(page(frame.clone()).await.0, page(frame.clone()).await.0);
+    // The frame tells its size only to the parent it was given, and only
+    // if that is really its parent; it takes no messages.
+    let (_, _, html) = page(frame.clone()).await;
+    assert!(
+        html.contains("const parent = \"https://shop.example\";"),
+        "{html}"
+    );
+    assert!(html.contains("ancestors[0] === parent"), "{html}");
+    assert!(!html.contains("addEventListener(\"message\""), "{html}");
+    let (_, _, html) = page(format!("/frame/{show_id}?parent=javascript:alert(1)")).await;
+    assert!(
+        !html.contains("postMessage"),
+        "a bad parent gets no messages: {html}"
+    );
+    let (csp, referrer, _) = page(format!("/studio/{show_id}")).await;
+    assert_eq!(directive(&csp, "frame-ancestors"), "frame-ancestors 'none'");
+    assert_eq!(referrer, "no-referrer");
+
+    // The creator lists the shops that may embed them.
+    let me = app
+        .get("/api/v1/creators/me", Some(&token))
+        .await
+        .expect(200);
+    assert_eq!(me["embed_origins"], serde_json::Value::Null);
+    let set = app
+        .put(
+            "/api/v1/creators/me/embed-origins",
+            Some(&token),
+            serde_json::json!({"origins": ["https://Shop.Example/", "http://localhost:3000"]}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        set["embed_origins"],
+        serde_json::json!(["https://shop.example", "http://localhost:3000"])
+    );
+    for path in [frame.clone(), format!("/watch/{show_id}")] {
+        let (csp, _, _) = page(path).await;
+        assert_eq!(
+            directive(&csp, "frame-ancestors"),
+            "frame-ancestors 'self' https://shop.example http://localhost:3000"
+        );
+    }
+    let bad = app
+        .put(
+            "/api/v1/creators/me/embed-origins",
+            Some(&token),
+            serde_json::json!({"origins": ["shop.example"]}),
+        )
+        .await;
+    assert_eq!((bad.status.as_u16(), bad.code()), (422, "invalid_origins"));
+    let missing = app
+        .put(
+            "/api/v1/creators/me/embed-origins",
+            Some(&token),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(missing.code(), "missing_field");
+    let kept = app
+        .get("/api/v1/creators/me", Some(&token))
+        .await
+        .expect(200);
+    assert_eq!(
+        kept["embed_origins"], set["embed_origins"],
+        "a refusal changes nothing"
+    );
+    app.put(
+        "/api/v1/creators/me/embed-origins",
+        Some(&token),
+        serde_json::json!({"origins": null}),
+    )
+    .await
+    .expect(200);
+    let (csp, _, _) = page(frame).await;
+    assert_eq!(directive(&csp, "frame-ancestors"), "frame-ancestors *");
+    // The API too: nosniff and a referrer policy.
+    let res = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert!(res.headers().contains_key("referrer-policy"));
+}
+
+db_tests!(
+    pages_load_the_hashed_module_and_answer_503_until_built,
+    pages_carry_a_csp_and_the_creator_chooses_who_frames_them,
+);
