@@ -199,6 +199,31 @@ pub fn bytes_text(bytes: i64) -> String {
     }
 }
 
+/// A refund still owed to a buyer (the stats' `owed`), in words.
+pub fn owed_text(owed: &serde_json::Value) -> String {
+    let amount = crate::state::price_text(
+        owed["amount_cents"].as_i64().unwrap_or(0),
+        owed["currency"].as_str().unwrap_or("usd"),
+    );
+    let why = match owed["reason"].as_str() {
+        Some("unfilled") => " (paid after the item sold out)",
+        _ => "",
+    };
+    match owed["status"].as_str() {
+        Some("failed") => format!(
+            "Refund of {amount}{why}: Stripe refused it ({}). Settle it in Stripe's dashboard.",
+            owed["last_error"].as_str().unwrap_or("no reason given")
+        ),
+        _ => {
+            let tries = owed["attempts"].as_i64().unwrap_or(0);
+            format!(
+                "Refund of {amount}{why}: waiting for Stripe ({tries} {}); it will go through once Stripe answers.",
+                if tries == 1 { "try" } else { "tries" }
+            )
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,5 +318,21 @@ mod tests {
         assert!(bars(&[0, 0], 10.0, 10.0).is_empty());
         assert_eq!(bytes_text(812_001), "813 kB");
         assert_eq!(bytes_text(4_200_000), "4.2 MB");
+    }
+
+    #[test]
+    fn owed_refunds_read_as_what_happens_next() {
+        let pending = serde_json::json!({"amount_cents": 4900, "currency": "usd", "reason": "creator",
+            "status": "pending", "attempts": 3});
+        assert_eq!(
+            owed_text(&pending),
+            "Refund of $49.00: waiting for Stripe (3 tries); it will go through once Stripe answers."
+        );
+        let failed = serde_json::json!({"amount_cents": 500, "currency": "usd", "reason": "unfilled",
+            "status": "failed", "last_error": "charge_already_refunded"});
+        assert!(
+            owed_text(&failed)
+                .starts_with("Refund of $5.00 (paid after the item sold out): Stripe refused it")
+        );
     }
 }

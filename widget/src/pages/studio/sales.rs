@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use serde_json::Value;
 
 use super::{Ctx, Refresh, time_of_day};
-use crate::desk::bars;
+use crate::desk::{bars, owed_text};
 use crate::live::every;
 use crate::state::price_text;
 
@@ -76,6 +76,13 @@ pub fn Stats(ctx: Ctx) -> impl IntoView {
                 .collect::<Vec<_>>()
         })
     };
+    let owed = move || {
+        stats.with(|s| {
+            s.as_ref()
+                .and_then(|s| s["owed"].as_array().cloned())
+                .unwrap_or_default()
+        })
+    };
     let chart_label = move || {
         let units = series();
         format!(
@@ -103,6 +110,16 @@ pub fn Stats(ctx: Ctx) -> impl IntoView {
                 {tile("median seconds to checkout", "st-f-checkout", move || {
                     num("median_seconds_to_checkout").map_or("—".into(), |s| format!("{s:.1} s"))
                 })}
+            </div>
+            <div class="st-owed" role="region" aria-labelledby="st-owed-h" hidden=move || owed().is_empty()>
+                <h3 id="st-owed-h">"Still owed to buyers"</h3>
+                <ul>
+                    {move || owed().into_iter().map(|o| view! {
+                        <li class="st-owed-row" data-order=o["order_id"].as_str().unwrap_or_default().to_string()>
+                            {owed_text(&o)}
+                        </li>
+                    }).collect_view()}
+                </ul>
             </div>
             <figure class="st-chart">
                 <svg viewBox="0 0 300 64" preserveAspectRatio="none" role="img" aria-label=chart_label>
@@ -198,6 +215,8 @@ fn OrderRow(ctx: Ctx, order: Value, on_change: impl Fn() + Copy + 'static) -> im
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let refundable = status == "paid";
+    // Asked for while Stripe was down: owed, landing later.
+    let pending = RwSignal::new(false);
     let refund = {
         let id = id.clone();
         move |_| {
@@ -209,7 +228,12 @@ fn OrderRow(ctx: Ctx, order: Value, on_change: impl Fn() + Copy + 'static) -> im
             let path = format!("/api/v1/orders/{id}/refund");
             leptos::task::spawn_local(async move {
                 match ctx.call("POST", &path, None).await {
-                    Ok(_) => on_change(),
+                    Ok(answer) => {
+                        if answer["refund_pending"] == true {
+                            pending.set(true);
+                        }
+                        on_change()
+                    }
                     Err(e) => {
                         error.set(Some(e.message));
                         busy.set(false);
@@ -227,8 +251,8 @@ fn OrderRow(ctx: Ctx, order: Value, on_change: impl Fn() + Copy + 'static) -> im
             <span class=format!("st-badge st-s-{status}")>{status_text(&status).to_string()}</span>
             {refundable.then(|| view! {
                 <button type="button" class="st-refund" class:st-confirm=move || confirming.get()
-                    disabled=move || busy.get() on:click=refund>
-                    {move || if busy.get() { "Refunding…" } else if confirming.get() { "Confirm refund" } else { "Refund" }}
+                    disabled=move || busy.get() || pending.get() on:click=refund>
+                    {move || if pending.get() { "Refund pending" } else if busy.get() { "Refunding…" } else if confirming.get() { "Confirm refund" } else { "Refund" }}
                 </button>
             })}
             <span class="st-error" role="alert" hidden=move || error.with(Option::is_none)>
