@@ -37,5 +37,8 @@ bash "$ROOT/scripts/build_widget.sh"
 "$ROOT/target/release/dropcast-bench" widget
 ensure_npm "$ROOT/tests/browser"
 (cd "$ROOT/tests/browser" && DROPCAST_BIN="$ROOT/target/release/dropcast" node bench-first-stock.mjs)
+say "the widget: tap to Paid painted, through localstripe (the one started above)"
+(cd "$ROOT/tests/browser" && DROPCAST_BIN="$ROOT/target/release/dropcast" \
+    DROPCAST_TEST_STRIPE_URL="$LOCALSTRIPE_URL" node bench-tap-to-paid.mjs)
 "$ROOT/target/release/dropcast-bench" report
 say "BENCHMARKS.md rewritten"
