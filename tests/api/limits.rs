@@ -145,35 +145,27 @@ async fn orders_cards_and_reads_are_limited(db: Db) {
     .await;
     assert_limited(card).await;
 
-    let order =
-        |key: &str| json!({"product_id": product_id, "quantity": 1, "idempotency_key": key});
-    let mut first_id = String::new();
-    for key in ["a", "b"] {
-        let res = as_client(
-            &app,
-            Method::POST,
-            &orders,
-            "203.0.113.10",
-            Some(&buyer),
-            Some(order(key)),
-        )
-        .await;
-        assert_eq!(res.status(), 201);
-        let body: serde_json::Value = res.json().await.unwrap();
-        first_id = body["id"].as_str().unwrap().to_string();
-    }
-    assert_limited(
+    // Orders of one unit from the client 203.0.113.10, as `token`.
+    let place = async |token: &str, key: &str| {
+        let body = json!({"product_id": product_id, "quantity": 1, "idempotency_key": key});
         as_client(
             &app,
             Method::POST,
             &orders,
             "203.0.113.10",
-            Some(&buyer),
-            Some(order("c")),
+            Some(token),
+            Some(body),
         )
-        .await,
-    )
-    .await;
+        .await
+    };
+    let mut first_id = String::new();
+    for key in ["a", "b"] {
+        let res = place(&buyer, key).await;
+        assert_eq!(res.status(), 201);
+        let body: serde_json::Value = res.json().await.unwrap();
+        first_id = body["id"].as_str().unwrap().to_string();
+    }
+    assert_limited(place(&buyer, "c").await).await;
     assert_eq!(
         app.stock(&product_id).await,
         (8, 0, 2),
@@ -182,28 +174,8 @@ async fn orders_cards_and_reads_are_limited(db: Db) {
     // A second session from the same address has an allowance of its own,
     // but the address's (four, the refused third counted) runs out first.
     let second = app.buyer(crate::helpers::CARD_OK_2).await;
-    let res = as_client(
-        &app,
-        Method::POST,
-        &orders,
-        "203.0.113.10",
-        Some(&second),
-        Some(order("d")),
-    )
-    .await;
-    assert_eq!(res.status(), 201);
-    assert_limited(
-        as_client(
-            &app,
-            Method::POST,
-            &orders,
-            "203.0.113.10",
-            Some(&second),
-            Some(order("e")),
-        )
-        .await,
-    )
-    .await;
+    assert_eq!(place(&second, "d").await.status(), 201);
+    assert_limited(place(&second, "e").await).await;
 
     let read = format!("/api/v1/orders/{first_id}");
     for _ in 0..2 {
