@@ -243,6 +243,57 @@ async fn pay_once(db_url: &str, stripe_url: &str) -> Result<Value, Error> {
     }))
 }
 
+/// A localstripe of one whole-path run's own. localstripe slows down as it
+/// fills up (it scans what it holds), so runs that share one measure the
+/// order they ran in: each run gets a fresh one. Stopped when dropped.
+struct FreshStripe {
+    child: std::process::Child,
+    url: String,
+}
+
+impl FreshStripe {
+    /// `None` without the venv `scripts/` makes (then the shared one is used).
+    async fn start() -> Result<Option<FreshStripe>, Error> {
+        let root = crate::root();
+        let python = root.join(".dev/venv/bin/python");
+        if !python.exists() {
+            return Ok(None);
+        }
+        let port = crate::server::free_port()?;
+        let child = std::process::Command::new(python)
+            .arg(root.join("scripts/localstripe_server.py"))
+            .args(["--port", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let stripe = FreshStripe {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let client = reqwest::Client::new();
+        for _ in 0..200 {
+            let up = client
+                .get(format!("{}/v1/customers", stripe.url))
+                .basic_auth("sk_test_bench", Some(""))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if up {
+                return Ok(Some(stripe));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err("a fresh localstripe did not answer".into())
+    }
+}
+
+impl Drop for FreshStripe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The database URL for run `i` (a fresh SQLite file each; PostgreSQL's one
 /// database, a fresh show and product each).
 type DatabaseUrl = Box<dyn Fn(usize) -> String>;
@@ -296,6 +347,8 @@ pub async fn run(runs: usize, only: Option<&str>) -> Result<(), Error> {
         if let Some(stripe) = &stripe {
             let mut pay = Vec::new();
             for i in 0..runs.min(3) {
+                let fresh = FreshStripe::start().await?;
+                let stripe = fresh.as_ref().map_or(stripe.as_str(), |f| f.url.as_str());
                 let r = pay_once(&url(runs + i), stripe).await?;
                 eprintln!("whole path, {name}: {r}");
                 pay.push(r);

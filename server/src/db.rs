@@ -81,11 +81,12 @@ pub async fn connect(url: &str) -> Result<AnyPool, DbError> {
     let pool_options = if backend == Backend::Sqlite {
         pool_options.after_connect(|conn, _meta| {
             Box::pin(async move {
-                // WAL lets readers run beside the writer. FULL syncs the WAL
-                // at every commit, so what committed before a card is charged
-                // (the order and its PaymentIntent) survives power loss, not
-                // only a process crash as NORMAL would.
-                conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+                // WAL lets readers run beside the writer; NORMAL survives a
+                // process crash. The writes that must survive power loss —
+                // what commits before a card is charged — go through
+                // [`execute_durably`], which syncs the WAL (and so every
+                // commit before it) at its commit.
+                conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
                     .await?;
                 Ok(())
             })
@@ -139,6 +140,43 @@ fn prepare_sqlite(url: &str) -> Result<String, DbError> {
     } else {
         format!("{url}?mode=rwc")
     })
+}
+
+/// Runs one statement whose commit must survive power loss before the
+/// caller goes on (the PaymentIntent recorded before the charge, a refund
+/// owed). On SQLite it runs with `synchronous = FULL`, which syncs the WAL
+/// at its commit — and with it every transaction committed before, such as
+/// the order's hold. On PostgreSQL every commit is synchronous unless a
+/// transaction says otherwise, so it runs as it is.
+pub async fn execute_durably<'q>(
+    pool: &AnyPool,
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+) -> Result<sqlx::any::AnyQueryResult, sqlx::Error> {
+    if Backend::of_pool(pool) == Backend::Postgres {
+        return query.execute(pool).await;
+    }
+    let mut conn = pool.acquire().await?;
+    conn.execute("PRAGMA synchronous = FULL").await?;
+    let result = query.execute(&mut *conn).await;
+    // If this fails the connection stays FULL: slower, never less safe.
+    let _ = conn.execute("PRAGMA synchronous = NORMAL").await;
+    result
+}
+
+/// Asks PostgreSQL not to wait for this transaction's WAL flush: for moves
+/// made after the charge, which a crash may undo and the settlement of the
+/// order's PaymentIntent redoes (reconciliation, expiry, webhooks). A no-op
+/// on SQLite, whose commits do not sync by default.
+pub async fn commit_lazily(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+) -> Result<(), sqlx::Error> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT set_config('synchronous_commit', 'off', true)")
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Whether `err` is a unique-constraint violation (duplicate SKU, replayed key, …).

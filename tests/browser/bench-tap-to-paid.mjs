@@ -4,6 +4,8 @@
 // another origin with one script tag. The time runs from the click event
 // in the widget's frame to the first animation frame after the status
 // reads "Paid", both by the frame's own clock.
+// One buyer taps many times in a row, more than a session's order limit
+// allows: run it with DROPCAST_RATE_LIMITS=off (scripts/bench.sh does).
 // Writes target/bench/tap_to_paid.json; scripts/bench.sh runs it and
 // `dropcast-bench report` puts it in BENCHMARKS.md.
 import { mkdirSync, writeFileSync } from "node:fs";

@@ -118,7 +118,8 @@ pub struct NewRefund<'a> {
 
 pub async fn enqueue_refund(pool: &AnyPool, r: NewRefund<'_>) -> Result<Job, sqlx::Error> {
     let now = now_ms();
-    sqlx::query(
+    // Owed from here on, power loss or not: it is written before Stripe is asked.
+    let insert = sqlx::query(
         "INSERT INTO stripe_outbox (id, kind, order_id, show_id, payment_intent_id, amount_cents,
              reason, idempotency_key, status, next_attempt_at_ms, created_at_ms, updated_at_ms)
          VALUES ($1, 'refund', $2, $3, $4, $5, $6, $7, 'pending', $8, $8, $8)
@@ -131,9 +132,8 @@ pub async fn enqueue_refund(pool: &AnyPool, r: NewRefund<'_>) -> Result<Job, sql
     .bind(r.amount_cents)
     .bind(r.reason.as_str())
     .bind(r.idempotency_key)
-    .bind(now)
-    .execute(pool)
-    .await?;
+    .bind(now);
+    crate::db::execute_durably(pool, insert).await?;
     sqlx::query_as(concat!(
         "SELECT ",
         job_columns!(),
