@@ -95,8 +95,10 @@ stop_postgres() {
     "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
 }
 
-# ensure_localstripe: localstripe (PyPI) in a private venv under .dev/.
+# ensure_localstripe: localstripe (PyPI) in a private venv under .dev/,
+# with aiosmtpd (PyPI), the real SMTP server the mail tests send to.
 LOCALSTRIPE_VERSION=1.15.10
+AIOSMTPD_VERSION=1.4.6
 ensure_localstripe() {
     local venv="$ROOT/.dev/venv"
     if [ ! -x "$venv/bin/python" ]; then
@@ -105,6 +107,10 @@ ensure_localstripe() {
     if ! "$venv/bin/python" -c "import localstripe" 2>/dev/null; then
         say "installing localstripe $LOCALSTRIPE_VERSION (PyPI) into .dev/venv"
         "$venv/bin/pip" install -q "localstripe==$LOCALSTRIPE_VERSION"
+    fi
+    if ! "$venv/bin/python" -c "import aiosmtpd" 2>/dev/null; then
+        say "installing aiosmtpd $AIOSMTPD_VERSION (PyPI) into .dev/venv"
+        "$venv/bin/pip" install -q "aiosmtpd==$AIOSMTPD_VERSION"
     fi
     LOCALSTRIPE_PY="$venv/bin/python"
 }

@@ -7,6 +7,8 @@ Changes from `localstripe --port N`:
   clobbered by a second instance; with `--state FILE` it keeps it in FILE
   instead (loaded at start, written on every change), so a test can stop
   it and start it again as an outage of Stripe that loses nothing;
+- its PaymentIntents take `shipping` (name and address), as Stripe's do;
+  localstripe refuses the field (its Customers already keep one);
 - its Stripe.js stand-in gains `createPaymentMethod({type: "card", card})`,
   which it lacks (a no-op there): the widget saves cards the way Stripe.js
   does, and the stand-in creates the PaymentMethod from its fake card
@@ -46,6 +48,26 @@ if args.state:
 else:
     resources.Store.dump_to_disk = lambda self: None
 resources.Store.try_load_from_disk = lambda self: None
+
+SHIPPING_ADDRESS_KEYS = {"line1", "line2", "city", "state", "postal_code", "country"}
+_intent_init = resources.PaymentIntent.__init__
+
+
+def _intent_init_with_shipping(self, shipping=None, **kwargs):
+    if shipping is not None:
+        address = shipping.get("address") if isinstance(shipping, dict) else None
+        if (
+            not isinstance(shipping.get("name"), str)
+            or not isinstance(address, dict)
+            or not set(address).issubset(SHIPPING_ADDRESS_KEYS)
+            or not all(isinstance(v, str) for v in address.values())
+        ):
+            raise UserError(400, "Bad request: shipping")
+    _intent_init(self, **kwargs)
+    self.shipping = shipping
+
+
+resources.PaymentIntent.__init__ = _intent_init_with_shipping
 
 CREATE_PAYMENT_METHOD = """
 ;(function () {

@@ -50,6 +50,8 @@ async fn hold_once(url: &str) -> Result<Value, Error> {
             stock: HOLD_UNITS,
             max_per_buyer: Some(1),
             image_url: None,
+            fulfilment: wire::Fulfilment::Shipping,
+            shipping_cents: 0,
         },
     )
     .await?;
@@ -166,7 +168,11 @@ async fn pay_once(db_url: &str, stripe_url: &str) -> Result<Value, Error> {
             let saved = client
                 .put(format!("{api_base}/api/v1/viewers/me/payment-method"))
                 .bearer_auth(&token)
-                .json(&json!({"email": "buyer@example.com", "payment_method": "pm_card_visa"}))
+                .json(
+                    &json!({"email": "buyer@example.com", "payment_method": "pm_card_visa",
+                    "shipping": {"name": "Ada Lovelace", "line1": "12 St James's Square",
+                                 "city": "London", "postal_code": "SW1Y 4JH", "country": "GB"}}),
+                )
                 .send()
                 .await
                 .ok()?;

@@ -45,6 +45,8 @@ pub enum Placed {
     KeyReused,
     /// The buyer has saved no card yet.
     NoPaymentMethod,
+    /// The product ships and the buyer has given no address.
+    NoShippingAddress,
     /// The buyer's session is gone.
     UnknownViewer,
     /// The card was declined; the stock went back.
@@ -213,6 +215,21 @@ impl Checkout {
             idempotency_key,
             ..
         } = req;
+        let Some(product) = crate::store::get_product(&self.pool, &show.id, product_id)
+            .await?
+            .filter(|p| p.archived_at_ms.is_none())
+        else {
+            return Ok(Placed::NoSuchProduct);
+        };
+        let shipping = viewer.shipping();
+        let ships_to = match (product.ships(), &shipping) {
+            (false, _) => None,
+            (true, Some(address)) => Some(address),
+            (true, None) => return Ok(Placed::NoShippingAddress),
+        };
+        let Some(email) = viewer.email.as_deref() else {
+            return Ok(Placed::NoPaymentMethod);
+        };
         let order_id = crate::domain::ids::new_id("ord");
         let held = orders::hold(
             &self.pool,
@@ -246,6 +263,32 @@ impl Checkout {
             orders::Hold::Closed(window) => return Ok(Placed::Closed(window)),
         };
         self.publish_product(&product);
+        let order = match ships_to {
+            None => order,
+            Some(address) => {
+                let assigned = crate::store::shipments::assign(
+                    &self.pool,
+                    crate::store::shipments::Assignment {
+                        order_id: &order.id,
+                        show_id: &show.id,
+                        viewer_id: &viewer.id,
+                        email,
+                        address,
+                        flat_cents: show.shipping_flat_cents,
+                    },
+                )
+                .await;
+                match assigned {
+                    Ok(Some(order)) => order,
+                    // Released meanwhile (it cannot be: this process owns it).
+                    Ok(None) => return Ok(Placed::PaymentsDown),
+                    Err(e) => {
+                        self.release(&order.id, Some("shipping_unassigned")).await?;
+                        return Err(e);
+                    }
+                }
+            }
+        };
 
         let request = IntentRequest {
             order_id: &order.id,
@@ -254,6 +297,7 @@ impl Checkout {
             currency: &order.currency,
             customer,
             payment_method,
+            shipping: ships_to,
         };
         let intent = match stripe.create_intent(request).await {
             Ok(intent) => intent,
@@ -584,13 +628,95 @@ impl Checkout {
         }
     }
 
-    /// Refunds a paid order and restocks it. The refund is a row of the
-    /// Stripe outbox first, then tried at once: if Stripe cannot be reached
-    /// it stays owed and the outbox worker lands it later, across restarts.
-    pub async fn refund(&self, order: &OrderRow) -> Result<Refunded, sqlx::Error> {
+    /// Refunds a paid order: in full (what is left of it) with its units
+    /// back in stock, or `amount_cents` of it with nothing restocked. The
+    /// refund is a row of the Stripe outbox first, then tried at once: if
+    /// Stripe cannot be reached it stays owed and the outbox worker lands it
+    /// later, across restarts.
+    pub async fn refund(
+        &self,
+        order: &OrderRow,
+        amount_cents: Option<i64>,
+    ) -> Result<Refunded, sqlx::Error> {
         if order.status != OrderStatus::Paid {
             return Ok(Refunded::NotRefundable(order.status));
         }
+        let committed = outbox::committed_refunds(&self.pool, &order.id).await?;
+        let left = order.amount_cents - committed;
+        let (amount, reason, key) = match amount_cents {
+            Some(amount) if amount > left => {
+                return Ok(Refunded::TooMuch { left });
+            }
+            Some(amount) if amount < left => (
+                Some(amount),
+                RefundReason::Partial,
+                format!("dropcast-order-{}-partial-{committed}-{amount}", order.id),
+            ),
+            // The whole of what is left.
+            _ if committed == 0 => (
+                None,
+                RefundReason::Creator,
+                format!("dropcast-order-{}-refund", order.id),
+            ),
+            _ => (
+                Some(left),
+                RefundReason::Creator,
+                format!("dropcast-order-{}-refund-rest-{committed}", order.id),
+            ),
+        };
+        if left <= 0 {
+            return Ok(Refunded::TooMuch { left: 0 });
+        }
+        self.queue_refund(order, amount, reason, &key).await
+    }
+
+    /// Cancels a paid order whose parcel has not shipped: refunded and
+    /// restocked. If the rest of its parcel still ships, the shipping it
+    /// carried is kept (that parcel still goes out); the last order of a
+    /// parcel gives it back.
+    pub async fn cancel(&self, order: &OrderRow) -> Result<Refunded, sqlx::Error> {
+        if order.status != OrderStatus::Paid {
+            return Ok(Refunded::NotRefundable(order.status));
+        }
+        let mut keep_shipping = false;
+        if let Some(shipment_id) = &order.shipment_id {
+            let shipment = crate::store::shipments::get(&self.pool, shipment_id).await?;
+            if shipment
+                .is_some_and(|s| s.status == crate::store::shipments::ShipmentStatus::Shipped)
+            {
+                return Ok(Refunded::AlreadyShipped);
+            }
+            keep_shipping = order.shipping_cents > 0
+                && crate::store::shipments::others_paid(&self.pool, shipment_id, &order.id).await?;
+        }
+        let committed = outbox::committed_refunds(&self.pool, &order.id).await?;
+        let kept = if keep_shipping {
+            order.shipping_cents
+        } else {
+            0
+        };
+        let give_back = order.amount_cents - committed - kept;
+        if give_back <= 0 {
+            // Nothing left to give back: only the units return.
+            self.restock_refunded(&order.id).await?;
+            let now = orders::get_order(&self.pool, &order.id)
+                .await?
+                .unwrap_or_else(|| order.clone());
+            return Ok(Refunded::Done(now));
+        }
+        let amount = (give_back != order.amount_cents).then_some(give_back);
+        let key = format!("dropcast-order-{}-cancel", order.id);
+        self.queue_refund(order, amount, RefundReason::Cancel, &key)
+            .await
+    }
+
+    async fn queue_refund(
+        &self,
+        order: &OrderRow,
+        amount_cents: Option<i64>,
+        reason: RefundReason,
+        key: &str,
+    ) -> Result<Refunded, sqlx::Error> {
         let Some(intent_id) = &order.payment_intent_id else {
             return Ok(Refunded::Refused("the order has no payment".into()));
         };
@@ -600,9 +726,9 @@ impl Checkout {
                 order_id: &order.id,
                 show_id: &order.show_id,
                 payment_intent_id: intent_id,
-                amount_cents: None,
-                reason: RefundReason::Creator,
-                idempotency_key: &format!("dropcast-order-{}-refund", order.id),
+                amount_cents,
+                reason,
+                idempotency_key: key,
             },
         )
         .await?;
@@ -611,8 +737,14 @@ impl Checkout {
         }
         let outcome = match outbox::claim(&self.pool, &job.id, &self.node.instance_id).await? {
             Some(job) => self.run_job(&job).await?,
-            // Another attempt holds it right now.
-            None => JobOutcome::Retry,
+            // Another attempt holds it right now, or it is done already.
+            None => match outbox::get_job(&self.pool, &job.id)
+                .await?
+                .map(|j| j.status)
+            {
+                Some(JobStatus::Done) => JobOutcome::Done,
+                _ => JobOutcome::Retry,
+            },
         };
         let now = orders::get_order(&self.pool, &order.id)
             .await?
@@ -665,12 +797,16 @@ impl Checkout {
         {
             Ok(refund_id) => {
                 match job.reason {
-                    RefundReason::Creator => self.restock_refunded(&job.order_id).await?,
+                    RefundReason::Creator | RefundReason::Cancel => {
+                        self.restock_refunded(&job.order_id).await?
+                    }
                     RefundReason::Unfilled => {
                         orders::mark_refunded_unfilled(&self.pool, &job.order_id).await?
                     }
+                    RefundReason::Partial => {}
                 }
-                outbox::mark_done(&self.pool, &job.id, &refund_id).await?;
+                outbox::mark_done(&self.pool, job, &refund_id).await?;
+                self.moved(&job.order_id);
                 tracing::info!(order = %job.order_id, refund = %refund_id, attempts = job.attempts, "refund landed");
                 Ok(JobOutcome::Done)
             }
@@ -712,6 +848,10 @@ pub enum Refunded {
     Refused(String),
     /// Only paid orders can be refunded.
     NotRefundable(OrderStatus),
+    /// More than is left of the payment was asked for.
+    TooMuch { left: i64 },
+    /// Its parcel has shipped: it can be refunded, not cancelled.
+    AlreadyShipped,
 }
 
 /// What one attempt at an outbox job came to.

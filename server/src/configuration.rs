@@ -82,6 +82,12 @@ pub struct Settings {
     /// `manifest.json`): `DROPCAST_ASSETS_DIR`, by default `target/widget/dist`
     /// of the source tree the binary was built from.
     pub assets_dir: PathBuf,
+    /// Where mail goes (`DROPCAST_SMTP_URL`); `None`: no mail is sent, and
+    /// the server says so at start and logs where each letter would go.
+    pub smtp_url: Option<String>,
+    /// The sender of every letter (`DROPCAST_MAIL_FROM`); `None`:
+    /// `Dropcast <no-reply@HOST>` with the public URL's host.
+    pub mail_from: Option<String>,
     /// Test hook for crash tests (`DROPCAST_TEST_PAUSE=before_confirm:MS` or
     /// `after_confirm:MS`): checkout waits there so a test can kill the process.
     pub test_pause: Option<TestPause>,
@@ -234,6 +240,8 @@ impl Settings {
             ),
         };
         let metrics_token = get("DROPCAST_METRICS_TOKEN");
+        let smtp_url = get("DROPCAST_SMTP_URL");
+        let mail_from = get("DROPCAST_MAIL_FROM");
         let rate_limits = crate::limits::RateLimitSettings::parse(
             &get("DROPCAST_RATE_LIMITS").unwrap_or_else(|| "default".into()),
         )
@@ -275,6 +283,8 @@ impl Settings {
             PathBuf::from,
         );
         Ok(Settings {
+            smtp_url,
+            mail_from,
             assets_dir,
             stripe,
             hold_seconds,

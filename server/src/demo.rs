@@ -43,12 +43,28 @@ pub async fn seed(pool: &AnyPool) -> Result<Seeded, sqlx::Error> {
     let show =
         store::insert_show(pool, &new_id("shw"), &creator_id, SHOW, &new_secret("live")).await?;
     let products = [
-        ("HOODIE-BLK", "Heavyweight hoodie, black", 6500, 25, Some(2)),
-        ("CAP-SAND", "Six-panel cap, sand", 2800, 40, None),
-        ("SNKR-LTD-42", "Limited runner, size 42", 18000, 5, Some(1)),
+        // (sku, title, price, stock, per buyer, shipping or None for digital)
+        (
+            "HOODIE-BLK",
+            "Heavyweight hoodie, black",
+            6500,
+            25,
+            Some(2),
+            Some(800),
+        ),
+        ("CAP-SAND", "Six-panel cap, sand", 2800, 40, None, Some(500)),
+        (
+            "SNKR-LTD-42",
+            "Limited runner, size 42",
+            18000,
+            5,
+            Some(1),
+            Some(1200),
+        ),
+        ("LOOKBOOK-PDF", "Drop lookbook (PDF)", 900, 500, None, None),
     ];
     let mut first = None;
-    for (sku, title, price_cents, stock, max_per_buyer) in products {
+    for (sku, title, price_cents, stock, max_per_buyer, shipping) in products {
         let id = new_id("prd");
         let row = store::insert_product(
             pool,
@@ -62,6 +78,11 @@ pub async fn seed(pool: &AnyPool) -> Result<Seeded, sqlx::Error> {
                 stock,
                 max_per_buyer,
                 image_url: None,
+                fulfilment: match shipping {
+                    Some(_) => wire::Fulfilment::Shipping,
+                    None => wire::Fulfilment::Digital,
+                },
+                shipping_cents: shipping.unwrap_or(0),
             },
         )
         .await?;

@@ -85,6 +85,30 @@ impl JsonObject {
         }
     }
 
+    /// A field of a patch: absent (`None`: leave it), null (`Some(None)`:
+    /// clear it) or a value.
+    pub fn patch<T: FromJson>(
+        &mut self,
+        field: &'static str,
+    ) -> Result<Option<Option<T>>, ApiError> {
+        match self.fields.remove(field) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(value) => parse_field(field, &value).map(|v| Some(Some(v))),
+        }
+    }
+
+    /// A field as raw JSON (absent or null: `None`), for values whose
+    /// refusals name a field inside them (an address).
+    pub fn raw(&mut self, field: &'static str) -> Option<Value> {
+        self.fields.remove(field).filter(|v| !v.is_null())
+    }
+
+    /// The body as a whole, for a route whose body is one value (an address).
+    pub fn into_value(self) -> Value {
+        Value::Object(self.fields)
+    }
+
     /// Ends parsing: any field not taken is unknown to the route.
     pub fn finish(self) -> Result<(), ApiError> {
         match self.fields.keys().next() {

@@ -24,6 +24,8 @@
 //! - [`replay`]: the replay buffer's record store (media ingest → database).
 //! - [`clips`]: clip exports — picking segments, the worker pool.
 //! - [`checkout`]: orders: stock holds, payment, settlement, expiry, reconciliation.
+//! - [`notices`]: the buyer's mail (confirmation, shipping, refund), signed
+//!   order links, and the worker that sends what `mail_jobs` owes.
 //! - [`routes`]: one module a resource.
 //! - [`cors`]: cross-origin calls for the embedded widget.
 //! - [`telemetry`]: tracing, request ids and Prometheus metrics.
@@ -42,6 +44,7 @@ pub mod input;
 pub mod limits;
 pub mod live;
 pub mod node;
+pub mod notices;
 pub mod payments;
 pub mod replay;
 pub mod routes;

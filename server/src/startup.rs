@@ -39,6 +39,8 @@ pub enum StartupError {
     Stripe(String),
     #[error("media: {0}")]
     Media(String),
+    #[error("mail: {0}")]
+    Mail(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -130,6 +132,34 @@ impl Application {
         )
         .await
         .map_err(|e| StartupError::Media(format!("cannot open the clip queue: {e}")))?;
+        let links = crate::notices::OrderLinks::load(&pool, &settings.public_base())
+            .await
+            .map_err(DbError::Query)?;
+        let mailer = match &settings.smtp_url {
+            Some(url) => {
+                let from = settings
+                    .mail_from
+                    .clone()
+                    .unwrap_or_else(|| format!("Dropcast <no-reply@{}>", settings.public_host()));
+                let mailer =
+                    mail::Mailer::new(url, &from).map_err(|e| StartupError::Mail(e.to_string()))?;
+                tracing::info!(server = %mailer.server, "mail goes through this SMTP server");
+                Some(mailer)
+            }
+            None => {
+                tracing::warn!(
+                    "DROPCAST_SMTP_URL is not set: no mail is sent to buyers; each letter is logged with where it would go"
+                );
+                None
+            }
+        };
+        tokio::spawn(crate::notices::run_mail(
+            pool.clone(),
+            mailer,
+            links.clone(),
+            node.instance_id.clone(),
+            shutdown.clone(),
+        ));
         let assets = crate::routes::pages::Manifest::load(&settings.assets_dir);
         if assets.is_none() {
             tracing::warn!(dir = %settings.assets_dir.display(), "pages not built (scripts/build_widget.sh): they answer 503");
@@ -146,6 +176,7 @@ impl Application {
             metrics,
             ingest,
             clips,
+            links,
             shutdown,
         });
         // Settle what a previous process left in flight, then keep ending

@@ -36,6 +36,8 @@ pub struct AppState {
     pub assets: Option<crate::routes::pages::Manifest>,
     /// Clip export workers, woken when a clip is queued.
     pub clips: crate::clips::ClipWorkers,
+    /// Signs the links in buyers' mail that open their order page.
+    pub links: crate::notices::OrderLinks,
     /// Cancelled at shutdown; long-lived tasks (live sockets) watch it.
     pub shutdown: CancellationToken,
 }

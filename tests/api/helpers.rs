@@ -118,6 +118,108 @@ impl PrivateStripe {
     }
 }
 
+/// A real SMTP server of the test's own (aiosmtpd, from PyPI, run by
+/// `tests/smtp_sink.py`), which it can stop and start again on the same
+/// port (an outage). Each message it accepts is a JSON file in its dir,
+/// parsed as a mail client would (subject, Reply-To, plain text, HTML).
+pub struct SmtpSink {
+    pub url: String,
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<tokio::process::Child>,
+}
+
+impl SmtpSink {
+    pub async fn start() -> SmtpSink {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut sink = SmtpSink {
+            url: format!("smtp://127.0.0.1:{port}"),
+            port,
+            dir: tempfile::tempdir().expect("temp dir"),
+            child: None,
+        };
+        sink.resume().await;
+        sink
+    }
+
+    /// Stops it: connections are refused until [`SmtpSink::resume`].
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+        }
+    }
+
+    /// Starts it (again) and waits until it takes connections.
+    pub async fn resume(&mut self) {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let python = format!("{root}/.dev/venv/bin/python");
+        let child = tokio::process::Command::new(&python)
+            .arg(format!("{root}/tests/smtp_sink.py"))
+            .args(["--port", &self.port.to_string()])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{python} starts aiosmtpd ({e}); run scripts/test.sh"));
+        self.child = Some(child);
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the SMTP sink did not take connections");
+    }
+
+    /// Every message received so far, oldest first.
+    pub fn messages(&self) -> Vec<Value> {
+        let mut names: Vec<_> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+            .collect()
+    }
+
+    /// Messages whose subject contains `needle`, once there are at least
+    /// `n` of them (waiting up to `within`); whatever there is then.
+    pub async fn wait_for(&self, needle: &str, n: usize, within: Duration) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let found: Vec<Value> = self
+                .messages()
+                .into_iter()
+                .filter(|m| m["subject"].as_str().is_some_and(|s| s.contains(needle)))
+                .collect();
+            if found.len() >= n || tokio::time::Instant::now() >= deadline {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// The address test buyers ship to.
+pub fn london() -> Value {
+    json!({"name": "Ada Lovelace", "line1": "12 St James's Square", "city": "London",
+           "postal_code": "SW1Y 4JH", "country": "GB"})
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Db {
     Sqlite,
@@ -453,7 +555,8 @@ impl TestApp {
             .await
     }
 
-    /// A viewer who saved the card `number` with `email`.
+    /// A viewer who saved the card `number` with `email`, and the London
+    /// address for parcels (test products ship unless made digital).
     pub async fn buyer_with(&self, number: &str, email: &str) -> String {
         let token = self.viewer().await;
         let pm = self.payment_method(number).await;
@@ -461,7 +564,7 @@ impl TestApp {
             .put(
                 "/api/v1/viewers/me/payment-method",
                 Some(&token),
-                json!({"email": email, "payment_method": pm}),
+                json!({"email": email, "payment_method": pm, "shipping": london()}),
             )
             .await
             .expect(200);

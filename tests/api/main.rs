@@ -16,6 +16,7 @@ mod pages;
 mod products;
 mod recovery;
 mod sessions;
+mod shipping;
 mod shows;
 mod trust;
 mod webhooks;

@@ -181,7 +181,8 @@ async fn setup(server: &Server) -> (String, String, String, String) {
             Method::PUT,
             "/api/v1/viewers/me/payment-method",
             &buyer,
-            json!({"email": "crash@example.com", "payment_method": pm["id"]}),
+            json!({"email": "crash@example.com", "payment_method": pm["id"],
+                   "shipping": crate::helpers::london()}),
         )
         .await;
     (

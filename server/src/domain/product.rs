@@ -46,6 +46,36 @@ impl FromJson for PriceCents {
     }
 }
 
+/// A shipping price in minor units: 0 (free) up to a price's maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShippingCents(i64);
+
+impl ShippingCents {
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl FromJson for ShippingCents {
+    fn from_json(value: &Value) -> Result<Self, String> {
+        integer_in(value, 0..=PriceCents::MAX).map(ShippingCents)
+    }
+}
+
+/// `"shipping"` or `"digital"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FulfilmentField(pub wire::Fulfilment);
+
+impl FromJson for FulfilmentField {
+    fn from_json(value: &Value) -> Result<Self, String> {
+        value
+            .as_str()
+            .and_then(wire::Fulfilment::parse)
+            .map(FulfilmentField)
+            .ok_or_else(|| "must be \"shipping\" or \"digital\"".into())
+    }
+}
+
 /// ISO 4217 codes in use, lowercase as Stripe wants them.
 const ISO_4217: &[&str] = &[
     "aed", "afn", "all", "amd", "ang", "aoa", "ars", "aud", "awg", "azn", "bam", "bbd", "bdt",

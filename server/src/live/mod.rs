@@ -181,6 +181,8 @@ mod tests {
                 stock: 0,
                 max_per_buyer: None,
                 image_url: None,
+                fulfilment: wire::Fulfilment::Shipping,
+                shipping_cents: 0,
             },
         )
         .await

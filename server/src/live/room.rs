@@ -595,6 +595,9 @@ mod tests {
             sold: 0,
             max_per_buyer: None,
             image_url: None,
+            fulfilment: wire::Fulfilment::Shipping,
+            shipping_cents: 0,
+            archived: false,
         }
     }
 

@@ -102,6 +102,49 @@ struct CreateIntentForm<'a> {
     payment_method: &'a str,
     payment_method_types: [&'a str; 1],
     metadata: IntentMetadata<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shipping: Option<StripeShipping<'a>>,
+}
+
+/// Stripe's `shipping` (on a Customer and a PaymentIntent).
+#[derive(Serialize)]
+struct StripeShipping<'a> {
+    name: &'a str,
+    address: StripeAddress<'a>,
+}
+
+#[derive(Serialize)]
+struct StripeAddress<'a> {
+    line1: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line2: Option<&'a str>,
+    city: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<&'a str>,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    postal_code: &'a str,
+    country: &'a str,
+}
+
+impl<'a> StripeShipping<'a> {
+    fn of(a: &'a wire::Address) -> Self {
+        StripeShipping {
+            name: &a.name,
+            address: StripeAddress {
+                line1: &a.line1,
+                line2: a.line2.as_deref(),
+                city: &a.city,
+                state: a.region.as_deref(),
+                postal_code: &a.postal_code,
+                country: &a.country,
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct CustomerShippingForm<'a> {
+    shipping: StripeShipping<'a>,
 }
 
 #[derive(Serialize)]
@@ -118,6 +161,8 @@ pub struct IntentRequest<'a> {
     pub currency: &'a str,
     pub customer: &'a str,
     pub payment_method: &'a str,
+    /// Where the parcel goes; none for digital products.
+    pub shipping: Option<&'a wire::Address>,
 }
 
 /// The Stripe calls checkout makes.
@@ -168,6 +213,20 @@ impl Stripe {
         string_field(&v, "id")
     }
 
+    /// Keeps the buyer's shipping address on their Customer (`shipping`).
+    pub async fn set_customer_shipping(
+        &self,
+        customer: &str,
+        address: &wire::Address,
+    ) -> Result<(), StripeError> {
+        let form = CustomerShippingForm {
+            shipping: StripeShipping::of(address),
+        };
+        let req =
+            RequestBuilder::new(StripeMethod::Post, format!("/customers/{customer}")).form(&form);
+        self.send(req, None).await.map(|_| ())
+    }
+
     /// Attaches a PaymentMethod (made by Stripe.js) to the customer; returns its card.
     pub async fn attach_payment_method(
         &self,
@@ -204,6 +263,7 @@ impl Stripe {
                 order_id: r.order_id,
                 show_id: r.show_id,
             },
+            shipping: r.shipping.map(StripeShipping::of),
         };
         let req = RequestBuilder::new(StripeMethod::Post, "/payment_intents").form(&form);
         let v = self

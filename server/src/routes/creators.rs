@@ -26,8 +26,12 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let name: Name = body.required("name")?;
+    let email: Option<crate::routes::viewers::Email> = body.optional("email")?;
     body.finish()?;
     let created = create_creator(&state.pool, &name).await?;
+    if let Some(email) = &email {
+        store::set_creator_email(&state.pool, &created.id, Some(&email.0)).await?;
+    }
     Ok(HttpResponse::Created().json(created))
 }
 
@@ -52,7 +56,29 @@ fn me_view(c: &store::CreatorRow) -> serde_json::Value {
         .embed_origins
         .as_deref()
         .and_then(|j| serde_json::from_str(j).ok());
-    serde_json::json!({"id": c.id, "name": c.name, "embed_origins": origins})
+    serde_json::json!({"id": c.id, "name": c.name, "embed_origins": origins, "email": c.email})
+}
+
+/// `PATCH /api/v1/creators/me` (creator) `{"email": ADDRESS | null}`: the
+/// `Reply-To` of the mail the creator's buyers get.
+pub async fn update_me(
+    state: web::Data<AppState>,
+    caller: Caller,
+    mut body: JsonObject,
+) -> Result<HttpResponse, ApiError> {
+    let creator_id = caller.require_creator()?;
+    let email: Option<crate::routes::viewers::Email> = body.nullable("email")?;
+    body.finish()?;
+    store::set_creator_email(
+        &state.pool,
+        creator_id,
+        email.as_ref().map(|e| e.0.as_str()),
+    )
+    .await?;
+    let creator = store::get_creator(&state.pool, creator_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("invalid_token", "this creator no longer exists"))?;
+    Ok(HttpResponse::Ok().json(me_view(&creator)))
 }
 
 /// `GET /api/v1/creators/me` (creator) → `{"id","name","embed_origins"}`.

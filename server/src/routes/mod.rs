@@ -16,6 +16,7 @@ pub mod orders;
 pub mod pages;
 pub mod products;
 pub mod replay;
+pub mod shipments;
 pub mod shows;
 pub mod stats;
 pub mod stripe_webhook;
@@ -43,10 +44,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/studio/{show}").route(get().to(pages::studio)))
         .service(resource("/embed.js").route(get().to(pages::embed)))
         .service(resource("/frame/{show}").route(get().to(pages::frame)))
+        .service(resource("/order/{order}").route(get().to(pages::order)))
         .service(
             web::scope("/api/v1")
                 .service(resource("/creators").route(post().to(creators::create)))
-                .service(resource("/creators/me").route(get().to(creators::me)))
+                .service(
+                    resource("/creators/me")
+                        .route(get().to(creators::me))
+                        .route(patch().to(creators::update_me)),
+                )
                 .service(resource("/creators/me/token").route(post().to(creators::rotate_token)))
                 .service(
                     resource("/creators/me/embed-origins")
@@ -57,7 +63,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(post().to(shows::create))
                         .route(get().to(shows::list_mine)),
                 )
-                .service(resource("/shows/{show}").route(get().to(shows::get)))
+                .service(
+                    resource("/shows/{show}")
+                        .route(get().to(shows::get))
+                        .route(patch().to(shows::update))
+                        .route(delete().to(shows::delete)),
+                )
+                .service(resource("/shows/{show}/shipments").route(get().to(shipments::list)))
+                .service(resource("/shows/{show}/shipments.csv").route(get().to(shipments::csv)))
+                .service(
+                    resource("/shows/{show}/shipments/tracking")
+                        .route(post().to(shipments::import_tracking)),
+                )
+                .service(resource("/shipments/{shipment}/ship").route(post().to(shipments::ship)))
                 .service(resource("/shows/{show}/pin").route(put().to(shows::pin)))
                 .service(resource("/shows/{show}/products").route(post().to(products::create)))
                 .service(
@@ -93,6 +111,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     resource("/viewers/me/payment-method")
                         .route(put().to(viewers::save_payment_method)),
                 )
+                .service(resource("/viewers/me/shipping").route(put().to(viewers::save_shipping)))
                 .service(
                     resource("/shows/{show}/orders")
                         .route(post().to(orders::create))
@@ -112,6 +131,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/clips/{clip}/file").route(get().to(clips::file)))
                 .service(resource("/orders/{order}").route(get().to(orders::get)))
                 .service(resource("/orders/{order}/refund").route(post().to(orders::refund)))
+                .service(resource("/orders/{order}/cancel").route(post().to(orders::cancel)))
+                .service(resource("/orders/{order}/receipt").route(get().to(orders::receipt)))
                 .service(resource("/stripe/webhook").route(post().to(stripe_webhook::receive))),
         );
 }

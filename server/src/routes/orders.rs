@@ -55,8 +55,17 @@ pub struct OrderView {
     status: OrderStatus,
     product_id: String,
     quantity: i64,
+    /// `items_cents + shipping_cents`: what the card was charged.
     amount_cents: i64,
+    items_cents: i64,
+    /// The part of its parcel's shipping this order carries.
+    shipping_cents: i64,
     currency: String,
+    /// The address as ordered; none for digital products.
+    shipping: Option<wire::Address>,
+    shipment_id: Option<String>,
+    /// Given back so far.
+    refunded_cents: i64,
     /// For Stripe.js to finish 3-D Secure; only while `requires_action`.
     #[serde(skip_serializing_if = "Option::is_none")]
     client_secret: Option<String>,
@@ -70,10 +79,17 @@ pub struct OrderView {
 
 impl From<OrderRow> for OrderView {
     fn from(o: OrderRow) -> Self {
+        let shipping = o.shipping();
+        let items_cents = o.items_cents();
         let client_secret = (o.status == OrderStatus::RequiresAction)
             .then_some(o.client_secret)
             .flatten();
         OrderView {
+            items_cents,
+            shipping_cents: o.shipping_cents,
+            shipping,
+            shipment_id: o.shipment_id,
+            refunded_cents: o.refunded_cents,
             id: o.id,
             show_id: o.show_id,
             status: o.status,
@@ -139,6 +155,10 @@ pub async fn create(
         Placed::NoPaymentMethod => Err(ApiError::bad_request(
             "no_payment_method",
             "save a card first: PUT /api/v1/viewers/me/payment-method",
+        )),
+        Placed::NoShippingAddress => Err(ApiError::bad_request(
+            "no_shipping_address",
+            "this product ships: give an address first (PUT /api/v1/viewers/me/shipping)",
         )),
         Placed::UnknownViewer => Err(ApiError::unauthorized(
             "invalid_token",
@@ -281,17 +301,21 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "orders": orders })))
 }
 
-/// `POST /api/v1/orders/{order}/refund` (the show's creator): refunds through
-/// Stripe and puts the units back in stock.
-pub async fn refund(
-    state: web::Data<AppState>,
-    caller: Caller,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    caller.require_creator()?;
-    let order = visible_order(&state, &caller, &path).await?;
-    stripe_of(&state)?;
-    match state.checkout.refund(&order).await? {
+/// A partial refund's amount: a positive number of minor units.
+struct RefundAmount(i64);
+
+impl FromJson for RefundAmount {
+    fn from_json(value: &serde_json::Value) -> Result<Self, String> {
+        integer_in(
+            value,
+            1..=crate::domain::product::PriceCents::MAX * MAX_QUANTITY,
+        )
+        .map(RefundAmount)
+    }
+}
+
+fn refunded_answer(refunded: Refunded) -> Result<HttpResponse, ApiError> {
+    match refunded {
         Refunded::Done(order) => Ok(HttpResponse::Ok().json(OrderView::from(order))),
         Refunded::Pending(order) => Ok(HttpResponse::Accepted().json(serde_json::json!({
             "refund_pending": true,
@@ -305,5 +329,106 @@ pub async fn refund(
             "not_refundable",
             format!("only paid orders can be refunded; this one is {status}"),
         )),
+        Refunded::TooMuch { left } => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "refund_too_large",
+            format!("only {left} (minor units) of this payment is left to refund"),
+        )
+        .with_field("amount_cents")),
+        Refunded::AlreadyShipped => Err(ApiError::conflict(
+            "already_shipped",
+            "its parcel has shipped: refund it instead of cancelling",
+        )),
     }
+}
+
+/// `POST /api/v1/orders/{order}/refund` (the show's creator), optional
+/// `{"amount_cents"}`: in full (units back in stock), or that much of it.
+pub async fn refund(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    mut body: JsonObject,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_creator()?;
+    let amount: Option<RefundAmount> = body.optional("amount_cents")?;
+    body.finish()?;
+    let order = visible_order(&state, &caller, &path).await?;
+    stripe_of(&state)?;
+    refunded_answer(state.checkout.refund(&order, amount.map(|a| a.0)).await?)
+}
+
+/// `POST /api/v1/orders/{order}/cancel` (the show's creator): a paid order
+/// whose parcel has not shipped is refunded and restocked.
+pub async fn cancel(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: JsonObject,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_creator()?;
+    body.finish()?;
+    let order = visible_order(&state, &caller, &path).await?;
+    stripe_of(&state)?;
+    refunded_answer(state.checkout.cancel(&order).await?)
+}
+
+/// `GET /api/v1/orders/{order}/receipt?k=SIG` (anyone holding the link from
+/// the buyer's mail): the order page's view — status, items, address,
+/// tracking — without a password. A wrong or missing signature is 404.
+pub async fn receipt(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    ip: ClientIp,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    ip.limit(&state, Limit::OrderReads)?;
+    let not_found = || {
+        ApiError::not_found(
+            "order_not_found",
+            "no order has this id, or the link is not its own",
+        )
+    };
+    let order_id = path.into_inner();
+    let sig = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "k")
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_default();
+    if !looks_like_id(&order_id) || !state.links.verify(&order_id, &sig) {
+        return Err(not_found());
+    }
+    let order = store::orders::get_order(&state.pool, &order_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let product = store::get_product(&state.pool, &order.show_id, &order.product_id).await?;
+    let show = find_show(&state, &order.show_id).await?;
+    let shop = store::get_creator(&state.pool, &show.creator_id)
+        .await?
+        .map(|c| c.name)
+        .unwrap_or_default();
+    let shipment = match &order.shipment_id {
+        Some(id) => store::shipments::get(&state.pool, id).await?,
+        None => None,
+    };
+    let mut view =
+        serde_json::to_value(OrderView::from(order)).map_err(|_| ApiError::internal())?;
+    if let Some(o) = view.as_object_mut() {
+        o.remove("client_secret");
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .insert_header(("referrer-policy", "no-referrer"))
+        .json(serde_json::json!({
+            "order": view,
+            "product": product.map(|p| serde_json::json!({
+                "title": p.title, "sku": p.sku, "image_url": p.image_url,
+                "fulfilment": p.fulfilment.0,
+            })),
+            "shop": shop,
+            "show": {"id": show.id, "title": show.title},
+            "shipment": shipment.map(|s| serde_json::json!({
+                "id": s.id, "status": s.status, "carrier": s.carrier,
+                "tracking": s.tracking, "shipped_at_ms": s.shipped_at_ms,
+            })),
+        })))
 }

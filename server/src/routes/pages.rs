@@ -357,6 +357,39 @@ if (window.parent !== window && (!ancestors || ancestors[0] === parent)) {{
     ))
 }
 
+/// `GET /order/{order}?k=SIG`: the buyer's order page, opened from the
+/// link in their mail (the page reads the order with the link's signature).
+pub async fn order(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let order_id = path.into_inner();
+    if !crate::domain::ids::looks_like_id(&order_id) {
+        return Err(ApiError::not_found(
+            "order_not_found",
+            "no order has this id",
+        ));
+    }
+    let manifest = manifest(&state)?;
+    let mut res = shell(
+        &state,
+        Shell {
+            module: (&manifest.js, &manifest.wasm),
+            title: "Your order",
+            head: r#"<meta name="referrer" content="no-referrer"><style>html,body{margin:0;background:#f4f5f7}</style>"#,
+            mount_fn: "mount_order",
+            show_id: &order_id,
+            framing: Framing::Nobody,
+            extra_script: "",
+        },
+    );
+    res.headers_mut().insert(
+        actix_web::http::header::REFERRER_POLICY,
+        actix_web::http::header::HeaderValue::from_static("no-referrer"),
+    );
+    Ok(res)
+}
+
 #[derive(serde::Deserialize)]
 pub struct FrameQuery {
     /// The origin of the page that frames the widget.

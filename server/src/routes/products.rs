@@ -4,7 +4,10 @@ use actix_web::{HttpResponse, web};
 
 use crate::auth::Caller;
 use crate::domain::ids::{looks_like_id, new_id};
-use crate::domain::product::{Currency, ImageUrl, MaxPerBuyer, PriceCents, Sku, Stock, StockDelta};
+use crate::domain::product::{
+    Currency, FulfilmentField, ImageUrl, MaxPerBuyer, PriceCents, ShippingCents, Sku, Stock,
+    StockDelta,
+};
 use crate::domain::text::Title;
 use crate::error::ApiError;
 use crate::input::JsonObject;
@@ -38,7 +41,16 @@ pub async fn create(
     let stock: Stock = body.required("stock")?;
     let max_per_buyer: Option<MaxPerBuyer> = body.optional("max_per_buyer")?;
     let image_url: Option<ImageUrl> = body.optional("image_url")?;
+    let fulfilment: Option<FulfilmentField> = body.optional("fulfilment")?;
+    let shipping: Option<ShippingCents> = body.optional("shipping_cents")?;
     body.finish()?;
+    let fulfilment = fulfilment.map_or(wire::Fulfilment::Shipping, |f| f.0);
+    if fulfilment == wire::Fulfilment::Digital && shipping.is_some_and(|s| s.get() > 0) {
+        return Err(ApiError::invalid(
+            "shipping_cents",
+            "a digital product ships nothing: leave `shipping_cents` out",
+        ));
+    }
     let id = new_id("prd");
     let inserted = store::insert_product(
         &state.pool,
@@ -52,6 +64,8 @@ pub async fn create(
             stock: stock.get(),
             max_per_buyer: max_per_buyer.map(MaxPerBuyer::get),
             image_url: image_url.as_ref().map(ImageUrl::as_str),
+            fulfilment,
+            shipping_cents: shipping.map_or(0, ShippingCents::get),
         },
     )
     .await;
@@ -70,8 +84,23 @@ pub async fn create(
     Ok(HttpResponse::Created().json(product.to_wire()))
 }
 
+/// A flag: `true` or `false`.
+struct Flag(bool);
+
+impl crate::input::FromJson for Flag {
+    fn from_json(value: &serde_json::Value) -> Result<Self, String> {
+        value
+            .as_bool()
+            .map(Flag)
+            .ok_or_else(|| "must be true or false".into())
+    }
+}
+
 /// `PATCH /api/v1/shows/{show}/products/{product}` (creator): any of
-/// `title`, `price_cents`, `add_stock` (negative down to what is available).
+/// `title`, `price_cents`, `add_stock` (negative down to what is available),
+/// `image_url`, `max_per_buyer`, `fulfilment`, `shipping_cents`, and
+/// `archived` (true takes it off the show: not listed, not for sale; its
+/// orders stay).
 pub async fn update(
     state: web::Data<AppState>,
     caller: Caller,
@@ -86,12 +115,26 @@ pub async fn update(
     let title: Option<Title> = body.optional("title")?;
     let price: Option<PriceCents> = body.optional("price_cents")?;
     let add_stock: Option<StockDelta> = body.optional("add_stock")?;
+    let image_url: Option<ImageUrl> = body.optional("image_url")?;
+    let max_per_buyer: Option<MaxPerBuyer> = body.optional("max_per_buyer")?;
+    let fulfilment: Option<FulfilmentField> = body.optional("fulfilment")?;
+    let shipping: Option<ShippingCents> = body.optional("shipping_cents")?;
+    let archived: Option<Flag> = body.optional("archived")?;
     body.finish()?;
-    if title.is_none() && price.is_none() && add_stock.is_none() {
+    let nothing = title.is_none()
+        && price.is_none()
+        && add_stock.is_none()
+        && image_url.is_none()
+        && max_per_buyer.is_none()
+        && fulfilment.is_none()
+        && shipping.is_none()
+        && archived.is_none();
+    if nothing {
         return Err(ApiError::new(
             actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
             "nothing_to_update",
-            "send at least one of `title`, `price_cents`, `add_stock`",
+            "send at least one of `title`, `price_cents`, `add_stock`, `image_url`, \
+             `max_per_buyer`, `fulfilment`, `shipping_cents`, `archived`",
         ));
     }
     let add_stock = add_stock.map_or(0, StockDelta::get);
@@ -99,6 +142,11 @@ pub async fn update(
         title: title.as_ref().map(Title::as_str),
         price_cents: price.map(PriceCents::get),
         add_stock,
+        image_url: image_url.as_ref().map(ImageUrl::as_str),
+        max_per_buyer: max_per_buyer.map(MaxPerBuyer::get),
+        fulfilment: fulfilment.map(|f| f.0),
+        shipping_cents: shipping.map(ShippingCents::get),
+        archived: archived.map(|a| a.0),
     };
     match store::update_product(&state.pool, &show.id, &product_id, patch, Stock::MAX).await? {
         Some(product) => {

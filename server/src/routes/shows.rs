@@ -173,6 +173,79 @@ pub async fn get(
         }))
 }
 
+/// When a show is planned: epoch ms within the next few years.
+struct ScheduledAt(i64);
+
+impl crate::input::FromJson for ScheduledAt {
+    fn from_json(value: &serde_json::Value) -> Result<Self, String> {
+        crate::input::integer_in(value, 1_600_000_000_000..=4_102_444_800_000).map(ScheduledAt)
+    }
+}
+
+/// `PATCH /api/v1/shows/{show}` (creator): any of `title`,
+/// `shipping_flat_cents` (charged once per parcel instead of the products'
+/// own; null goes back to those) and `scheduled_at_ms` (null: unscheduled).
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    mut body: JsonObject,
+) -> Result<HttpResponse, ApiError> {
+    let show = owned_show(&state, &caller, &path).await?;
+    let title: Option<Title> = body.optional("title")?;
+    let flat: Option<Option<crate::domain::product::ShippingCents>> =
+        body.patch("shipping_flat_cents")?;
+    let scheduled: Option<Option<ScheduledAt>> = body.patch("scheduled_at_ms")?;
+    body.finish()?;
+    if title.is_none() && flat.is_none() && scheduled.is_none() {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "nothing_to_update",
+            "send at least one of `title`, `shipping_flat_cents`, `scheduled_at_ms`",
+        ));
+    }
+    let patch = store::ShowPatch {
+        title: title.as_ref().map(Title::as_str),
+        shipping_flat_cents: flat.map(|f| f.map(|c| c.get())),
+        scheduled_at_ms: scheduled.map(|s| s.map(|s| s.0)),
+    };
+    let show = store::update_show(&state.pool, &show.id, patch)
+        .await?
+        .ok_or_else(show_not_found)?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "id": show.id,
+        "title": show.title,
+        "shipping_flat_cents": show.shipping_flat_cents,
+        "scheduled_at_ms": show.scheduled_at_ms,
+        "went_live_at_ms": show.went_live_at_ms,
+    })))
+}
+
+/// `DELETE /api/v1/shows/{show}` (creator): a show that never went live and
+/// sold nothing is deleted with its products and countdowns; otherwise 409
+/// (`show_was_live`, `show_has_orders`) and nothing changes.
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let show = owned_show(&state, &caller, &path).await?;
+    match store::delete_show(&state.pool, &show.id).await? {
+        store::ShowDeleted::Deleted => {
+            tracing::info!(show = %show.id, "show deleted");
+            Ok(HttpResponse::NoContent().finish())
+        }
+        store::ShowDeleted::WasLive => Err(ApiError::conflict(
+            "show_was_live",
+            "this show went live: its replay and clips are kept",
+        )),
+        store::ShowDeleted::HasOrders => Err(ApiError::conflict(
+            "show_has_orders",
+            "buyers ordered from this show: it is kept with their orders",
+        )),
+    }
+}
+
 /// `PUT /api/v1/shows/{show}/pin` (creator) `{"product_id": ID | null}`.
 pub async fn pin(
     state: web::Data<AppState>,

@@ -26,6 +26,68 @@ struct Me {
     email: Option<String>,
     /// The saved card, once the buyer saved one.
     card: Option<Card>,
+    /// Where parcels go, once the buyer gave an address.
+    shipping: Option<wire::Address>,
+}
+
+/// Parses an address; a refusal is 422 `invalid_shipping` naming the field
+/// (`prefix` + the address's own field name).
+pub(crate) fn parse_shipping(
+    value: &serde_json::Value,
+    prefix: &str,
+) -> Result<wire::Address, ApiError> {
+    crate::domain::address::parse_address(value).map_err(|e| {
+        let field = match e.field {
+            "shipping" if prefix.is_empty() => "shipping".to_string(),
+            "shipping" => prefix.trim_end_matches('.').to_string(),
+            f => format!("{prefix}{f}"),
+        };
+        ApiError::new(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_shipping",
+            e.message,
+        )
+        .with_field(field)
+    })
+}
+
+fn stripe_error(e: StripeError) -> ApiError {
+    match e {
+        StripeError::Card { code, message } => ApiError::new(
+            actix_web::http::StatusCode::PAYMENT_REQUIRED,
+            "card_declined",
+            format!("{code}: {message}"),
+        )
+        .with_field("payment_method"),
+        StripeError::Refused { message, .. } => ApiError::invalid("payment_method", message),
+        StripeError::Transport(_) => ApiError::unavailable(
+            "payments_unavailable",
+            "Stripe could not be reached; nothing changed, try again",
+        ),
+    }
+}
+
+/// `PUT /api/v1/viewers/me/shipping` (viewer) ADDRESS: where parcels go,
+/// kept on the session and on the buyer's Stripe Customer (if one exists).
+pub async fn save_shipping(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonObject,
+) -> Result<HttpResponse, ApiError> {
+    let viewer_id = caller.require_viewer()?;
+    limit_key(&state, Limit::CardsPerSession, viewer_id)?;
+    let address = parse_shipping(&body.into_value(), "")?;
+    let viewer = store::get_viewer(&state.pool, viewer_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("invalid_token", "this viewer no longer exists"))?;
+    if let Some(customer) = &viewer.stripe_customer_id {
+        stripe_of(&state)?
+            .set_customer_shipping(customer, &address)
+            .await
+            .map_err(stripe_error)?;
+    }
+    store::set_viewer_shipping(&state.pool, viewer_id, &address).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "shipping": address })))
 }
 
 /// `POST /api/v1/viewers` → 201 `{"viewer_id","token"}`.
@@ -49,6 +111,7 @@ pub async fn me(state: web::Data<AppState>, caller: Caller) -> Result<HttpRespon
     let viewer = store::get_viewer(&state.pool, viewer_id)
         .await?
         .ok_or_else(|| ApiError::unauthorized("invalid_token", "this viewer no longer exists"))?;
+    let shipping = viewer.shipping();
     let card = match (viewer.card_brand, viewer.card_last4) {
         (Some(brand), Some(last4)) => Some(Card { brand, last4 }),
         _ => None,
@@ -59,6 +122,7 @@ pub async fn me(state: web::Data<AppState>, caller: Caller) -> Result<HttpRespon
             viewer_id: viewer.id,
             email: viewer.email,
             card,
+            shipping,
         }))
 }
 
@@ -94,7 +158,7 @@ pub async fn forget(state: web::Data<AppState>, caller: Caller) -> Result<HttpRe
 }
 
 /// An email address: one `@`, no spaces, at most 254 characters.
-struct Email(String);
+pub(crate) struct Email(pub(crate) String);
 
 impl FromJson for Email {
     fn from_json(value: &serde_json::Value) -> Result<Self, String> {
@@ -141,23 +205,15 @@ pub async fn save_payment_method(
     let stripe = stripe_of(&state)?;
     let Email(email) = body.required("email")?;
     let PaymentMethodId(payment_method) = body.required("payment_method")?;
+    let shipping = body
+        .raw("shipping")
+        .map(|v| parse_shipping(&v, "shipping."))
+        .transpose()?;
     body.finish()?;
     let viewer = store::get_viewer(&state.pool, viewer_id)
         .await?
         .ok_or_else(|| ApiError::unauthorized("invalid_token", "this viewer no longer exists"))?;
-    let stripe_error = |e: StripeError| match e {
-        StripeError::Card { code, message } => ApiError::new(
-            actix_web::http::StatusCode::PAYMENT_REQUIRED,
-            "card_declined",
-            format!("{code}: {message}"),
-        )
-        .with_field("payment_method"),
-        StripeError::Refused { message, .. } => ApiError::invalid("payment_method", message),
-        StripeError::Transport(_) => ApiError::unavailable(
-            "payments_unavailable",
-            "Stripe could not be reached; try again",
-        ),
-    };
+    let saved_shipping = viewer.shipping();
     let customer = match viewer.stripe_customer_id {
         Some(customer) => customer,
         None => {
@@ -173,6 +229,12 @@ pub async fn save_payment_method(
         .attach_payment_method(&payment_method, &customer)
         .await
         .map_err(stripe_error)?;
+    if let Some(address) = &shipping {
+        stripe
+            .set_customer_shipping(&customer, address)
+            .await
+            .map_err(stripe_error)?;
+    }
     store::set_viewer_card(
         &state.pool,
         viewer_id,
@@ -183,9 +245,14 @@ pub async fn save_payment_method(
         card.fingerprint.as_deref(),
     )
     .await?;
+    if let Some(address) = &shipping {
+        store::set_viewer_shipping(&state.pool, viewer_id, address).await?;
+    }
+    let shipping = shipping.or(saved_shipping);
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "email": email,
         "card": {"brand": card.brand, "last4": card.last4},
+        "shipping": shipping,
     })))
 }
 

@@ -141,10 +141,13 @@ pub async fn set_live(
     live: bool,
 ) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(
-        "UPDATE shows SET live = $2, version = version + 1 WHERE id = $1 AND live <> $2 RETURNING version",
+        "UPDATE shows SET live = $2, version = version + 1,
+             went_live_at_ms = CASE WHEN $2 = 1 THEN COALESCE(went_live_at_ms, $3) ELSE went_live_at_ms END
+         WHERE id = $1 AND live <> $2 RETURNING version",
     )
     .bind(show_id)
     .bind(i64::from(live))
+    .bind(crate::now_ms())
     .fetch_optional(pool)
     .await
 }

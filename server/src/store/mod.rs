@@ -6,10 +6,12 @@
 //! from an older one whatever order concurrent requests publish in.
 
 pub mod clips;
+pub mod mail;
 pub mod media;
 pub mod nodes;
 pub mod orders;
 pub mod outbox;
+pub mod shipments;
 pub mod timeline;
 
 use sqlx::{AnyPool, FromRow, Row};
@@ -141,13 +143,29 @@ pub struct CreatorRow {
     pub name: String,
     /// JSON array of origins allowed to frame the creator's pages; NULL: any.
     pub embed_origins: Option<String>,
+    /// Where buyers' answers to their order mail go (`Reply-To`).
+    pub email: Option<String>,
 }
 
 pub async fn get_creator(pool: &AnyPool, id: &str) -> Result<Option<CreatorRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, name, embed_origins FROM creators WHERE id = $1")
+    sqlx::query_as("SELECT id, name, embed_origins, email FROM creators WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
         .await
+}
+
+/// The creator's reply-to address (`None` clears it).
+pub async fn set_creator_email(
+    pool: &AnyPool,
+    creator_id: &str,
+    email: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE creators SET email = $2 WHERE id = $1")
+        .bind(creator_id)
+        .bind(email)
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 /// The sites that may frame the creator's pages (`None`: any).
@@ -240,6 +258,21 @@ pub async fn forget_viewer_card(pool: &AnyPool, viewer_id: &str) -> Result<(), s
     Ok(())
 }
 
+// ---------------------------------------------------------------- secrets
+
+/// A secret every node shares, made by whichever node asks first.
+pub async fn shared_secret(pool: &AnyPool, name: &str) -> Result<String, sqlx::Error> {
+    sqlx::query("INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+        .bind(name)
+        .bind(crate::domain::ids::new_secret("key"))
+        .execute(pool)
+        .await?;
+    sqlx::query_scalar("SELECT value FROM secrets WHERE name = $1")
+        .bind(name)
+        .fetch_one(pool)
+        .await
+}
+
 // ---------------------------------------------------------------- creators
 
 /// Creates a creator and its first token in one transaction.
@@ -283,14 +316,105 @@ pub struct ShowRow {
     pub live: i64,
     pub version: i64,
     pub created_at_ms: i64,
+    /// Charged once per buyer's parcel instead of the products' own shipping.
+    pub shipping_flat_cents: Option<i64>,
+    pub scheduled_at_ms: Option<i64>,
+    /// When a publisher first streamed to it; a show that never went live can be deleted.
+    pub went_live_at_ms: Option<i64>,
 }
 
 #[macro_export]
 #[doc(hidden)]
 macro_rules! show_columns {
     () => {
-        "id, creator_id, title, stream_key, pinned_product_id, live, version, created_at_ms"
+        "id, creator_id, title, stream_key, pinned_product_id, live, version, created_at_ms, \
+         shipping_flat_cents, scheduled_at_ms, went_live_at_ms"
     };
+}
+
+/// A change to a show's title, flat shipping or schedule; `Some(None)` clears.
+#[derive(Default)]
+pub struct ShowPatch<'a> {
+    pub title: Option<&'a str>,
+    pub shipping_flat_cents: Option<Option<i64>>,
+    pub scheduled_at_ms: Option<Option<i64>>,
+}
+
+pub async fn update_show(
+    pool: &AnyPool,
+    show_id: &str,
+    patch: ShowPatch<'_>,
+) -> Result<Option<ShowRow>, sqlx::Error> {
+    let flag = |o: &Option<Option<i64>>| i64::from(o.is_some());
+    sqlx::query_as(concat!(
+        "UPDATE shows SET title = COALESCE($2, title),
+             shipping_flat_cents = CASE WHEN $3 = 1 THEN $4 ELSE shipping_flat_cents END,
+             scheduled_at_ms = CASE WHEN $5 = 1 THEN $6 ELSE scheduled_at_ms END,
+             version = version + 1
+         WHERE id = $1 RETURNING ",
+        show_columns!()
+    ))
+    .bind(show_id)
+    .bind(patch.title)
+    .bind(flag(&patch.shipping_flat_cents))
+    .bind(patch.shipping_flat_cents.flatten())
+    .bind(flag(&patch.scheduled_at_ms))
+    .bind(patch.scheduled_at_ms.flatten())
+    .fetch_optional(pool)
+    .await
+}
+
+/// What deleting a show came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ShowDeleted {
+    Deleted,
+    /// It went live once: its replay, clips and timeline are kept.
+    WasLive,
+    /// Buyers ordered from it.
+    HasOrders,
+}
+
+/// Deletes a show that never went live and has no orders, with everything
+/// hung on it, in one transaction; the check is part of the delete.
+pub async fn delete_show(pool: &AnyPool, show_id: &str) -> Result<ShowDeleted, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    // The guard first (it takes the row), then the rows that point at it.
+    let guarded = sqlx::query(
+        "UPDATE shows SET version = version + 1
+         WHERE id = $1 AND went_live_at_ms IS NULL AND live = 0
+           AND NOT EXISTS (SELECT 1 FROM orders WHERE show_id = $1)",
+    )
+    .bind(show_id)
+    .execute(&mut *tx)
+    .await?;
+    if guarded.rows_affected() != 1 {
+        tx.rollback().await?;
+        let orders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE show_id = $1")
+            .bind(show_id)
+            .fetch_one(pool)
+            .await?;
+        return Ok(if orders > 0 {
+            ShowDeleted::HasOrders
+        } else {
+            ShowDeleted::WasLive
+        });
+    }
+    for sql in [
+        "DELETE FROM countdowns WHERE show_id = $1",
+        "DELETE FROM show_events WHERE show_id = $1",
+        "DELETE FROM clips WHERE show_id = $1",
+        "DELETE FROM segments WHERE show_id = $1",
+        "DELETE FROM tokens WHERE role = 'editor' AND subject_id = $1",
+        "DELETE FROM products WHERE show_id = $1",
+        "DELETE FROM shows WHERE id = $1",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(show_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(ShowDeleted::Deleted)
 }
 
 pub async fn insert_show(
@@ -432,6 +556,23 @@ pub struct ProductRow {
     pub held: i64,
     pub sold: i64,
     pub version: i64,
+    #[sqlx(try_from = "String")]
+    pub fulfilment: FulfilmentCol,
+    pub shipping_cents: i64,
+    pub archived_at_ms: Option<i64>,
+}
+
+/// `products.fulfilment` as read from the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FulfilmentCol(pub wire::Fulfilment);
+
+impl TryFrom<String> for FulfilmentCol {
+    type Error = crate::domain::order::UnknownState;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        wire::Fulfilment::parse(&s)
+            .map(FulfilmentCol)
+            .ok_or_else(|| crate::domain::order::UnknownState::new(s))
+    }
 }
 
 #[macro_export]
@@ -439,7 +580,8 @@ pub struct ProductRow {
 macro_rules! product_columns {
     () => {
         "id, show_id, sku, title, price_cents, currency, image_url, \
-         max_per_buyer, stock_total, available, held, sold, version"
+         max_per_buyer, stock_total, available, held, sold, version, fulfilment, shipping_cents, \
+         archived_at_ms"
     };
 }
 
@@ -455,7 +597,14 @@ impl ProductRow {
             sold: self.sold,
             max_per_buyer: self.max_per_buyer,
             image_url: self.image_url.clone(),
+            fulfilment: self.fulfilment.0,
+            shipping_cents: self.shipping_cents,
+            archived: self.archived_at_ms.is_some(),
         }
+    }
+
+    pub fn ships(&self) -> bool {
+        self.fulfilment.0 == wire::Fulfilment::Shipping
     }
 }
 
@@ -470,14 +619,17 @@ pub struct NewProduct<'a> {
     pub stock: i64,
     pub max_per_buyer: Option<i64>,
     pub image_url: Option<&'a str>,
+    pub fulfilment: wire::Fulfilment,
+    pub shipping_cents: i64,
 }
 
 pub async fn insert_product(pool: &AnyPool, p: NewProduct<'_>) -> Result<ProductRow, sqlx::Error> {
     sqlx::query_as(concat!(
         "INSERT INTO products (id, show_id, sku, title, price_cents, currency, image_url,
-             max_per_buyer, stock_total, available, held, sold, version, position, created_at_ms)
+             max_per_buyer, stock_total, available, held, sold, version, position, created_at_ms,
+             fulfilment, shipping_cents)
          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $9, 0, 0, 1,
-             COALESCE(MAX(position), 0) + 1, $10
+             COALESCE(MAX(position), 0) + 1, $10, $11, $12
          FROM products WHERE show_id = $2
          RETURNING ",
         product_columns!()
@@ -492,6 +644,8 @@ pub async fn insert_product(pool: &AnyPool, p: NewProduct<'_>) -> Result<Product
     .bind(p.max_per_buyer)
     .bind(p.stock)
     .bind(now_ms())
+    .bind(p.fulfilment.as_str())
+    .bind(p.shipping_cents)
     .fetch_one(pool)
     .await
 }
@@ -519,6 +673,21 @@ pub async fn products_of_show(
     sqlx::query_as(concat!(
         "SELECT ",
         product_columns!(),
+        " FROM products WHERE show_id = $1 AND archived_at_ms IS NULL ORDER BY position, id"
+    ))
+    .bind(show_id)
+    .fetch_all(pool)
+    .await
+}
+
+/// Every product of the show, archived ones too (orders name them).
+pub async fn all_products_of_show(
+    pool: &AnyPool,
+    show_id: &str,
+) -> Result<Vec<ProductRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        product_columns!(),
         " FROM products WHERE show_id = $1 ORDER BY position, id"
     ))
     .bind(show_id)
@@ -526,12 +695,19 @@ pub async fn products_of_show(
     .await
 }
 
-/// A change to a product's title, price or stock.
+/// A change to a product: any of its fields, its stock, whether it is archived.
+#[derive(Default)]
 pub struct ProductPatch<'a> {
     pub title: Option<&'a str>,
     pub price_cents: Option<i64>,
     /// Added to both `available` and `stock_total`; negative removes units.
     pub add_stock: i64,
+    pub image_url: Option<&'a str>,
+    pub max_per_buyer: Option<i64>,
+    pub fulfilment: Option<wire::Fulfilment>,
+    pub shipping_cents: Option<i64>,
+    /// `Some(true)` archives (now), `Some(false)` puts it back.
+    pub archived: Option<bool>,
 }
 
 /// Applies `patch` in one conditional statement: it only happens if the
@@ -551,6 +727,12 @@ pub async fn update_product(
              price_cents = COALESCE($4, price_cents),
              available = available + $5,
              stock_total = stock_total + $5,
+             image_url = COALESCE($7, image_url),
+             max_per_buyer = COALESCE($8, max_per_buyer),
+             fulfilment = COALESCE($9, fulfilment),
+             shipping_cents = COALESCE($10, shipping_cents),
+             archived_at_ms = CASE WHEN $11 = 1 THEN COALESCE(archived_at_ms, $12)
+                                   WHEN $11 = 0 THEN NULL ELSE archived_at_ms END,
              version = version + 1
          WHERE id = $1 AND show_id = $2
            AND available + $5 >= 0 AND stock_total + $5 <= $6
@@ -563,6 +745,12 @@ pub async fn update_product(
     .bind(patch.price_cents)
     .bind(patch.add_stock)
     .bind(max_total)
+    .bind(patch.image_url)
+    .bind(patch.max_per_buyer)
+    .bind(patch.fulfilment.map(wire::Fulfilment::as_str))
+    .bind(patch.shipping_cents)
+    .bind(patch.archived.map(i64::from))
+    .bind(now_ms())
     .fetch_optional(pool)
     .await
 }
@@ -696,6 +884,7 @@ impl ShowState {
             products: self.products.iter().map(ProductRow::to_wire).collect(),
             pinned_product_id: self.show.pinned_product_id.clone(),
             countdowns: self.countdowns.clone(),
+            shipping_flat_cents: self.show.shipping_flat_cents,
         }
     }
 }
@@ -730,6 +919,30 @@ pub struct ViewerRow {
     pub payment_method_id: Option<String>,
     /// Stripe's fingerprint of the saved card: the same card in any session.
     pub card_fingerprint: Option<String>,
+    /// Where the buyer's parcels go: a [`wire::Address`] as JSON.
+    pub shipping_json: Option<String>,
+}
+
+impl ViewerRow {
+    pub fn shipping(&self) -> Option<wire::Address> {
+        self.shipping_json
+            .as_deref()
+            .and_then(|j| serde_json::from_str(j).ok())
+    }
+}
+
+/// Stores the buyer's shipping address (already validated).
+pub async fn set_viewer_shipping(
+    pool: &AnyPool,
+    id: &str,
+    address: &wire::Address,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE viewers SET shipping_json = $2 WHERE id = $1")
+        .bind(id)
+        .bind(serde_json::to_string(address).expect("an address serializes"))
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 /// Stores a buyer's Stripe customer (made on their first saved card).
@@ -799,7 +1012,7 @@ pub async fn create_viewer(
 pub async fn get_viewer(pool: &AnyPool, id: &str) -> Result<Option<ViewerRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, email, stripe_customer_id, card_brand, card_last4, payment_method_id,
-                card_fingerprint
+                card_fingerprint, shipping_json
          FROM viewers WHERE id = $1",
     )
     .bind(id)

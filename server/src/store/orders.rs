@@ -42,14 +42,36 @@ pub struct OrderRow {
     pub owner_instance: Option<String>,
     pub card_fingerprint: Option<String>,
     pub buyer_email: Option<String>,
+    /// The part of `amount_cents` that pays for its parcel's shipping (the
+    /// first order of a parcel carries it; the rest carry what raises it).
+    pub shipping_cents: i64,
+    /// The address as ordered (a [`wire::Address`] as JSON); none for digital products.
+    pub shipping_json: Option<String>,
+    pub shipment_id: Option<String>,
+    /// Refunded so far (landed at Stripe).
+    pub refunded_cents: i64,
 }
 
+impl OrderRow {
+    pub fn items_cents(&self) -> i64 {
+        self.amount_cents - self.shipping_cents
+    }
+
+    pub fn shipping(&self) -> Option<wire::Address> {
+        self.shipping_json
+            .as_deref()
+            .and_then(|j| serde_json::from_str(j).ok())
+    }
+}
+
+#[macro_export]
+#[doc(hidden)]
 macro_rules! order_columns {
     () => {
         "id, show_id, product_id, viewer_id, quantity, amount_cents, currency, status, \
          stock_state, idempotency_key, payment_intent_id, client_secret, failure_code, \
          created_at_ms, updated_at_ms, paid_at_ms, expires_at_ms, owner_node, owner_instance, \
-         card_fingerprint, buyer_email"
+         card_fingerprint, buyer_email, shipping_cents, shipping_json, shipment_id, refunded_cents"
     };
 }
 
@@ -431,6 +453,10 @@ async fn hold_postgres(pool: &AnyPool, o: NewOrder<'_>) -> Result<Hold, sqlx::Er
                 owner_instance: Some(o.owner_instance.to_string()),
                 card_fingerprint: o.card_fingerprint.map(str::to_string),
                 buyer_email: o.buyer_email.map(str::to_string),
+                shipping_cents: 0,
+                shipping_json: None,
+                shipment_id: None,
+                refunded_cents: 0,
             };
             Hold::Held { order, product }
         }
@@ -535,6 +561,8 @@ struct Move {
     order_sql: &'static str,
     /// Moves the units; `$1` product id, `$2` quantity.
     product_sql: &'static str,
+    /// The move is a payment: the buyer's confirmation is owed with it.
+    confirms: bool,
 }
 
 const SELL: Move = Move {
@@ -549,6 +577,7 @@ const SELL: Move = Move {
          WHERE id = $1 RETURNING ",
         crate::product_columns!()
     ),
+    confirms: true,
 };
 
 /// held → released with the given status; the units go back to `available`.
@@ -568,6 +597,7 @@ macro_rules! release {
                  WHERE id = $1 RETURNING ",
                 crate::product_columns!()
             ),
+            confirms: false,
         }
     };
 }
@@ -587,6 +617,7 @@ const REFUND: Move = Move {
          WHERE id = $1 RETURNING ",
         crate::product_columns!()
     ),
+    confirms: false,
 };
 
 /// A payment that succeeded after its hold was released: take the units back
@@ -603,6 +634,7 @@ const RESELL: Move = Move {
          WHERE id = $1 AND available >= $2 RETURNING ",
         crate::product_columns!()
     ),
+    confirms: true,
 };
 
 /// What a stock move did.
@@ -646,6 +678,9 @@ async fn apply(
         .await?;
     match product {
         Some(product) => {
+            if m.confirms {
+                super::mail::enqueue(&mut *tx, super::mail::MailKind::OrderPaid, &order.id).await?;
+            }
             tx.commit().await?;
             Ok(Moved::Done { order, product })
         }

@@ -55,6 +55,11 @@ pub enum RefundReason {
     /// Paid after its hold ended, when the units were gone: the buyer gets
     /// the money back.
     Unfilled,
+    /// The creator cancelled an unshipped order: refunded and restocked
+    /// (its shipping kept if the rest of its parcel still ships).
+    Cancel,
+    /// Part of a paid order given back; the order stays paid, nothing restocked.
+    Partial,
 }
 
 impl RefundReason {
@@ -62,6 +67,8 @@ impl RefundReason {
         match self {
             RefundReason::Creator => "creator",
             RefundReason::Unfilled => "unfilled",
+            RefundReason::Cancel => "cancel",
+            RefundReason::Partial => "partial",
         }
     }
 }
@@ -72,6 +79,8 @@ impl TryFrom<String> for RefundReason {
         match s.as_str() {
             "creator" => Ok(RefundReason::Creator),
             "unfilled" => Ok(RefundReason::Unfilled),
+            "cancel" => Ok(RefundReason::Cancel),
+            "partial" => Ok(RefundReason::Partial),
             _ => Err(crate::domain::order::UnknownState::new(s)),
         }
     }
@@ -194,20 +203,61 @@ pub async fn claim_due(pool: &AnyPool, claimer: &str, limit: i64) -> Result<Vec<
         .await
 }
 
-/// Stripe confirmed the job.
-pub async fn mark_done(pool: &AnyPool, job_id: &str, stripe_id: &str) -> Result<(), sqlx::Error> {
+/// Stripe confirmed the job: in one transaction the job is done, the order
+/// counts the money given back, and the buyer's refund notice is owed.
+pub async fn mark_done(pool: &AnyPool, job: &Job, stripe_id: &str) -> Result<(), sqlx::Error> {
     let now = now_ms();
-    sqlx::query(
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query(
         "UPDATE stripe_outbox SET status = 'done', stripe_id = $2, done_at_ms = $3,
              updated_at_ms = $3, claimed_by = NULL, claimed_until_ms = NULL, last_error = NULL
-         WHERE id = $1",
+         WHERE id = $1 AND status = 'pending'",
     )
-    .bind(job_id)
+    .bind(&job.id)
     .bind(stripe_id)
     .bind(now)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
-    Ok(())
+    if done.rows_affected() == 1 {
+        // NULL: the whole payment, whatever was still left of it.
+        sqlx::query(
+            "UPDATE orders SET refunded_cents = CASE WHEN $2 IS NULL THEN amount_cents
+                                                     ELSE refunded_cents + $2 END,
+                 updated_at_ms = $3
+             WHERE id = $1",
+        )
+        .bind(&job.order_id)
+        .bind(job.amount_cents)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        super::mail::enqueue(&mut *tx, super::mail::MailKind::Refunded, &job.id).await?;
+    }
+    tx.commit().await
+}
+
+/// What of an order's payment is given back or on its way back: landed
+/// and pending refunds (a refused one gives nothing back).
+pub async fn committed_refunds(pool: &AnyPool, order_id: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(COALESCE(j.amount_cents, o.amount_cents)), 0) AS BIGINT)
+         FROM stripe_outbox j JOIN orders o ON o.id = j.order_id
+         WHERE j.order_id = $1 AND j.status IN ('pending', 'done')",
+    )
+    .bind(order_id)
+    .fetch_one(pool)
+    .await
+}
+
+pub async fn get_job(pool: &AnyPool, id: &str) -> Result<Option<Job>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        job_columns!(),
+        " FROM stripe_outbox WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
 }
 
 /// The attempt did not reach Stripe: release the claim, try again at `next_at_ms`.
