@@ -284,6 +284,9 @@ mod tests {
             sold: 0,
             max_per_buyer: None,
             image_url: None,
+            fulfilment: wire::Fulfilment::Shipping,
+            shipping_cents: 0,
+            archived: false,
         }];
         let at = |event| TimelineEvent { at_ms: 0, event };
         assert_eq!(

@@ -87,6 +87,19 @@ pub fn mount_widget(root: web_sys::Element, api_base: String, show_id: String) {
     );
 }
 
+/// Mounts the buyer's order page of `order_id` (the link's key is in the
+/// page's address).
+#[wasm_bindgen]
+pub fn mount_order(root: web_sys::Element, api_base: String, order_id: String) {
+    console_error_panic_hook_lite();
+    let api = api::Api { base: api_base };
+    let key = pages::order::link_key();
+    mount(
+        &root,
+        move || view! { <pages::order::OrderPage api=api order_id=order_id key=key /> },
+    );
+}
+
 /// Mounts the watch page of `show_id` into `root`.
 #[wasm_bindgen]
 pub fn mount_watch(root: web_sys::Element, api_base: String, show_id: String) {

@@ -104,7 +104,8 @@ pub fn after_error(e: &ApiError, retries: u32) -> Next {
     match (e.status, e.code.as_str()) {
         // No answer at all: offline, cut, timed out.
         (0, _) => Next::Retry { wait_ms },
-        (_, "no_payment_method" | "invalid_token") => Next::NeedCard,
+        // The form opens: the card, or the address a shipped product needs.
+        (_, "no_payment_method" | "invalid_token" | "no_shipping_address") => Next::NeedCard,
         // The payment could not be started; the server released the hold
         // and charged nothing: try the same purchase again.
         (503, "payments_unavailable") => Next::NewAttempt { wait_ms },

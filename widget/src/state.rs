@@ -42,7 +42,7 @@ impl ShowState {
             *self = ShowState {
                 title: show.title,
                 live: show.live,
-                products,
+                products: products.into_iter().filter(|p| !p.archived).collect(),
                 pinned: pinned_product_id,
                 countdowns,
                 viewers,
@@ -68,6 +68,9 @@ impl ShowState {
                     p.available = available;
                     p.sold = sold;
                 }
+            }
+            ServerMsg::Product { product, .. } if product.archived => {
+                self.products.retain(|p| p.id != product.id);
             }
             ServerMsg::Product { product, .. } => {
                 match self.products.iter_mut().find(|p| p.id == product.id) {
@@ -187,6 +190,9 @@ mod tests {
             sold: 0,
             max_per_buyer: None,
             image_url: None,
+            fulfilment: wire::Fulfilment::Shipping,
+            shipping_cents: 0,
+            archived: false,
         }
     }
 

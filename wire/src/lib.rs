@@ -30,6 +30,74 @@ pub struct Product {
     /// Most units one buyer may own (paid plus held); `None` means no limit.
     pub max_per_buyer: Option<i64>,
     pub image_url: Option<String>,
+    /// Shipped (asks for an address) or digital (never does).
+    #[serde(default)]
+    pub fulfilment: Fulfilment,
+    /// The product's own shipping price, charged once per parcel (the
+    /// highest of a parcel's products), unless the show sets a flat one.
+    #[serde(default)]
+    pub shipping_cents: i64,
+    /// Taken off the show by its creator: no longer listed or for sale
+    /// (a live frame with it set tells viewers to drop the card).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub archived: bool,
+}
+
+/// How a product reaches its buyer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fulfilment {
+    /// A parcel: the buyer gives an address, the creator ships it.
+    #[default]
+    Shipping,
+    /// Nothing to ship: no address is asked for.
+    Digital,
+}
+
+impl Fulfilment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fulfilment::Shipping => "shipping",
+            Fulfilment::Digital => "digital",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "shipping" => Some(Fulfilment::Shipping),
+            "digital" => Some(Fulfilment::Digital),
+            _ => None,
+        }
+    }
+}
+
+/// A shipping address (`ADDRESS` in the API): validated by the server,
+/// `country` an ISO 3166-1 alpha-2 code in capitals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    pub name: String,
+    pub line1: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    pub city: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    pub postal_code: String,
+    pub country: String,
+}
+
+impl Address {
+    /// "Ada L., London": what the widget shows beside Buy.
+    pub fn short(&self) -> String {
+        let mut words = self.name.split_whitespace();
+        let first = words.next().unwrap_or("");
+        let last_initial = words
+            .last()
+            .and_then(|w| w.chars().next())
+            .map(|c| format!(" {c}."))
+            .unwrap_or_default();
+        format!("{first}{last_initial}, {}", self.city)
+    }
 }
 
 /// What a countdown counts down to.
@@ -86,6 +154,9 @@ pub struct ShowView {
     pub products: Vec<Product>,
     pub pinned_product_id: Option<String>,
     pub countdowns: Vec<Countdown>,
+    /// Shipping charged once per buyer's parcel instead of the products' own.
+    #[serde(default)]
+    pub shipping_flat_cents: Option<i64>,
 }
 
 /// The show summary carried in a snapshot frame.
@@ -325,6 +396,38 @@ mod tests {
             serde_json::from_value::<TimelineEvent>(json).unwrap(),
             event
         );
+    }
+
+    #[test]
+    fn addresses_shorten_to_first_name_initial_and_city() {
+        let a = Address {
+            name: "Ada  Lovelace".into(),
+            line1: "12 St James's Square".into(),
+            line2: None,
+            city: "London".into(),
+            region: None,
+            postal_code: "SW1Y 4JH".into(),
+            country: "GB".into(),
+        };
+        assert_eq!(a.short(), "Ada L., London");
+        let solo = Address {
+            name: "Cher".into(),
+            ..a.clone()
+        };
+        assert_eq!(solo.short(), "Cher, London");
+        let json = serde_json::to_value(&a).unwrap();
+        assert!(json.get("line2").is_none());
+        assert_eq!(serde_json::from_value::<Address>(json).unwrap(), a);
+    }
+
+    #[test]
+    fn products_without_fulfilment_are_shipped() {
+        let p: Product = serde_json::from_value(serde_json::json!({
+            "id":"p","sku":"s","title":"t","price_cents":1,"currency":"usd",
+            "available":1,"sold":0,"max_per_buyer":null,"image_url":null
+        }))
+        .unwrap();
+        assert_eq!((p.fulfilment, p.shipping_cents), (Fulfilment::Shipping, 0));
     }
 
     #[test]

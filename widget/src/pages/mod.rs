@@ -1,9 +1,11 @@
 //! One module a page.
+//! - [`order`]: the buyer's order page, opened from their mail.
 //! - [`overlay`]: the OBS browser source.
 //! - [`widget`]: the shopping widget (embedded anywhere, and on the watch page).
 //! - [`watch`]: the stream with the widget.
 //! - `studio`: the creator's console and the clip desk (feature `studio`).
 
+pub mod order;
 pub mod overlay;
 #[cfg(feature = "studio")]
 pub mod studio;

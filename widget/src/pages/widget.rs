@@ -1,6 +1,8 @@
 //! The shopping widget: the pinned product, live stock and countdown, and a
 //! Buy button. The first purchase asks once for an email and a card (Stripe's
-//! own field); after that one tap buys. The tap answers at once ("1
+//! own field), and for a shipping address when the product ships; after that
+//! one tap buys, showing where it ships ("Ship to Ada L., London · change").
+//! Digital products never ask for an address. The tap answers at once ("1
 //! reserved", the button pressed), then says how it ended: paid, sold out,
 //! not open yet, ended, declined. A payment the bank must confirm is
 //! finished with Stripe.js.
@@ -24,6 +26,7 @@ use crate::api::{self, Api, ApiError};
 use crate::components::ProductCard;
 use crate::live::Live;
 use crate::purchase::{self, Intent, Next, Step};
+use crate::state::price_text;
 use crate::stripe;
 
 /// Where a purchase stands.
@@ -65,6 +68,8 @@ struct Buyer {
     card: Card,
     /// The saved card's words ("visa ··4242"), once known.
     saved_card: RwSignal<Option<String>>,
+    /// Where parcels go, once the buyer gave an address.
+    saved_shipping: RwSignal<Option<wire::Address>>,
     /// A purchase is being driven in this tab (another tab may drive the
     /// same intent: the server's idempotency makes that one order).
     running: Rc<std::cell::Cell<bool>>,
@@ -254,8 +259,30 @@ impl Buyer {
         Ok(())
     }
 
-    /// Saves the typed card for this buyer (the purchase then carries on).
-    async fn save_card(&self, email: &str) -> Result<(), ApiError> {
+    /// Saves the typed address as where this buyer's parcels go.
+    async fn save_shipping(&self, address: &serde_json::Value) -> Result<(), ApiError> {
+        let token = self.viewer().await?;
+        let saved = self
+            .api
+            .call(
+                "PUT",
+                "/api/v1/viewers/me/shipping",
+                Some(&token),
+                Some(address),
+            )
+            .await?;
+        self.saved_shipping
+            .set(serde_json::from_value(saved["shipping"].clone()).ok());
+        Ok(())
+    }
+
+    /// Saves the typed card (and the address, when one was asked for) for
+    /// this buyer (the purchase then carries on).
+    async fn save_card(
+        &self,
+        email: &str,
+        shipping: Option<&serde_json::Value>,
+    ) -> Result<(), ApiError> {
         let (stripe, card) = self
             .card
             .borrow()
@@ -272,10 +299,17 @@ impl Buyer {
                 "PUT",
                 "/api/v1/viewers/me/payment-method",
                 Some(&token),
-                Some(&json!({"email": email, "payment_method": pm})),
+                Some(&match shipping {
+                    Some(address) => {
+                        json!({"email": email, "payment_method": pm, "shipping": address})
+                    }
+                    None => json!({"email": email, "payment_method": pm}),
+                }),
             )
             .await?;
         self.saved_card.set(card_words(&saved["card"]));
+        self.saved_shipping
+            .set(serde_json::from_value(saved["shipping"].clone()).ok());
         Ok(())
     }
 
@@ -290,6 +324,8 @@ impl Buyer {
             .await
         {
             self.saved_card.set(card_words(&me["card"]));
+            self.saved_shipping
+                .set(serde_json::from_value(me["shipping"].clone()).ok());
         }
     }
 
@@ -308,7 +344,80 @@ impl Buyer {
         }
         api::forget_viewer(&self.api.base);
         self.saved_card.set(None);
+        self.saved_shipping.set(None);
         Ok(())
+    }
+}
+
+/// The address form's fields, one signal each.
+#[derive(Clone, Copy, Default)]
+struct Address {
+    name: RwSignal<String>,
+    line1: RwSignal<String>,
+    line2: RwSignal<String>,
+    city: RwSignal<String>,
+    region: RwSignal<String>,
+    postal_code: RwSignal<String>,
+    country: RwSignal<String>,
+}
+
+impl Address {
+    fn signal(&self, key: &str) -> RwSignal<String> {
+        match key {
+            "name" => self.name,
+            "line1" => self.line1,
+            "line2" => self.line2,
+            "city" => self.city,
+            "region" => self.region,
+            "postal_code" => self.postal_code,
+            _ => self.country,
+        }
+    }
+
+    fn fill(&self, a: &wire::Address) {
+        self.name.set(a.name.clone());
+        self.line1.set(a.line1.clone());
+        self.line2.set(a.line2.clone().unwrap_or_default());
+        self.city.set(a.city.clone());
+        self.region.set(a.region.clone().unwrap_or_default());
+        self.postal_code.set(a.postal_code.clone());
+        self.country.set(a.country.clone());
+    }
+
+    /// ADDRESS as the API takes it (the server checks it field by field).
+    fn json(&self) -> serde_json::Value {
+        let opt = |s: RwSignal<String>| {
+            let v = s.get_untracked();
+            (!v.trim().is_empty()).then_some(v)
+        };
+        json!({
+            "name": self.name.get_untracked(),
+            "line1": self.line1.get_untracked(),
+            "line2": opt(self.line2),
+            "city": self.city.get_untracked(),
+            "region": opt(self.region),
+            "postal_code": opt(self.postal_code),
+            "country": self.country.get_untracked().trim().to_uppercase(),
+        })
+    }
+
+    fn field(
+        self,
+        label: &'static str,
+        key: &'static str,
+        class: &'static str,
+        autocomplete: &'static str,
+        required: impl Fn() -> bool + Send + Sync + 'static,
+    ) -> impl IntoView {
+        let value = self.signal(key);
+        view! {
+            <label class="dc-label">{label}
+                <input class=class type="text" autocomplete=autocomplete name=key
+                    required=required
+                    prop:value=move || value.get()
+                    on:input=move |ev| value.set(event_target_value(&ev)) />
+            </label>
+        }
     }
 }
 
@@ -330,10 +439,15 @@ pub fn Widget(live: Live, api: Api, show_id: String) -> impl IntoView {
         phase,
         card: Rc::default(),
         saved_card: RwSignal::new(None),
+        saved_shipping: RwSignal::new(None),
         running: Rc::default(),
     });
     let saved_card = buyer.saved_card;
+    let saved_shipping = buyer.saved_shipping;
     let email = RwSignal::new(String::new());
+    let address = Address::default();
+    // "change" beside the address: the form opens on the address alone.
+    let editing_address = RwSignal::new(false);
     // Whether Stripe's card field is mounted (the form stays up while saving).
     let card_open = RwSignal::new(false);
     let card_box = NodeRef::<html::Div>::new();
@@ -364,7 +478,37 @@ pub fn Widget(live: Live, api: Api, show_id: String) -> impl IntoView {
         })
     };
     let sold_out = move || pinned().is_some_and(|p| p.available <= 0);
-
+    let ships = move || pinned().is_some_and(|p| p.fulfilment == wire::Fulfilment::Shipping);
+    // The form asks for an address: the product ships and none is saved,
+    // or the buyer asked to change it.
+    let needs_address =
+        move || ships() && (saved_shipping.get().is_none() || editing_address.get());
+    // The show's flat price per parcel, if it sets one.
+    let flat_shipping = RwSignal::new(None::<i64>);
+    {
+        let api = buyer.api.clone();
+        let path = format!("/api/v1/shows/{}", buyer.show_id);
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Ok(show) = api.call("GET", &path, None, None).await {
+                flat_shipping.set(show["shipping_flat_cents"].as_i64());
+            }
+        });
+    }
+    let shipping_line = move || {
+        let p = pinned()?;
+        if p.fulfilment == wire::Fulfilment::Digital {
+            return Some("Digital — nothing to ship".to_string());
+        }
+        let cents = flat_shipping.get().unwrap_or(p.shipping_cents);
+        Some(if cents == 0 {
+            "Free shipping".to_string()
+        } else {
+            format!(
+                "+ {} shipping, once per parcel",
+                price_text(cents, &p.currency)
+            )
+        })
+    };
     let buy = {
         let buyer = buyer.clone();
         move |_| {
@@ -406,11 +550,27 @@ pub fn Widget(live: Live, api: Api, show_id: String) -> impl IntoView {
         move |ev: web_sys::SubmitEvent| {
             ev.prevent_default();
             let Some(product) = pinned() else { return };
-            phase.set(Phase::Reserving);
+            let shipping = untrack(needs_address).then(|| address.json());
+            let card_needed = saved_card.get_untracked().is_none();
+            let buying = phase.get_untracked() == Phase::NeedCard;
+            phase.set(if buying {
+                Phase::Reserving
+            } else {
+                Phase::Idle
+            });
             let buyer = buyer.clone();
             let email = email.get_untracked();
             wasm_bindgen_futures::spawn_local(async move {
-                match buyer.save_card(&email).await {
+                let saved = match (card_needed, &shipping) {
+                    (true, _) => buyer.save_card(&email, shipping.as_ref()).await,
+                    (false, Some(a)) => buyer.save_shipping(a).await,
+                    (false, None) => Ok(()),
+                };
+                if saved.is_ok() {
+                    editing_address.set(false);
+                }
+                match saved {
+                    Ok(()) if !buying => {}
                     Ok(()) => {
                         let intent = api::saved_intent(&buyer.api.base, &buyer.show_id)
                             .unwrap_or_else(|| {
@@ -454,6 +614,9 @@ pub fn Widget(live: Live, api: Api, show_id: String) -> impl IntoView {
         Phase::Confirming => "1 reserved — confirming your payment".into(),
         Phase::Paid => "Paid — thank you! Your order is confirmed.".into(),
         Phase::Failed(why) => why,
+        Phase::NeedCard if saved_card.get().is_some() => {
+            "Where should it go? Next time it is one tap.".into()
+        }
         Phase::NeedCard => "Add your email and card once; next time it is one tap.".into(),
         Phase::Idle => String::new(),
     };
@@ -461,6 +624,7 @@ pub fn Widget(live: Live, api: Api, show_id: String) -> impl IntoView {
     view! {
         <div class="dc-widget" class:dc-offline=move || !live.connected.get()>
             <ProductCard live=live />
+            <div class="dc-shipping-price" hidden=move || shipping_line().is_none()>{shipping_line}</div>
                 <button class="dc-buy" type="button" hidden=move || pinned().is_none()
                     on:click=buy
                     disabled=move || sold_out() || not_open() || phase.get().in_flight()
@@ -481,20 +645,58 @@ pub fn Widget(live: Live, api: Api, show_id: String) -> impl IntoView {
                 " · "
                 <button class="dc-forget" type="button" on:click=forget>"Forget my card"</button>
             </div>
+            <div class="dc-shipto" hidden=move || !ships() || saved_shipping.get().is_none()
+                || phase.get().in_flight() || editing_address.get() || phase.get() == Phase::NeedCard>
+                <span class="dc-shipto-text">
+                    {move || saved_shipping.get().map(|a| format!("Ship to {}", a.short())).unwrap_or_default()}
+                </span>
+                " · "
+                <button class="dc-change" type="button" on:click=move |_| {
+                    if let Some(a) = saved_shipping.get_untracked() {
+                        address.fill(&a);
+                    }
+                    editing_address.set(true);
+                }>"change"</button>
+            </div>
             // Kept in the page once shown, so Stripe's field stays mounted.
             <form class="dc-cardform" on:submit=save
                 hidden=move || {
                     let p = phase.get();
-                    !(p == Phase::NeedCard || (p.in_flight() && card_open.get() && saved_card.get().is_none()))
+                    !(p == Phase::NeedCard
+                        || (editing_address.get() && !p.in_flight())
+                        || (p.in_flight() && card_open.get() && saved_card.get().is_none()))
                 }>
-                    <label class="dc-label">"Email"
-                        <input class="dc-email" type="email" required autocomplete="email"
-                            prop:value=move || email.get()
-                            on:input=move |ev| email.set(event_target_value(&ev)) />
-                    </label>
-                    <div class="dc-label">"Card"</div>
-                    <div class="dc-cardfield" node_ref=card_box></div>
-                    <button class="dc-save" type="submit">"Save card and buy"</button>
+                    <div class="dc-cardpart" hidden=move || saved_card.get().is_some()>
+                        <label class="dc-label">"Email"
+                            <input class="dc-email" type="email" autocomplete="email"
+                                required=move || saved_card.get().is_none()
+                                prop:value=move || email.get()
+                                on:input=move |ev| email.set(event_target_value(&ev)) />
+                        </label>
+                        <div class="dc-label">"Card"</div>
+                        <div class="dc-cardfield" node_ref=card_box></div>
+                    </div>
+                    <fieldset class="dc-address" hidden=move || !needs_address()>
+                        <legend class="dc-label">"Ship to"</legend>
+                        {address.field("Full name", "name", "dc-ship-name", "shipping name", needs_address)}
+                        {address.field("Address", "line1", "dc-ship-line1", "shipping address-line1", needs_address)}
+                        {address.field("Flat, suite (optional)", "line2", "dc-ship-line2", "shipping address-line2", move || false)}
+                        <div class="dc-row">
+                            {address.field("City", "city", "dc-ship-city", "shipping address-level2", needs_address)}
+                            {address.field("Postal code", "postal_code", "dc-ship-postal", "shipping postal-code", move || false)}
+                        </div>
+                        <div class="dc-row">
+                            {address.field("State / region", "region", "dc-ship-region", "shipping address-level1", move || false)}
+                            {address.field("Country (GB, US…)", "country", "dc-ship-country", "shipping country", needs_address)}
+                        </div>
+                    </fieldset>
+                    <button class="dc-save" type="submit">
+                        {move || match (saved_card.get().is_some(), phase.get() == Phase::NeedCard) {
+                            (false, _) => "Save and buy",
+                            (true, true) => "Ship here and buy",
+                            (true, false) => "Save address",
+                        }}
+                    </button>
             </form>
         </div>
     }
