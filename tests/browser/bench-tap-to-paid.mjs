@@ -10,7 +10,7 @@
 // `dropcast-bench report` puts it in BENCHMARKS.md.
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { hostPage, phoneProfile, reads, ROOT, showWithProduct, startServer, widgetFrame } from "./harness.mjs";
+import { hostPage, phoneProfile, reads, ROOT, showWithProduct, startServer, widgetFrame, fillAddress } from "./harness.mjs";
 
 if (!process.env.DROPCAST_TEST_STRIPE_URL) throw new Error("needs localstripe (DROPCAST_TEST_STRIPE_URL)");
 const taps = Number(process.env.TAPS ?? 60);
@@ -37,6 +37,7 @@ try {
   for (const [p, v] of [["number", "4242424242424242"], ["exp_month", "12"], ["exp_year", "30"], ["cvc", "123"], ["postal_code", "42424"]]) {
     await frame.locator(`.dc-cardfield input[placeholder="${p}"]`).fill(v);
   }
+  await fillAddress(frame);
   await frame.locator(".dc-save").click();
   await reads(frame.locator(".dc-status"), "Paid — thank you! Your order is confirmed.");
   const samples = [];

@@ -92,12 +92,26 @@ export async function startServer() {
   };
 }
 
+/** The address test buyers ship to. */
+export const LONDON = { name: "Ada Lovelace", line1: "12 St James's Square", city: "London", postal_code: "SW1Y 4JH", country: "GB" };
+
+/** Fills the widget's address fields in `frame`, if the form asks for them. */
+export async function fillAddress(frame, a = LONDON) {
+  const fields = frame.locator(".dc-address:not([hidden])");
+  if ((await fields.count()) === 0) return false;
+  for (const [cls, v] of [["name", a.name], ["line1", a.line1], ["city", a.city], ["postal", a.postal_code], ["country", a.country]]) {
+    await frame.locator(`.dc-ship-${cls}`).fill(v);
+  }
+  return true;
+}
+
 /** Another buyer (a saved test card) buys `quantity` of `product`. */
 export async function buyAsAnotherViewer(server, show, product, quantity = 1) {
   const viewer = await server.api("POST", "/api/v1/viewers");
   await server.api("PUT", "/api/v1/viewers/me/payment-method", viewer.token, {
     email: "other@example.com",
     payment_method: "pm_card_visa",
+    shipping: LONDON,
   });
   return server.api("POST", `/api/v1/shows/${show.id}/orders`, viewer.token, {
     product_id: product.id,

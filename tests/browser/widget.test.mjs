@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
-import { buyAsAnotherViewer, hostPage, phoneProfile, reads, SHOTS, shared, showWithProduct, widgetFrame } from "./harness.mjs";
+import { buyAsAnotherViewer, fillAddress, hostPage, phoneProfile, reads, SHOTS, shared, showWithProduct, widgetFrame } from "./harness.mjs";
 
 const needsStripe = !process.env.DROPCAST_TEST_STRIPE_URL && "needs localstripe (DROPCAST_TEST_STRIPE_URL)";
 const ctx = shared();
@@ -16,6 +16,7 @@ async function saveCard(frame, number, email = "ada@example.com") {
   for (const [placeholder, value] of [["number", number], ["exp_month", "12"], ["exp_year", "30"], ["cvc", "123"], ["postal_code", "42424"]]) {
     await frame.locator(`.dc-cardfield input[placeholder="${placeholder}"]`).fill(value);
   }
+  await fillAddress(frame);
   await frame.locator(".dc-save").click();
 }
 
@@ -295,6 +296,7 @@ test("a card that needs 3-D Secure is finished with Stripe.js", { skip: needsStr
   for (const [placeholder, value] of [["number", "4000002760003184"], ["exp_month", "12"], ["exp_year", "30"], ["cvc", "123"], ["postal_code", "42424"]]) {
     await page.locator(`.dc-cardfield input[placeholder="${placeholder}"]`).fill(value);
   }
+  await fillAddress(page);
   await page.locator(".dc-save").click();
   // The bank asks; the buyer confirms.
   const confirm = page.getByRole("button", { name: "Complete authentication" });
@@ -313,4 +315,63 @@ test("a card that needs 3-D Secure is finished with Stripe.js", { skip: needsStr
   await reads(page.locator(".dc-status"), "Declined — try another card");
   await reads(page.locator(".dc-stock"), "2 left");
   await page.close();
+});
+
+test("a shipped product asks for the address once, a digital one never", { skip: needsStripe }, async () => {
+  const { token, show, product } = await showWithProduct(ctx.server, { stock: 5 });
+  await ctx.server.api("PATCH", `/api/v1/shows/${show.id}/products/${product.id}`, token, { shipping_cents: 800 });
+  const ebook = await ctx.server.api("POST", `/api/v1/shows/${show.id}/products`, token, {
+    sku: "LOOKBOOK", title: "Lookbook (PDF)", price_cents: 900, currency: "usd", stock: 50, fulfilment: "digital",
+  });
+  await ctx.server.api("PUT", `/api/v1/shows/${show.id}/pin`, token, { product_id: product.id });
+  const host = await hostPage(ctx.server, show.id);
+  const context = await phoneProfile();
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(host.url);
+  const frame = await widgetFrame(page);
+  await reads(frame.locator(".dc-shipping-price"), "+ $8.00 shipping, once per parcel");
+
+  // First purchase: email, card and address together.
+  await frame.locator(".dc-buy").click();
+  await frame.locator(".dc-cardform:not([hidden])").waitFor({ timeout: 5000 });
+  await frame.locator(".dc-address:not([hidden])").waitFor({ timeout: 5000 });
+  await frame.locator(".dc-email").fill("ada@example.com");
+  await frame.locator(".dc-cardfield input").first().waitFor({ timeout: 5000 });
+  for (const [placeholder, value] of [["number", "4242424242424242"], ["exp_month", "12"], ["exp_year", "30"], ["cvc", "123"], ["postal_code", "42424"]]) {
+    await frame.locator(`.dc-cardfield input[placeholder="${placeholder}"]`).fill(value);
+  }
+  assert.ok(await fillAddress(frame), "the form asks where it ships");
+  await page.screenshot({ path: path.join(SHOTS, "widget-address-form-phone.png"), fullPage: true });
+  await frame.locator(".dc-save").click();
+  await reads(frame.locator(".dc-status"), "Paid — thank you! Your order is confirmed.");
+  await reads(frame.locator(".dc-shipto-text"), "Ship to Ada L., London");
+  await page.screenshot({ path: path.join(SHOTS, "widget-ship-to-phone.png"), fullPage: true });
+
+  // Second: one tap, to the same address, in the same parcel.
+  await frame.locator(".dc-buy").click();
+  await reads(frame.locator(".dc-stock"), "3 left");
+  await reads(frame.locator(".dc-status"), "Paid — thank you! Your order is confirmed.");
+  assert.equal(await frame.locator(".dc-cardform").getAttribute("hidden"), "");
+  const { orders } = await ctx.server.api("GET", `/api/v1/shows/${show.id}/orders`, token);
+  const paid = orders.filter((o) => o.status === "paid");
+  assert.equal(paid.length, 2);
+  assert.ok(paid.every((o) => o.shipping?.postal_code === "SW1Y 4JH"), JSON.stringify(paid));
+  assert.equal(new Set(paid.map((o) => o.shipment_id)).size, 1);
+  assert.deepEqual(paid.map((o) => o.shipping_cents).sort(), [0, 800]);
+
+  // A digital product: no address, no "ship to".
+  await ctx.server.api("PUT", `/api/v1/shows/${show.id}/pin`, token, { product_id: ebook.id });
+  await reads(frame.locator(".dc-shipping-price"), "Digital — nothing to ship");
+  await frame.locator(".dc-shipto").waitFor({ state: "hidden", timeout: 5000 });
+  // A new buyer (the card forgotten) is asked for email and card only.
+  await frame.locator(".dc-forget").click();
+  await frame.locator(".dc-saved").waitFor({ state: "hidden", timeout: 5000 });
+  await frame.locator(".dc-buy").click();
+  await frame.locator(".dc-cardform:not([hidden])").waitFor({ timeout: 5000 });
+  assert.equal(await frame.locator(".dc-address").getAttribute("hidden"), "", "a digital product asks for no address");
+  assert.deepEqual(errors, []);
+  await context.close();
+  await host.close();
 });
