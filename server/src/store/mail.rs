@@ -9,7 +9,6 @@
 
 use sqlx::{AnyPool, FromRow};
 
-use crate::db::Backend;
 use crate::now_ms;
 
 /// How long a claim lasts: longer than one SMTP conversation may take.
@@ -90,27 +89,7 @@ pub async fn claim_due(
     claimer: &str,
     limit: i64,
 ) -> Result<Vec<MailJob>, sqlx::Error> {
-    let skip_locked = match Backend::of_pool(pool) {
-        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-        Backend::Sqlite => "",
-    };
-    let now = now_ms();
-    let sql = format!(
-        "UPDATE mail_jobs SET claimed_by = $1, claimed_until_ms = $2,
-             attempts = attempts + 1, updated_at_ms = $3
-         WHERE id IN (SELECT id FROM mail_jobs
-                      WHERE status = 'pending' AND next_attempt_at_ms <= $3
-                        AND (claimed_until_ms IS NULL OR claimed_until_ms < $3)
-                      ORDER BY next_attempt_at_ms LIMIT $4{skip_locked})
-         RETURNING {COLUMNS}"
-    );
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(claimer)
-        .bind(now + CLAIM_MS)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(pool)
-        .await
+    super::claim_due_rows(pool, "mail_jobs", COLUMNS, claimer, CLAIM_MS, limit).await
 }
 
 /// How a claimed letter ended (for now).

@@ -258,6 +258,47 @@ pub async fn forget_viewer_card(pool: &AnyPool, viewer_id: &str) -> Result<(), s
     Ok(())
 }
 
+// ---------------------------------------------------------------- work queues
+
+/// Claims up to `limit` due rows of a work queue (`stripe_outbox`,
+/// `mail_jobs`: `status`, `next_attempt_at_ms`, `claimed_by`,
+/// `claimed_until_ms`, `attempts`) for `claimer` until `now + claim_ms`:
+/// rows another worker holds are skipped (`FOR UPDATE SKIP LOCKED` on
+/// PostgreSQL; SQLite's single writer makes the claim atomic).
+pub(crate) async fn claim_due_rows<T>(
+    pool: &AnyPool,
+    table: &'static str,
+    columns: &'static str,
+    claimer: &str,
+    claim_ms: i64,
+    limit: i64,
+) -> Result<Vec<T>, sqlx::Error>
+where
+    T: Send + Unpin + for<'r> FromRow<'r, sqlx::any::AnyRow>,
+{
+    let skip_locked = match crate::db::Backend::of_pool(pool) {
+        crate::db::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        crate::db::Backend::Sqlite => "",
+    };
+    let now = now_ms();
+    let sql = format!(
+        "UPDATE {table} SET claimed_by = $1, claimed_until_ms = $2,
+             attempts = attempts + 1, updated_at_ms = $3
+         WHERE id IN (SELECT id FROM {table}
+                      WHERE status = 'pending' AND next_attempt_at_ms <= $3
+                        AND (claimed_until_ms IS NULL OR claimed_until_ms < $3)
+                      ORDER BY next_attempt_at_ms LIMIT $4{skip_locked})
+         RETURNING {columns}"
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(claimer)
+        .bind(now + claim_ms)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+}
+
 // ---------------------------------------------------------------- secrets
 
 /// A secret every node shares, made by whichever node asks first.

@@ -10,7 +10,6 @@
 
 use sqlx::{AnyPool, FromRow};
 
-use crate::db::Backend;
 use crate::now_ms;
 
 /// How long a claim lasts: longer than one Stripe call may take.
@@ -179,28 +178,15 @@ pub async fn claim(
 
 /// Claims up to `limit` jobs that are due and held by nobody.
 pub async fn claim_due(pool: &AnyPool, claimer: &str, limit: i64) -> Result<Vec<Job>, sqlx::Error> {
-    let skip_locked = match Backend::of_pool(pool) {
-        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-        Backend::Sqlite => "",
-    };
-    let now = now_ms();
-    let sql = format!(
-        "UPDATE stripe_outbox SET claimed_by = $1, claimed_until_ms = $2,
-             attempts = attempts + 1, updated_at_ms = $3
-         WHERE id IN (SELECT id FROM stripe_outbox
-                      WHERE status = 'pending' AND next_attempt_at_ms <= $3
-                        AND (claimed_until_ms IS NULL OR claimed_until_ms < $3)
-                      ORDER BY next_attempt_at_ms LIMIT $4{skip_locked})
-         RETURNING {}",
-        job_columns!()
-    );
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(claimer)
-        .bind(now + CLAIM_MS)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(pool)
-        .await
+    super::claim_due_rows(
+        pool,
+        "stripe_outbox",
+        job_columns!(),
+        claimer,
+        CLAIM_MS,
+        limit,
+    )
+    .await
 }
 
 /// Stripe confirmed the job: in one transaction the job is done, the order
