@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use lettre::message::{Mailbox, MultiPart, header::ContentType};
+use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 /// One letter to one buyer.
@@ -152,11 +152,6 @@ pub fn escape_html(s: &str) -> String {
         }
     }
     out
-}
-
-/// The content type of the HTML part, for callers that build their own.
-pub fn html_content_type() -> ContentType {
-    ContentType::TEXT_HTML
 }
 
 #[cfg(test)]

@@ -272,12 +272,7 @@ async fn shipped(
     let Some(shop) = shop_of(pool, &s.show_id).await? else {
         return Ok(None);
     };
-    let orders = shipments::of_show(pool, &s.show_id)
-        .await?
-        .into_iter()
-        .find(|(row, _)| row.id == s.id)
-        .map(|(_, o)| o)
-        .unwrap_or_default();
+    let orders = shipments::paid_orders(pool, &s.id).await?;
     let Some(first) = orders.first() else {
         return Ok(None);
     };

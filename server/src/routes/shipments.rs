@@ -247,12 +247,7 @@ async fn shipped_view(state: &AppState, id: &str) -> Result<HttpResponse, ApiErr
         .await?
         .ok_or_else(shipment_not_found)?;
     let products = products_by_id(state, &shipment.show_id).await?;
-    let orders = shipments::of_show(&state.pool, &shipment.show_id)
-        .await?
-        .into_iter()
-        .find(|(s, _)| s.id == shipment.id)
-        .map(|(_, o)| o)
-        .unwrap_or_default();
+    let orders = shipments::paid_orders(&state.pool, &shipment.id).await?;
     Ok(HttpResponse::Ok().json(view(shipment, orders, &products)))
 }
 

@@ -201,6 +201,18 @@ pub async fn of_show(
         .collect())
 }
 
+/// A parcel's paid orders, oldest payment first.
+pub async fn paid_orders(pool: &AnyPool, shipment_id: &str) -> Result<Vec<OrderRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        crate::order_columns!(),
+        " FROM orders WHERE shipment_id = $1 AND status = 'paid' ORDER BY paid_at_ms, id"
+    ))
+    .bind(shipment_id)
+    .fetch_all(pool)
+    .await
+}
+
 /// Whether a parcel holds paid orders other than `order_id`.
 pub async fn others_paid(
     pool: &AnyPool,
