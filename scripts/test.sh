@@ -42,4 +42,7 @@ say "tests (SQLite and PostgreSQL)"
 cargo test --workspace --locked -- "$@"
 
 say "browser tests (chromium, the dropcast binary, localstripe)"
-(cd "$ROOT/tests/browser" && node --test --test-concurrency=1)
+# A test that hangs fails after 5 minutes, and a file whose tests are done
+# exits even if something it opened is still open: the run never waits on
+# a browser left behind by a failure.
+(cd "$ROOT/tests/browser" && node --test --test-concurrency=1 --test-force-exit --test-timeout=300000)

@@ -3,8 +3,8 @@
 // Debian's chromium through playwright-core.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before } from "node:test";
@@ -25,8 +25,50 @@ function freePort() {
   });
 }
 
-/** Starts the server; resolves once /healthz answers. */
-export async function startServer() {
+/** A real SMTP server (aiosmtpd, `tests/smtp_sink.py`, installed by the
+ *  test script in `.dev/venv`) that keeps each message as JSON:
+ *  `{ url, messages(), waitFor(pred), stop() }`. */
+export async function smtpSink() {
+  const dir = mkdtempSync(path.join(tmpdir(), "dropcast-mail-"));
+  const port = await freePort();
+  const python = path.join(ROOT, ".dev", "venv", "bin", "python");
+  const child = spawn(python, [path.join(ROOT, "tests", "smtp_sink.py"), "--port", String(port), "--dir", dir], { stdio: ["ignore", "ignore", "inherit"] });
+  for (let i = 0; ; i++) {
+    const open = await new Promise((resolve) => {
+      const socket = createConnection({ host: "127.0.0.1", port }, () => { socket.end(); resolve(true); });
+      socket.on("error", () => resolve(false));
+    });
+    if (open) break;
+    if (i > 100 || child.exitCode !== null) throw new Error("the SMTP sink did not start");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const messages = () =>
+    readdirSync(dir).filter((f) => f.endsWith(".json")).sort().map((f) => JSON.parse(readFileSync(path.join(dir, f), "utf8")));
+  const stop = () => new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once("exit", resolve);
+    child.kill("SIGTERM");
+  });
+  leftOpen.add(stop);
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    messages,
+    /** The first message `pred` accepts, waited for up to 10 s (the mail
+     *  worker's deadline, not a speed check). */
+    async waitFor(pred) {
+      for (let i = 0; i < 200; i++) {
+        const found = messages().find(pred);
+        if (found) return found;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`no such mail; got: ${JSON.stringify(messages().map((m) => m.subject))}`);
+    },
+    stop,
+  };
+}
+
+/** Starts the server (with `extraEnv` on top); resolves once /healthz answers. */
+export async function startServer(extraEnv = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), "dropcast-browser-"));
   const port = await freePort();
   const rtmpPort = await freePort();
@@ -40,6 +82,7 @@ export async function startServer() {
     DROPCAST_SRT_ADDR: `127.0.0.1:${await freePort()}`,
     DROPCAST_ASSETS_DIR: path.join(ROOT, "target", "widget", "dist"),
     RUST_LOG: "warn",
+    ...extraEnv,
   };
   if (process.env.DROPCAST_TEST_STRIPE_URL) {
     env.STRIPE_SECRET_KEY = "sk_test_browser";
@@ -158,11 +201,23 @@ export async function launch() {
 export async function phoneProfile() {
   mkdirSync(SHOTS, { recursive: true });
   const dir = mkdtempSync(path.join(tmpdir(), "dropcast-profile-"));
-  return chromium.launchPersistentContext(dir, {
+  const context = await chromium.launchPersistentContext(dir, {
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     args: CHROMIUM_ARGS,
     viewport: { width: 390, height: 844 },
   });
+  leftOpen.add(() => context.close());
+  return context;
+}
+
+/** What a test opened and may not have closed (it failed first): closed by
+ *  `shared()`'s `after`, so a failing test never keeps its file's process
+ *  (and the whole run) waiting on a browser or a server. */
+const leftOpen = new Set();
+
+async function closeLeftOpen() {
+  for (const close of leftOpen) await close().catch(() => {});
+  leftOpen.clear();
 }
 
 /** A page on another origin that embeds the widget with one script tag,
@@ -180,8 +235,14 @@ button { display: none !important; } div { border: 5px solid lime !important; }<
     res.end(html);
   });
   await new Promise((r) => http.listen(0, "127.0.0.1", r));
+  const close = () =>
+    new Promise((r) => {
+      http.close(r);
+      http.closeAllConnections();
+    });
+  leftOpen.add(close);
   // "localhost" rather than 127.0.0.1: another origin than the server's.
-  return { url: `http://localhost:${http.address().port}/`, close: () => new Promise((r) => http.close(r)) };
+  return { url: `http://localhost:${http.address().port}/`, close };
 }
 
 /** The embedded widget's frame (served from Dropcast's origin) in `page`:
@@ -197,16 +258,25 @@ export async function widgetFrame(page) {
 }
 
 /** One server and one browser for a test file, started before its tests
- *  and stopped after: `const ctx = shared();` then `ctx.server`, `ctx.browser`. */
-export function shared() {
+ *  and stopped after: `const ctx = shared();` then `ctx.server`, `ctx.browser`.
+ *  With `{ smtp: true }` the server sends its mail to `ctx.mail`, a real
+ *  SMTP server ([`smtpSink`]). */
+export function shared({ smtp = false } = {}) {
   const ctx = {};
   before(async () => {
-    ctx.server = await startServer();
+    const env = {};
+    if (smtp) {
+      ctx.mail = await smtpSink();
+      env.DROPCAST_SMTP_URL = ctx.mail.url;
+      env.DROPCAST_MAIL_FROM = "Dropcast shop <shop@dropcast.test>";
+    }
+    ctx.server = await startServer(env);
     ctx.browser = await launch();
   });
   after(async () => {
     await ctx.browser?.close();
     await ctx.server?.stop();
+    await closeLeftOpen();
   });
   return ctx;
 }
