@@ -709,6 +709,17 @@ async fn products_are_edited_and_archived_shows_deleted(db: Db) {
         (Some(650), Some(3))
     );
     assert_eq!(edited["fulfilment"], "shipping");
+    // Null lifts the limit; leaving it out keeps what is there.
+    let kept = app
+        .patch(&path, Some(&token), json!({"title": "Neon hoodie II"}))
+        .await
+        .expect(200);
+    assert_eq!(kept["max_per_buyer"], 3);
+    let lifted = app
+        .patch(&path, Some(&token), json!({"max_per_buyer": null}))
+        .await
+        .expect(200);
+    assert_eq!(lifted["max_per_buyer"], serde_json::Value::Null);
     let mut live = app.live(&show_id).await;
     let _snapshot = live.until("snapshot").await;
     app.patch(&path, Some(&token), json!({"archived": true}))

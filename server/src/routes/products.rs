@@ -98,7 +98,8 @@ impl crate::input::FromJson for Flag {
 
 /// `PATCH /api/v1/shows/{show}/products/{product}` (creator): any of
 /// `title`, `price_cents`, `add_stock` (negative down to what is available),
-/// `image_url`, `max_per_buyer`, `fulfilment`, `shipping_cents`, and
+/// `image_url`, `max_per_buyer` (null lifts the limit), `fulfilment`,
+/// `shipping_cents`, and
 /// `archived` (true takes it off the show: not listed, not for sale; its
 /// orders stay).
 pub async fn update(
@@ -116,7 +117,7 @@ pub async fn update(
     let price: Option<PriceCents> = body.optional("price_cents")?;
     let add_stock: Option<StockDelta> = body.optional("add_stock")?;
     let image_url: Option<ImageUrl> = body.optional("image_url")?;
-    let max_per_buyer: Option<MaxPerBuyer> = body.optional("max_per_buyer")?;
+    let max_per_buyer: Option<Option<MaxPerBuyer>> = body.patch("max_per_buyer")?;
     let fulfilment: Option<FulfilmentField> = body.optional("fulfilment")?;
     let shipping: Option<ShippingCents> = body.optional("shipping_cents")?;
     let archived: Option<Flag> = body.optional("archived")?;
@@ -143,7 +144,7 @@ pub async fn update(
         price_cents: price.map(PriceCents::get),
         add_stock,
         image_url: image_url.as_ref().map(ImageUrl::as_str),
-        max_per_buyer: max_per_buyer.map(MaxPerBuyer::get),
+        max_per_buyer: max_per_buyer.map(|m| m.map(MaxPerBuyer::get)),
         fulfilment: fulfilment.map(|f| f.0),
         shipping_cents: shipping.map(ShippingCents::get),
         archived: archived.map(|a| a.0),

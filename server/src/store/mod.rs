@@ -744,7 +744,8 @@ pub struct ProductPatch<'a> {
     /// Added to both `available` and `stock_total`; negative removes units.
     pub add_stock: i64,
     pub image_url: Option<&'a str>,
-    pub max_per_buyer: Option<i64>,
+    /// `Some(None)` lifts the limit.
+    pub max_per_buyer: Option<Option<i64>>,
     pub fulfilment: Option<wire::Fulfilment>,
     pub shipping_cents: Option<i64>,
     /// `Some(true)` archives (now), `Some(false)` puts it back.
@@ -769,7 +770,7 @@ pub async fn update_product(
              available = available + $5,
              stock_total = stock_total + $5,
              image_url = COALESCE($7, image_url),
-             max_per_buyer = COALESCE($8, max_per_buyer),
+             max_per_buyer = CASE WHEN $13 = 1 THEN $8 ELSE max_per_buyer END,
              fulfilment = COALESCE($9, fulfilment),
              shipping_cents = COALESCE($10, shipping_cents),
              archived_at_ms = CASE WHEN $11 = 1 THEN COALESCE(archived_at_ms, $12)
@@ -787,11 +788,12 @@ pub async fn update_product(
     .bind(patch.add_stock)
     .bind(max_total)
     .bind(patch.image_url)
-    .bind(patch.max_per_buyer)
+    .bind(patch.max_per_buyer.flatten())
     .bind(patch.fulfilment.map(wire::Fulfilment::as_str))
     .bind(patch.shipping_cents)
     .bind(patch.archived.map(i64::from))
     .bind(now_ms())
+    .bind(i64::from(patch.max_per_buyer.is_some()))
     .fetch_optional(pool)
     .await
 }
