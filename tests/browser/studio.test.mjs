@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
-import { buyAsAnotherViewer, hostPage, publish, reads, SHOTS, shared, showWithProduct, widgetFrame } from "./harness.mjs";
+import { readFileSync } from "node:fs";
+import { buyAsAnotherViewer, hostPage, LONDON, publish, reads, SHOTS, shared, showWithProduct, widgetFrame } from "./harness.mjs";
 
 const needsStripe = !process.env.DROPCAST_TEST_STRIPE_URL && "needs localstripe (DROPCAST_TEST_STRIPE_URL)";
 const ctx = shared();
@@ -283,4 +284,191 @@ test("the clip desk exports from a real stream, shows progress and offers the fi
   } finally {
     encoder.kill("SIGINT");
   }
+});
+
+/** A buyer with a saved card who ships to `shipping`: a function that
+ *  orders `quantity` of a product of `show` and answers the order. */
+async function buyerShippingTo(show, email, shipping) {
+  const viewer = await ctx.server.api("POST", "/api/v1/viewers");
+  await ctx.server.api("PUT", "/api/v1/viewers/me/payment-method", viewer.token, {
+    email,
+    payment_method: "pm_card_visa",
+    shipping,
+  });
+  return (product, quantity = 1) =>
+    ctx.server.api("POST", `/api/v1/shows/${show.id}/orders`, viewer.token, {
+      product_id: product.id,
+      quantity,
+      idempotency_key: `k-${Math.random()}`,
+    });
+}
+
+const PARIS = { name: "Marie Curie", line1: "1 Rue Pierre et Marie Curie", city: "Paris", postal_code: "75005", country: "FR" };
+const ARLINGTON = { name: "Grace Hopper", line1: "1 Navy Street", city: "Arlington", region: "VA", postal_code: "22202", country: "US" };
+
+test("after the show: parcels by buyer, the packing list, shipped one by one and from a CSV, cancel and partial refunds", { skip: needsStripe }, async () => {
+  const { token, show, product: hoodie, cap } = await twoProducts();
+  const { page: studio, errors } = await openStudio(show, token);
+  // A flat shipping price per parcel, set in the studio.
+  await studio.locator(".st-show-flat").fill("4.00");
+  await studio.locator(".st-show-save").click();
+  await studio.locator(".st-saved:not([hidden])", { hasText: "Saved." }).first().waitFor({ timeout: 5000 });
+  assert.equal((await ctx.server.api("GET", `/api/v1/shows/${show.id}`)).shipping_flat_cents, 400);
+
+  // Ada buys twice (one parcel, shipping once), Marie and Grace once each.
+  const ada = await buyerShippingTo(show, "ada@example.com", LONDON);
+  const marie = await buyerShippingTo(show, "marie@example.com", PARIS);
+  const grace = await buyerShippingTo(show, "grace@example.com", ARLINGTON);
+  const adaHoodies = await ada(hoodie, 2);
+  const adaCap = await ada(cap, 1);
+  const marieHoodie = await marie(hoodie, 1);
+  const graceCap = await grace(cap, 1);
+  for (const o of [adaHoodies, adaCap, marieHoodie, graceCap]) assert.equal(o.status, "paid");
+  assert.equal(adaHoodies.amount_cents + adaCap.amount_cents, 2 * 4900 + 2500 + 400);
+
+  await studio.locator(".st-tab", { hasText: "Shipments" }).click();
+  const parcels = studio.locator(".st-parcel");
+  await studio.waitForFunction(() => document.querySelectorAll(".st-parcel").length === 3, null, { timeout: 5000 });
+  await reads(studio.locator(".st-filter", { hasText: "To ship" }).locator(".st-count"), "3");
+  const adaParcel = parcels.filter({ hasText: "ada@example.com" });
+  await reads(adaParcel.locator(".st-parcel-name"), "Ada Lovelace");
+  await reads(adaParcel.locator(".st-parcel-count"), "3 items");
+  assert.deepEqual(await adaParcel.locator(".st-addr span").allTextContents(), ["12 St James's Square", "London SW1Y 4JH", "GB"]);
+  assert.deepEqual(await adaParcel.locator(".st-item-what").allTextContents(), ["2 × Neon hoodie HOOD-1", "1 × Dad cap CAP-1"]);
+  assert.deepEqual(await adaParcel.locator(".st-item .st-oamount").allTextContents(), ["$98.00", "$25.00"]);
+  assert.match(await adaParcel.locator(".st-parcel-sum").textContent(), /Shipping \$4\.00 · charged in all \$127\.00/);
+  await studio.setViewportSize({ width: 390, height: 844 });
+  await studio.screenshot({ path: path.join(SHOTS, "studio-shipments-phone.png"), fullPage: true });
+  await studio.setViewportSize({ width: 1280, height: 900 });
+
+  // The packing list: one row per parcel, with its address.
+  const [download] = await Promise.all([studio.waitForEvent("download"), studio.locator(".st-csv").click()]);
+  assert.equal(download.suggestedFilename(), `dropcast-${show.id}-packing-list.csv`);
+  const csv = readFileSync(await download.path(), "utf8").trim().split(/\r?\n/);
+  assert.equal(csv.length, 4);
+  assert.match(csv[0], /^shipment_id,status,name,line1,line2,city,region,postal_code,country,email,items/);
+  const adaRow = csv.find((l) => l.includes("ada@example.com"));
+  assert.match(adaRow, /,unshipped,Ada Lovelace,12 St James's Square,,London,,SW1Y 4JH,GB,ada@example.com,2 x HOOD-1 Neon hoodie; 1 x CAP-1 Dad cap,3,/);
+  const idOf = (email) => csv.find((l) => l.includes(email)).split(",")[0];
+
+  // Grace's order is cancelled before it ships: refunded, the cap back in stock.
+  const graceParcel = parcels.filter({ hasText: "grace@example.com" });
+  await graceParcel.locator(".st-cancel").click();
+  await reads(graceParcel.locator(".st-cancel"), "Confirm: refund and restock");
+  await graceParcel.locator(".st-cancel").click();
+  await studio.waitForFunction(() => document.querySelectorAll(".st-parcel").length === 2, null, { timeout: 5000 });
+  assert.equal((await ctx.server.api("GET", `/api/v1/orders/${graceCap.id}`, token)).status, "refunded");
+  await studio.locator(".st-tab", { hasText: "Show" }).click();
+  await reads(studio.locator(`.st-product[data-product="${cap.id}"] .st-available`), "11");
+  await studio.locator(".st-tab", { hasText: "Shipments" }).click();
+
+  // A partial refund of $10 on Ada's hoodies.
+  const hoodieLine = adaParcel.locator(`.st-item[data-order="${adaHoodies.id}"]`);
+  await hoodieLine.locator(".st-partial").click();
+  await hoodieLine.locator(".st-partial-in").fill("10");
+  await hoodieLine.locator(".st-partial-form .st-refund").click();
+  await reads(adaParcel.locator(`.st-item[data-order="${adaHoodies.id}"] .st-refunded`), "$10.00 refunded");
+  const refunded = await ctx.server.api("GET", `/api/v1/orders/${adaHoodies.id}`, token);
+  assert.equal(refunded.status, "paid");
+  assert.equal(refunded.refunded_cents, 1000);
+
+  // Marie's parcel, marked shipped by hand.
+  const marieParcel = parcels.filter({ hasText: "marie@example.com" });
+  await marieParcel.locator(".st-carrier").fill("La Poste");
+  await marieParcel.locator(".st-tracking-in").fill("6A12345678901");
+  await marieParcel.locator(".st-ship").click();
+  await reads(studio.locator(".st-filter", { hasText: "To ship" }).locator(".st-count"), "1");
+  await studio.locator(".st-filter", { hasText: "Shipped" }).click();
+  await reads(marieParcel.locator(".st-tracking-no"), "6A12345678901");
+  await reads(marieParcel.locator(".st-badge"), "Shipped");
+
+  // A CSV naming a parcel that is not this show's changes nothing.
+  const upload = (text) => studio.locator(".st-import-file").setInputFiles({ name: "tracking.csv", mimeType: "text/csv", buffer: Buffer.from(text) });
+  await upload(`shipment_id,carrier,tracking\n${idOf("ada@example.com")},Royal Mail,RM123456785GB\nnot-a-parcel,DPD,15501234567890\n`);
+  await reads(studio.locator(".st-import-result"), 'nothing was changed: line 3: no shipment of this show has id "not-a-parcel"');
+  await studio.locator(".st-filter", { hasText: "To ship" }).click();
+  await reads(studio.locator(".st-filter", { hasText: "To ship" }).locator(".st-count"), "1");
+  // The packing list itself, with the tracking filled in, ships the rest.
+  const header = csv[0].split(",");
+  const filled = csv.map((line, i) => {
+    if (i === 0 || !line.includes("ada@example.com")) return line;
+    const cells = line.split(",");
+    cells[header.indexOf("carrier")] = "Royal Mail";
+    cells[header.indexOf("tracking")] = "RM123456785GB";
+    return cells.join(",");
+  });
+  await upload(filled.filter((l) => !l.includes("grace@example.com") && !l.includes("marie@example.com")).join("\n"));
+  await reads(studio.locator(".st-import-result"), "1 parcel marked shipped; each buyer is told.");
+  await reads(studio.locator(".st-filter", { hasText: "To ship" }).locator(".st-count"), "0");
+  await reads(studio.locator(".st-ship-empty"), "Everything has shipped.");
+  const { shipments } = await ctx.server.api("GET", `/api/v1/shows/${show.id}/shipments`, token);
+  assert.deepEqual(shipments.map((s) => [s.email, s.status, s.carrier, s.tracking]).sort(), [
+    ["ada@example.com", "shipped", "Royal Mail", "RM123456785GB"],
+    ["marie@example.com", "shipped", "La Poste", "6A12345678901"],
+  ]);
+  // A shipped parcel cannot be cancelled, only refunded.
+  await studio.locator(".st-filter", { hasText: "All" }).click();
+  await reads(studio.locator(".st-filter", { hasText: "All" }).locator(".st-count"), "2");
+  assert.equal(await adaParcel.locator(".st-cancel").count(), 0);
+  assert.equal(await adaParcel.locator(".st-partial").count(), 2);
+  await studio.screenshot({ path: path.join(SHOTS, "studio-shipments-desktop.png"), fullPage: true });
+  await studio.setViewportSize({ width: 390, height: 844 });
+  await studio.screenshot({ path: path.join(SHOTS, "studio-shipments-shipped-phone.png"), fullPage: true });
+  assert.deepEqual(errors, []);
+  await studio.close();
+});
+
+test("a product is edited and archived in the studio; a show that never went live is deleted", async () => {
+  const { token, show, product: hoodie, cap } = await twoProducts();
+  const host = await hostPage(ctx.server, show.id);
+  const widgetPage = await ctx.browser.newPage({ viewport: { width: 390, height: 844 } });
+  await widgetPage.goto(host.url);
+  const widget = await widgetFrame(widgetPage);
+  await reads(widget.locator(".dc-title"), "Neon hoodie");
+  const { page: studio, errors } = await openStudio(show, token);
+  const row = studio.locator(`.st-product[data-product="${hoodie.id}"]`);
+  await row.locator(".st-edit summary").click();
+  assert.equal(await row.locator(".st-edit-title").inputValue(), "Neon hoodie");
+  await row.locator(".st-edit-title").fill("Neon hoodie (signed)");
+  await row.locator(".st-edit-shipping").fill("6.50");
+  await row.locator(".st-edit-max").fill("2");
+  await row.locator(".st-edit-save").click();
+  await reads(row.locator(".st-edit .st-saved"), "Saved.");
+  await reads(widget.locator(".dc-title"), "Neon hoodie (signed)");
+  await reads(widget.locator(".dc-shipping-price"), "+ $6.50 shipping, once per parcel");
+  let p = (await ctx.server.api("GET", `/api/v1/shows/${show.id}`)).products.find((x) => x.id === hoodie.id);
+  assert.deepEqual([p.title, p.fulfilment, p.shipping_cents, p.max_per_buyer], ["Neon hoodie (signed)", "shipping", 650, 2]);
+  // Digital, and the limit lifted.
+  await row.locator(".st-edit-fulfilment").selectOption("digital");
+  assert.equal(await row.locator(".st-edit-shipping").isVisible(), false);
+  await row.locator(".st-edit-max").fill("");
+  await row.locator(".st-edit-save").click();
+  await reads(widget.locator(".dc-shipping-price"), "Digital — nothing to ship");
+  p = (await ctx.server.api("GET", `/api/v1/shows/${show.id}`)).products.find((x) => x.id === hoodie.id);
+  assert.deepEqual([p.fulfilment, p.max_per_buyer], ["digital", null]);
+  // A bad price is refused in words.
+  await row.locator(".st-edit-fulfilment").selectOption("shipping");
+  await row.locator(".st-edit-shipping").fill("lots");
+  await row.locator(".st-edit-save").click();
+  await reads(row.locator(".st-edit .st-error"), "Shipping: “lots” is not a price like 12.50");
+
+  // Archived: it leaves the studio's list and the widget's card.
+  await row.locator(".st-archive").click();
+  await reads(row.locator(".st-archive"), "Confirm: take it off the show");
+  await row.locator(".st-archive").click();
+  await studio.waitForFunction((id) => !document.querySelector(`.st-product[data-product="${id}"]`), hoodie.id, { timeout: 5000 });
+  await reads(studio.locator(".st-product .st-ptitle"), "Dad cap");
+  assert.equal((await ctx.server.api("GET", `/api/v1/shows/${show.id}`)).products.map((x) => x.id).join(), cap.id);
+  await widget.locator(".dc-buy").waitFor({ state: "hidden", timeout: 5000 });
+
+  // Never live, nothing sold: deleted after a second click.
+  await studio.locator(".st-delete-show").click();
+  await reads(studio.locator(".st-delete-show"), "Confirm: delete this show");
+  await studio.locator(".st-delete-show").click();
+  await reads(studio.locator(".st-delete-show"), "Deleted");
+  const gone = await fetch(`${ctx.server.base}/api/v1/shows/${show.id}`);
+  assert.equal(gone.status, 404);
+  assert.deepEqual(errors, []);
+  for (const page of [widgetPage, studio]) await page.close();
+  await host.close();
 });

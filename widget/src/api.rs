@@ -60,6 +60,33 @@ impl Api {
         body: Option<&Value>,
         timeout_ms: i32,
     ) -> Result<Value, ApiError> {
+        let body = body.map(|b| ("application/json", b.to_string()));
+        let text = self.fetch(method, path, token, body, timeout_ms).await?;
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// A call whose body and answer are text (a CSV up or down); an answer
+    /// that is not 2xx is read as the server's JSON error all the same.
+    pub async fn call_text(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, String)>,
+    ) -> Result<String, ApiError> {
+        self.fetch(method, path, token, body, CALL_TIMEOUT_MS).await
+    }
+
+    /// One `fetch`: `body` is its content type and text. Resolves to the
+    /// answer's text on 2xx, else to the server's error.
+    async fn fetch(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, String)>,
+        timeout_ms: i32,
+    ) -> Result<String, ApiError> {
         let init = RequestInit::new();
         let abort = web_sys::AbortController::new().ok();
         if let Some(abort) = &abort {
@@ -73,9 +100,9 @@ impl Api {
         if let Some(token) = token {
             let _ = headers.set("authorization", &format!("Bearer {token}"));
         }
-        if let Some(body) = body {
-            let _ = headers.set("content-type", "application/json");
-            init.set_body(&body.to_string().into());
+        if let Some((content_type, text)) = body {
+            let _ = headers.set("content-type", content_type);
+            init.set_body(&text.into());
         }
         init.set_headers(&headers);
         let request = Request::new_with_str_and_init(&format!("{}{path}", self.base), &init)
@@ -97,10 +124,10 @@ impl Api {
             Err(_) => None,
         }
         .unwrap_or_default();
-        let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if (200..300).contains(&status) {
-            return Ok(json);
+            return Ok(text);
         }
+        let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         Err(ApiError {
             status,
             retry_after,

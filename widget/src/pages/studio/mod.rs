@@ -10,11 +10,13 @@
 //! - [`show`]: products (create, restock, price, pin) and countdowns.
 //! - [`sales`]: live stats with the sales chart, the order feed with refunds.
 //! - [`golive`]: ingest URLs, the stream key (hidden until asked), OBS steps.
+//! - [`shipments`]: parcels after the show, the packing list, tracking.
 //! - [`clips`]: the clip desk.
 
 mod clips;
 mod golive;
 mod sales;
+mod shipments;
 mod show;
 
 use std::cell::Cell;
@@ -47,6 +49,22 @@ impl Ctx {
         let api = self.api.get_value();
         let token = self.token.get_value();
         api.call(method, path, Some(&token), body.as_ref()).await
+    }
+
+    /// [`Ctx::call`] with a text body and answer (a CSV).
+    pub async fn call_text(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, String)>,
+    ) -> Result<String, ApiError> {
+        let api = self.api.get_value();
+        let token = self.token.get_value();
+        api.call_text(method, path, Some(&token), body).await
+    }
+
+    pub fn show_id(&self) -> String {
+        self.show_id.get_value()
     }
 
     /// `/api/v1/shows/{show}` followed by `rest`.
@@ -101,6 +119,22 @@ impl Refresh {
     pub fn poke(&self) {
         (self.poke)()
     }
+}
+
+/// Fetches again on every sale, reconnect, and every `ms`.
+pub fn keep_fresh(ctx: Ctx, refresh: Refresh, ms: i32) {
+    let live = ctx.live;
+    {
+        let refresh = refresh.clone();
+        Effect::new(move |first: Option<()>| {
+            live.last_sale.track();
+            live.snapshots.track();
+            if first.is_some() {
+                refresh.poke();
+            }
+        });
+    }
+    crate::live::every(ms, move || refresh.poke());
 }
 
 /// Who the token belongs to, as far as this show goes.
@@ -227,6 +261,7 @@ fn context(api: &Api, show_id: &str, token: &str) -> Ctx {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Tab {
     Show,
+    Shipments,
     Clips,
 }
 
@@ -270,6 +305,7 @@ fn Console(ctx: Ctx, private: Option<Value>) -> impl IntoView {
         </header>
         <nav class="st-tabs" role="tablist" hidden=!creator>
             {tab_button(Tab::Show, "Show")}
+            {tab_button(Tab::Shipments, "Shipments")}
             {tab_button(Tab::Clips, "Clip desk")}
         </nav>
         {private.map(|private| view! {
@@ -281,8 +317,14 @@ fn Console(ctx: Ctx, private: Option<Value>) -> impl IntoView {
                 <div class="st-col">
                     <sales::Stats ctx=ctx />
                     <sales::Orders ctx=ctx />
-                    <golive::GoLive private=private />
+                    <golive::GoLive private=private.clone() />
+                    <show::Settings ctx=ctx private=private />
                 </div>
+            </main>
+        })}
+        {creator.then(|| view! {
+            <main class="st-ship-wrap" hidden=move || tab.get() != Tab::Shipments>
+                <shipments::Shipments ctx=ctx />
             </main>
         })}
         <main class="st-desk-wrap" hidden=move || tab.get() != Tab::Clips>
@@ -326,6 +368,29 @@ pub fn time_of_day(ms: i64) -> String {
         date.get_minutes(),
         date.get_seconds()
     )
+}
+
+/// Offers `text` as a file called `name` (the browser's download).
+pub fn save_file(name: &str, mime: &str, text: &str) -> bool {
+    use wasm_bindgen::JsCast;
+    let save = || -> Option<()> {
+        let parts = js_sys::Array::of1(&text.into());
+        let options = web_sys::BlobPropertyBag::new();
+        options.set_type(mime);
+        let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).ok()?;
+        let url = web_sys::Url::create_object_url_with_blob(&blob).ok()?;
+        let document = web_sys::window()?.document()?;
+        let a: web_sys::HtmlAnchorElement = document.create_element("a").ok()?.dyn_into().ok()?;
+        a.set_href(&url);
+        a.set_download(name);
+        a.click();
+        // Revoked once the download has taken it.
+        crate::live::after(10_000, move || {
+            let _ = web_sys::Url::revoke_object_url(&url);
+        });
+        Some(())
+    };
+    save().is_some()
 }
 
 /// Puts `text` on the clipboard; says whether it worked (the page may not

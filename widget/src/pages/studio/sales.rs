@@ -9,9 +9,8 @@
 use leptos::prelude::*;
 use serde_json::Value;
 
-use super::{Ctx, Refresh, time_of_day};
+use super::{Ctx, Refresh, keep_fresh, time_of_day};
 use crate::desk::{bars, owed_text};
-use crate::live::every;
 use crate::state::price_text;
 
 /// The show's currency for totals (its first product's; usd without any).
@@ -21,22 +20,6 @@ fn currency(ctx: Ctx) -> String {
             .and_then(|s| s.products.first().map(|p| p.currency.clone()))
             .unwrap_or_else(|| "usd".into())
     })
-}
-
-/// Fetches again on every sale, reconnect, and every `ms`.
-fn keep_fresh(ctx: Ctx, refresh: Refresh, ms: i32) {
-    let live = ctx.live;
-    {
-        let refresh = refresh.clone();
-        Effect::new(move |first: Option<()>| {
-            live.last_sale.track();
-            live.snapshots.track();
-            if first.is_some() {
-                refresh.poke();
-            }
-        });
-    }
-    every(ms, move || refresh.poke());
 }
 
 /// One figure of the stats.

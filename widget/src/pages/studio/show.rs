@@ -1,11 +1,12 @@
-//! Running the show: products (create, restock, price, pin) and countdowns.
+//! Running the show: products (create, restock, price, pin, edit, archive),
+//! countdowns, and the show's own settings (flat shipping, delete).
 //! Every change goes to the API; what the page shows comes back on the live
 //! socket, the same frames the widget and the overlay get, so the studio
 //! shows what the viewers see.
 
 use leptos::prelude::*;
 use serde_json::{Value, json};
-use wire::{CountdownKind, Product};
+use wire::{CountdownKind, Fulfilment, Product};
 
 use super::{Ctx, ProductSelect};
 use crate::desk::{parse_price, price_input};
@@ -152,8 +153,113 @@ fn ProductRow(ctx: Ctx, id: String) -> impl IntoView {
                     <button type="submit" class="st-setprice">"Set price"</button>
                 </form>
             </div>
+            <ProductEdit ctx=ctx id=id.get_value() />
             {error_line(error)}
         </li>
+    }
+}
+
+/// "Edit" under a product: its title, whether it ships and at what price,
+/// the limit per buyer, and archiving it (off the show, its orders kept).
+#[component]
+fn ProductEdit(ctx: Ctx, id: String) -> impl IntoView {
+    let live = ctx.live;
+    let id = StoredValue::new(id);
+    let now = move || {
+        live.state.with_untracked(|s| {
+            s.as_ref()
+                .and_then(|s| id.with_value(|id| s.product(id).cloned()))
+        })
+    };
+    let title = RwSignal::new(String::new());
+    let ships = RwSignal::new(true);
+    let shipping = RwSignal::new(String::new());
+    let max = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let saved = RwSignal::new(false);
+    let archiving = RwSignal::new(false);
+    // The form opens on what the product is now.
+    let fill = move || {
+        if let Some(p) = now() {
+            title.set(p.title.clone());
+            ships.set(p.fulfilment == Fulfilment::Shipping);
+            shipping.set(price_input(p.shipping_cents));
+            max.set(p.max_per_buyer.map(|m| m.to_string()).unwrap_or_default());
+        }
+        saved.set(false);
+        archiving.set(false);
+    };
+    let path = move || ctx.show_path(&format!("/products/{}", id.get_value()));
+    let save = move |ev: web_sys::SubmitEvent| {
+        ev.prevent_default();
+        let mut body = json!({
+            "title": title.get_untracked().trim(),
+            "fulfilment": if ships.get_untracked() { "shipping" } else { "digital" },
+        });
+        if ships.get_untracked() {
+            match parse_price(&shipping.get_untracked()) {
+                Ok(c) => body["shipping_cents"] = json!(c),
+                Err(why) => return error.set(Some(format!("Shipping: {why}"))),
+            }
+        }
+        let max_text = max.get_untracked();
+        body["max_per_buyer"] = match max_text.trim() {
+            "" => Value::Null,
+            t => match t.parse::<i64>() {
+                Ok(n) => json!(n),
+                Err(_) => return error.set(Some("The limit per buyer is a whole number.".into())),
+            },
+        };
+        saved.set(false);
+        send(ctx, "PATCH", path(), body, error, move |_| saved.set(true));
+    };
+    let archive = move |_| {
+        if !archiving.get_untracked() {
+            return archiving.set(true);
+        }
+        send(
+            ctx,
+            "PATCH",
+            path(),
+            json!({"archived": true}),
+            error,
+            |_| (),
+        );
+    };
+    view! {
+        <details class="st-more st-edit" on:toggle=move |_| fill()>
+            <summary>"Edit"</summary>
+            <form class="st-form" on:submit=save>
+                <label class="st-field">"Title"
+                    <input class="st-edit-title" type="text" required maxlength="120"
+                        prop:value=move || title.get() on:input=move |ev| title.set(event_target_value(&ev)) />
+                </label>
+                <label class="st-field">"Delivery"
+                    <select class="st-edit-fulfilment" prop:value=move || if ships.get() { "shipping" } else { "digital" }
+                        on:change=move |ev| ships.set(event_target_value(&ev) == "shipping")>
+                        <option value="shipping">"Shipped (asks for an address)"</option>
+                        <option value="digital">"Digital (nothing to ship)"</option>
+                    </select>
+                </label>
+                <label class="st-field" hidden=move || !ships.get()>"Shipping per parcel"
+                    <input class="st-edit-shipping" inputmode="decimal"
+                        prop:value=move || shipping.get() on:input=move |ev| shipping.set(event_target_value(&ev)) />
+                </label>
+                <label class="st-field">"Limit per buyer (empty: none)"
+                    <input class="st-edit-max" type="number" min="1"
+                        prop:value=move || max.get() on:input=move |ev| max.set(event_target_value(&ev)) />
+                </label>
+                <button type="submit" class="st-primary st-edit-save">"Save"</button>
+            </form>
+            <p class="st-note st-saved" role="status" hidden=move || !saved.get()>"Saved."</p>
+            <div class="st-archive-row">
+                <button type="button" class="st-archive" class:st-confirm=move || archiving.get() on:click=archive>
+                    {move || if archiving.get() { "Confirm: take it off the show" } else { "Archive" }}
+                </button>
+                <span class="st-note">"Archived products leave the show and the widget; their orders and parcels stay."</span>
+            </div>
+            {error_line(error)}
+        </details>
     }
 }
 
@@ -331,6 +437,83 @@ pub fn Countdowns(ctx: Ctx) -> impl IntoView {
                 </label>
                 <button type="submit" class="st-primary st-cd-start">"Start countdown"</button>
             </form>
+            {error_line(error)}
+        </section>
+    }
+}
+
+/// The show's own settings: its title, a flat shipping price per parcel
+/// (instead of the products' own), and deleting a show that never went live.
+#[component]
+pub fn Settings(ctx: Ctx, private: Value) -> impl IntoView {
+    let title = RwSignal::new(private["title"].as_str().unwrap_or_default().to_string());
+    let flat = RwSignal::new(
+        private["shipping_flat_cents"]
+            .as_i64()
+            .map(price_input)
+            .unwrap_or_default(),
+    );
+    let error = RwSignal::new(None::<String>);
+    let saved = RwSignal::new(false);
+    let deleting = RwSignal::new(false);
+    let deleted = RwSignal::new(false);
+    let save = move |ev: web_sys::SubmitEvent| {
+        ev.prevent_default();
+        let flat_text = flat.get_untracked();
+        let flat_cents = match flat_text.trim() {
+            "" => Value::Null,
+            t => match parse_price(t) {
+                Ok(c) => json!(c),
+                Err(why) => return error.set(Some(why)),
+            },
+        };
+        let body =
+            json!({"title": title.get_untracked().trim(), "shipping_flat_cents": flat_cents});
+        saved.set(false);
+        send(ctx, "PATCH", ctx.show_path(""), body, error, move |_| {
+            saved.set(true)
+        });
+    };
+    let delete = move |_| {
+        if !deleting.get_untracked() {
+            return deleting.set(true);
+        }
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            match ctx.call("DELETE", &ctx.show_path(""), None).await {
+                Ok(_) => deleted.set(true),
+                Err(e) => {
+                    deleting.set(false);
+                    error.set(Some(e.message));
+                }
+            }
+        });
+    };
+    view! {
+        <section class="st-panel" aria-labelledby="st-settings-h">
+            <h2 id="st-settings-h">"Show settings"</h2>
+            <form class="st-form" on:submit=save>
+                <label class="st-field">"Title"
+                    <input class="st-show-title" type="text" required maxlength="120"
+                        prop:value=move || title.get() on:input=move |ev| title.set(event_target_value(&ev)) />
+                </label>
+                <label class="st-field">"Flat shipping per parcel (empty: each product's own)"
+                    <input class="st-show-flat" inputmode="decimal" placeholder="e.g. 4.00"
+                        prop:value=move || flat.get() on:input=move |ev| flat.set(event_target_value(&ev)) />
+                </label>
+                <button type="submit" class="st-primary st-show-save">"Save"</button>
+            </form>
+            <p class="st-note st-saved" role="status" hidden=move || !saved.get()>"Saved."</p>
+            <div class="st-archive-row">
+                <button type="button" class="st-delete-show" class:st-confirm=move || deleting.get()
+                    disabled=move || deleted.get() on:click=delete>
+                    {move || if deleted.get() { "Deleted" } else if deleting.get() { "Confirm: delete this show" } else { "Delete show" }}
+                </button>
+                <span class="st-note">"Only a show that never went live and sold nothing can be deleted."</span>
+            </div>
+            <p class="st-note st-deleted" role="status" hidden=move || !deleted.get()>
+                "The show, its products and countdowns are deleted. This link no longer opens anything."
+            </p>
             {error_line(error)}
         </section>
     }
