@@ -119,5 +119,11 @@ pub fn print_urls(seeded: &Seeded, settings: &Settings) {
         "                       -H 'content-type: application/json' -d '{{\"add_stock\": 5}}' \\"
     );
     println!("                       {base}/api/v1/shows/{id}/products/PRODUCT_ID");
+    match &settings.smtp_url {
+        Some(_) => println!("  buyers' mail       sent through DROPCAST_SMTP_URL"),
+        None => println!(
+            "  buyers' mail       not sent (DROPCAST_SMTP_URL is not set): each receipt and notice is logged with the address it would go to"
+        ),
+    }
     println!();
 }

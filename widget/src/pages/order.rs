@@ -32,10 +32,13 @@ fn status_words(status: &str) -> &'static str {
 
 #[component]
 pub fn OrderPage(api: Api, order_id: String, key: String) -> impl IntoView {
-    let receipt = LocalResource::new(move || {
-        let api = api.clone();
-        let path = format!("/api/v1/orders/{order_id}/receipt?k={key}");
-        async move { api.call("GET", &path, None, None).await }
+    // One fetch; a plain signal (a resource would bring its machinery
+    // into the module every viewer loads).
+    let receipt = RwSignal::new(None::<Result<serde_json::Value, ()>>);
+    let path = format!("/api/v1/orders/{order_id}/receipt?k={key}");
+    wasm_bindgen_futures::spawn_local(async move {
+        let answer = api.call("GET", &path, None, None).await.map_err(|_| ());
+        receipt.set(Some(answer));
     });
     view! {
         <main class="dc-order">
