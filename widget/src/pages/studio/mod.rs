@@ -324,7 +324,7 @@ fn Console(ctx: Ctx, private: Option<Value>) -> impl IntoView {
         })}
         {creator.then(|| view! {
             <main class="st-ship-wrap" hidden=move || tab.get() != Tab::Shipments>
-                <shipments::Shipments ctx=ctx />
+                <shipments::Shipments ctx=ctx open=Signal::derive(move || tab.get() == Tab::Shipments) />
             </main>
         })}
         <main class="st-desk-wrap" hidden=move || tab.get() != Tab::Clips>

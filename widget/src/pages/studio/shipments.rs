@@ -36,16 +36,29 @@ enum Filter {
 }
 
 #[component]
-pub fn Shipments(ctx: Ctx) -> impl IntoView {
+pub fn Shipments(ctx: Ctx, open: Signal<bool>) -> impl IntoView {
     let parcels = RwSignal::new(Vec::<Value>::new());
     let loaded = RwSignal::new(false);
+    // Fetched only while the tab is open: during a live sale every `sold`
+    // frame would otherwise read every parcel of the show for nobody.
     let refresh = Refresh::new(move || async move {
+        if !open.get_untracked() {
+            return;
+        }
         if let Ok(v) = ctx.call("GET", &ctx.show_path("/shipments"), None).await {
             parcels.set(v["shipments"].as_array().cloned().unwrap_or_default());
             loaded.set(true);
         }
     });
     keep_fresh(ctx, refresh.clone(), 10_000);
+    {
+        let refresh = refresh.clone();
+        Effect::new(move |_| {
+            if open.get() {
+                refresh.poke();
+            }
+        });
+    }
     let refresh = StoredValue::new_local(refresh);
     let on_change = move || refresh.with_value(|r| r.poke());
     let filter = RwSignal::new(Filter::ToShip);
