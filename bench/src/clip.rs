@@ -149,6 +149,7 @@ async fn buffer(dir: &Path) -> Result<Vec<Segment>, Error> {
         0,
         Duration::from_secs(1),
         tx,
+        None,
     )?;
     for chunk in std::fs::read(&input)?.chunks(64 * 1024) {
         segmenter.push(chunk)?;

@@ -30,6 +30,8 @@ pub struct Authorized {
     /// Where the buffer's last segment ends (0 when empty): the new session's
     /// spans start no earlier.
     pub buffer_end_ms: i64,
+    /// The show's live edge, fed LL-HLS parts (none: replay buffer only).
+    pub live: Option<crate::live::Track>,
 }
 
 /// What a publishing session tells the server.
@@ -119,6 +121,7 @@ impl Ingest {
             auth.buffer_end_ms,
             self.0.min_segment,
             tx,
+            auth.live.as_ref(),
         ) {
             Ok(s) => s,
             Err(e) => {

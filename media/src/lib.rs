@@ -10,8 +10,11 @@
 //! - [`rtmp`]: the RTMP server (`rml_rtmp`) for OBS's default service.
 //! - [`srt`]: the SRT listener (`srt-tokio`), one port for every show.
 //! - [`flv`]: FLV framing of RTMP audio/video messages.
-//! - [`hls`]: live HLS playlists of the segments.
-//! - [`segmenter`]: a stream → keyframe-aligned MPEG-TS segments, no re-encode.
+//! - [`hls`]: HLS playlists — the replay buffer's, and LL-HLS of the live edge.
+//! - [`live`]: the live edge of a stream in memory: fMP4 parts, blocking reloads.
+//! - [`segmenter`]: a stream → keyframe-aligned MPEG-TS segments, no re-encode,
+//!   and fMP4 parts beside them (`fmp4`, the live branch: isofmp4mux from
+//!   gst-plugins-rs, registered statically).
 //! - [`ts`]: MPEG-TS packets — every segment opens with its PAT and PMT.
 //! - [`thumbnail`]: a small JPEG of each segment's first frame, for the clip desk.
 //! - [`clip`]: MP4 clips from segments — remuxed, or re-encoded to 9:16.
@@ -20,8 +23,10 @@
 pub mod clip;
 pub mod error;
 pub mod flv;
+mod fmp4;
 pub mod hls;
 pub mod ingest;
+pub mod live;
 pub mod rtmp;
 pub mod segmenter;
 pub mod srt;

@@ -1,11 +1,14 @@
 //! Cuts an incoming stream into keyframe-aligned MPEG-TS segments, without
-//! re-encoding.
+//! re-encoding, and (with a [`Track`]) into the fMP4 parts of LL-HLS beside
+//! them ([`crate::fmp4`]).
 //!
 //! ```text
 //!  bytes ─▶ appsrc (video/x-flv | video/mpegts, live)
 //!            └─▶ flvdemux | tsdemux
-//!                 ├─ H.264 ─▶ queue ─▶ h264parse (SPS/PPS before every IDR) ─▶ splitmuxsink.video
-//!                 └─ AAC ───▶ queue ─▶ aacparse ──────────────────────────────▶ splitmuxsink.audio_0
+//!                 ├─ H.264 ─▶ tee ─▶ queue ─▶ h264parse (SPS/PPS before every IDR) ─▶ splitmuxsink.video
+//!                 │            └──▶ live branch (crate::fmp4)
+//!                 └─ AAC ───▶ tee ─▶ queue ─▶ aacparse ──────────────────────────────▶ splitmuxsink.audio_0
+//!                              └──▶ live branch
 //!  splitmuxsink (muxer mpegtsmux): a new file at the first keyframe once the
 //!  current one holds `min_segment`; files are named by us (`seg0000000042.ts`,
 //!  numbering continues across reconnects and restarts) and reported only once
@@ -19,10 +22,11 @@
 //!  ([`crate::ts`]), which live mpegtsmux does not promise.
 //! ```
 //!
-//! Wall-clock spans: the first fragment's running time is mapped to the wall
-//! clock when it opens; every later boundary is that instant plus the running
-//! time elapsed, so segment spans are contiguous and follow the stream's own
-//! timestamps.
+//! Wall-clock spans: the first fragment's running time (of either branch) is
+//! mapped to the wall clock when it opens; every later boundary is that
+//! instant plus the running time elapsed, so segment spans are contiguous,
+//! follow the stream's own timestamps, and agree between the replay buffer
+//! and the live parts.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -35,6 +39,8 @@ use gstreamer_app as gst_app;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::MediaError;
+use crate::fmp4::{Kind, LiveBranch};
+use crate::live::Track;
 
 /// The container of the bytes pushed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +78,8 @@ pub struct Segmenter {
     pipeline: gst::Pipeline,
     src: gst_app::AppSrc,
     done: Option<oneshot::Receiver<Result<(), MediaError>>>,
+    /// The LL-HLS track this session feeds, told when the session ends.
+    live: Option<Track>,
 }
 
 fn make(factory: &'static str) -> Result<gst::Element, MediaError> {
@@ -88,7 +96,7 @@ fn wall_now_ms() -> i64 {
 
 /// Running-time ↔ wall-clock mapping, fixed at the first fragment.
 #[derive(Default)]
-struct Clock {
+pub(crate) struct Clock {
     /// The buffer's end before this session: spans never go back past it, even
     /// after a publisher that pushed faster than real time.
     not_before_ms: i64,
@@ -116,7 +124,7 @@ fn first_is_sliver(seen_first: bool, opened_ns: u64, closed_ns: u64) -> bool {
 }
 
 impl Clock {
-    fn wall(&mut self, running_ns: u64) -> i64 {
+    pub(crate) fn wall(&mut self, running_ns: u64) -> i64 {
         let floor = self.not_before_ms;
         let (rt0, wall0) = *self
             .origin
@@ -128,7 +136,8 @@ impl Clock {
 impl Segmenter {
     /// Starts a pipeline writing segments `first_seq, first_seq + 1, …` into
     /// `dir`, each reported on `segments` once closed, with spans starting no
-    /// earlier than `not_before_ms`. Needs a tokio runtime.
+    /// earlier than `not_before_ms`, and feeding `live` its parts. Needs a
+    /// tokio runtime.
     pub fn start(
         container: Container,
         dir: &Path,
@@ -136,9 +145,21 @@ impl Segmenter {
         not_before_ms: i64,
         min_segment: Duration,
         segments: mpsc::UnboundedSender<Segment>,
+        live: Option<&Track>,
     ) -> Result<Segmenter, MediaError> {
         std::fs::create_dir_all(dir)?;
         let pipeline = gst::Pipeline::default();
+        let clock = Arc::new(Mutex::new(Clock {
+            not_before_ms,
+            ..Clock::default()
+        }));
+        let branch = match live {
+            Some(track) => {
+                crate::fmp4::register()?;
+                Some(LiveBranch::new(track.clone(), clock.clone(), min_segment))
+            }
+            None => None,
+        };
         let caps = match container {
             Container::Flv => gst::Caps::builder("video/x-flv").build(),
             Container::MpegTs => gst::Caps::builder("video/mpegts")
@@ -172,6 +193,7 @@ impl Segmenter {
         let pipeline_weak = pipeline.downgrade();
         let splitmux_weak = splitmux.downgrade();
         let audio_pads = Arc::new(Mutex::new(0u32));
+        let pad_branch = branch.clone();
         demux.connect_pad_added(move |_, pad| {
             let (Some(pipeline), Some(splitmux)) =
                 (pipeline_weak.upgrade(), splitmux_weak.upgrade())
@@ -183,54 +205,89 @@ impl Segmenter {
                 .structure(0)
                 .map(|s| s.name().to_string())
                 .unwrap_or_default();
-            let (parser, sink_pad) = if name.starts_with("video/x-h264") {
+            let (kind, parser, sink_pad) = if name.starts_with("video/x-h264") {
                 let parser = make("h264parse");
                 if let Ok(p) = &parser {
                     p.set_property("config-interval", -1i32);
                 }
-                (parser, splitmux.request_pad_simple("video"))
+                (Kind::Video, parser, splitmux.request_pad_simple("video"))
             } else if name.starts_with("audio/mpeg") {
                 let mut n = audio_pads.lock().unwrap_or_else(|e| e.into_inner());
                 let pad_name = format!("audio_{}", *n);
                 *n += 1;
-                (make("aacparse"), splitmux.request_pad_simple(&pad_name))
+                (
+                    Kind::Audio,
+                    make("aacparse"),
+                    splitmux.request_pad_simple(&pad_name),
+                )
             } else {
                 tracing::warn!(caps = %name, "ignoring a stream that is neither H.264 nor AAC");
                 return;
             };
-            let (Ok(parser), Some(sink_pad), Ok(queue)) = (parser, sink_pad, make("queue")) else {
+            let (Ok(parser), Some(sink_pad), Ok(queue), Ok(tee)) =
+                (parser, sink_pad, make("queue"), make("tee"))
+            else {
                 tracing::error!("cannot build the segmenter branch");
                 return;
             };
             let linked = pipeline
-                .add_many([&queue, &parser])
-                .and_then(|_| gst::Element::link_many([&queue, &parser]))
+                .add_many([&tee, &queue, &parser])
+                .and_then(|_| gst::Element::link_many([&tee, &queue, &parser]))
                 .is_ok()
                 && parser
                     .static_pad("src")
-                    .is_some_and(|p| p.link(&sink_pad).is_ok())
-                && queue
-                    .static_pad("sink")
-                    .is_some_and(|q| pad.link(&q).is_ok());
+                    .is_some_and(|p| p.link(&sink_pad).is_ok());
             if !linked {
                 tracing::error!(caps = %name, "cannot link the segmenter branch");
                 return;
             }
+            if let Some(branch) = &pad_branch
+                && let Err(e) = branch.add_stream(&pipeline, &tee, kind)
+            {
+                tracing::error!(caps = %name, error = %e, "cannot build the live branch");
+            }
             let _ = queue.sync_state_with_parent();
             let _ = parser.sync_state_with_parent();
+            let _ = tee.sync_state_with_parent();
+            if tee.static_pad("sink").is_none_or(|t| pad.link(&t).is_err()) {
+                tracing::error!(caps = %name, "cannot link the demuxer to its branch");
+            }
         });
+        // The live muxer cannot take a pad once it has written its header:
+        // it is built when the demuxer has all of them.
+        if let Some(branch) = branch {
+            let pipeline_weak = pipeline.downgrade();
+            demux.connect_no_more_pads(move |_| {
+                let Some(pipeline) = pipeline_weak.upgrade() else {
+                    return;
+                };
+                if let Err(e) = branch.start(&pipeline) {
+                    tracing::error!(error = %e, "cannot start the live muxer");
+                }
+            });
+        }
+        if let Some(track) = live {
+            track.begin_session();
+        }
 
         let bus = pipeline.bus().ok_or(MediaError::NoBus)?;
         let (done_tx, done_rx) = oneshot::channel();
         // The stream is made before PLAYING: messages posted before it exists
         // would never reach it (the first fragment's would be lost).
         let messages = bus.stream();
-        tokio::spawn(watch_bus(messages, segments, not_before_ms, done_tx));
-        pipeline.set_state(gst::State::Playing)?;
+        tokio::spawn(watch_bus(messages, segments, clock, done_tx));
+        let live = live.cloned();
+        if let Err(e) = pipeline.set_state(gst::State::Playing) {
+            if let Some(track) = &live {
+                track.end_session();
+            }
+            return Err(e.into());
+        }
         Ok(Segmenter {
             pipeline,
             src,
             done: Some(done_rx),
+            live,
         })
     }
 
@@ -255,6 +312,9 @@ impl Segmenter {
             None => Ok(()),
         };
         let _ = self.pipeline.set_state(gst::State::Null);
+        if let Some(track) = self.live.take() {
+            track.end_session();
+        }
         result
     }
 }
@@ -263,6 +323,9 @@ impl Drop for Segmenter {
     fn drop(&mut self) {
         // Always back to Null, or GStreamer keeps the threads and files.
         let _ = self.pipeline.set_state(gst::State::Null);
+        if let Some(track) = self.live.take() {
+            track.end_session();
+        }
     }
 }
 
@@ -270,13 +333,9 @@ impl Drop for Segmenter {
 async fn watch_bus(
     mut messages: gst::bus::BusStream,
     segments: mpsc::UnboundedSender<Segment>,
-    not_before_ms: i64,
+    clock: Arc<Mutex<Clock>>,
     done: oneshot::Sender<Result<(), MediaError>>,
 ) {
-    let mut clock = Clock {
-        not_before_ms,
-        ..Clock::default()
-    };
     let result = loop {
         let Some(msg) = messages.next().await else {
             break Ok(());
@@ -297,46 +356,66 @@ async fn watch_bus(
                     .get::<u64>("running-time")
                     .ok()
                     .filter(|rt| *rt < VALID_RUNNING_NS);
-                match (s.name().as_str(), location, running) {
-                    ("splitmuxsink-fragment-opened", Some(location), Some(rt)) => {
-                        clock.wall(rt);
-                        clock.open.insert(location, rt);
-                    }
-                    ("splitmuxsink-fragment-opened", _, None) => {}
-                    ("splitmuxsink-fragment-closed", Some(location), Some(rt)) => {
-                        // Opened at an unknown time: it began where the last
-                        // one ended (or at the start, for the first).
-                        let opened = clock
-                            .open
-                            .remove(&location)
-                            .unwrap_or(clock.last_close.unwrap_or(0))
-                            .min(rt);
-                        clock.last_close = Some(rt);
-                        let path = PathBuf::from(&location);
-                        let seq = path
-                            .file_name()
-                            .and_then(|n| n.to_str())
-                            .and_then(parse_segment_file);
-                        let first = std::mem::replace(&mut clock.seen_first, true);
-                        if first_is_sliver(first, opened, rt) {
-                            tracing::debug!(?path, "dropping a sliver before the first keyframe");
-                            let _ = std::fs::remove_file(&path);
-                        } else if let Some(seq) = seq {
-                            if let Err(e) = crate::ts::open_with_psi(&path) {
-                                tracing::warn!(?path, error = %e, "cannot put PAT/PMT first");
-                            }
-                            let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
-                            let segment = Segment {
-                                seq,
-                                path,
-                                start_ms: clock.wall(opened),
-                                end_ms: clock.wall(rt),
-                                bytes,
-                            };
-                            let _ = segments.send(segment);
+                // What to do with a closed fragment, decided under the clock's
+                // lock; its file work is done after, off the async workers.
+                let closed = {
+                    let mut clock = clock.lock().unwrap_or_else(|e| e.into_inner());
+                    match (s.name().as_str(), location, running) {
+                        ("splitmuxsink-fragment-opened", Some(location), Some(rt)) => {
+                            clock.wall(rt);
+                            clock.open.insert(location, rt);
+                            None
                         }
+                        ("splitmuxsink-fragment-closed", Some(location), Some(rt)) => {
+                            // Opened at an unknown time: it began where the last
+                            // one ended (or at the start, for the first).
+                            let opened = clock
+                                .open
+                                .remove(&location)
+                                .unwrap_or(clock.last_close.unwrap_or(0))
+                                .min(rt);
+                            clock.last_close = Some(rt);
+                            let first = std::mem::replace(&mut clock.seen_first, true);
+                            let sliver = first_is_sliver(first, opened, rt);
+                            Some((
+                                PathBuf::from(&location),
+                                sliver,
+                                clock.wall(opened),
+                                clock.wall(rt),
+                            ))
+                        }
+                        _ => None,
                     }
-                    _ => {}
+                };
+                let Some((path, sliver, start_ms, end_ms)) = closed else {
+                    continue;
+                };
+                let seq = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(parse_segment_file);
+                let finished = tokio::task::spawn_blocking(move || {
+                    if sliver {
+                        tracing::debug!(?path, "dropping a sliver before the first keyframe");
+                        let _ = std::fs::remove_file(&path);
+                        return None;
+                    }
+                    let seq = seq?;
+                    if let Err(e) = crate::ts::open_with_psi(&path) {
+                        tracing::warn!(?path, error = %e, "cannot put PAT/PMT first");
+                    }
+                    let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
+                    Some(Segment {
+                        seq,
+                        path,
+                        start_ms,
+                        end_ms,
+                        bytes,
+                    })
+                })
+                .await;
+                if let Ok(Some(segment)) = finished {
+                    let _ = segments.send(segment);
                 }
             }
             _ => {}

@@ -66,6 +66,7 @@ impl IngestHandler for Recorder {
                 buffer_end_ms: last.map_or(0, |s| s.end_ms),
                 dir: self.dir.join(&show),
                 show_id: show,
+                live: None,
             })
         })
     }

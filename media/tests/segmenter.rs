@@ -16,7 +16,16 @@ async fn segment(
     first_seq: u64,
 ) -> Vec<media::segmenter::Segment> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let seg = Segmenter::start(container, dir, first_seq, 0, Duration::from_secs(1), tx).unwrap();
+    let seg = Segmenter::start(
+        container,
+        dir,
+        first_seq,
+        0,
+        Duration::from_secs(1),
+        tx,
+        None,
+    )
+    .unwrap();
     for chunk in bytes.chunks(4096) {
         seg.push(chunk).unwrap();
     }

@@ -22,6 +22,7 @@
 //! - [`node`]: this process as a node: its id, instance and lease.
 //! - [`payments`]: Stripe through async-stripe, and webhook signatures.
 //! - [`replay`]: the replay buffer's record store (media ingest → database).
+//! - [`edge`]: the live edge of each show ingested here, as LL-HLS in memory.
 //! - [`clips`]: clip exports — picking segments, the worker pool.
 //! - [`checkout`]: orders: stock holds, payment, settlement, expiry, reconciliation.
 //! - [`notices`]: the buyer's mail (confirmation, shipping, refund), signed
@@ -39,6 +40,7 @@ pub mod cors;
 pub mod db;
 pub mod demo;
 pub mod domain;
+pub mod edge;
 pub mod error;
 pub mod input;
 pub mod limits;

@@ -35,6 +35,8 @@ pub struct Recorder {
     events: mpsc::UnboundedSender<IngestEvent>,
     /// Connection attempts per address are limited (`ingest_ip`).
     limits: Arc<crate::limits::RateLimits>,
+    /// Each show's live edge (LL-HLS), fed by its publisher.
+    edges: crate::edge::LiveEdges,
 }
 
 impl Recorder {
@@ -47,6 +49,7 @@ impl Recorder {
         replay_seconds: u64,
         metrics: Arc<Metrics>,
         limits: Arc<crate::limits::RateLimits>,
+        edges: crate::edge::LiveEdges,
     ) -> Result<Recorder, sqlx::Error> {
         store::clear_live(&pool).await?;
         let (thumbs, thumbs_rx) = mpsc::unbounded_channel();
@@ -69,6 +72,7 @@ impl Recorder {
             data_dir,
             events,
             limits,
+            edges,
         })
     }
 }
@@ -99,10 +103,17 @@ impl IngestHandler for Recorder {
             };
             let next_seq = store::next_segment_seq(&self.pool, &show.id).await.ok()?;
             let span = store::buffer_span(&self.pool, &show.id).await.ok()?;
+            let next_seq = next_seq.max(0) as u64;
             Some(Authorized {
                 dir: replay_dir(&self.data_dir, &show.id),
+                live: Some(self.edges.begin(
+                    &show.id,
+                    next_seq,
+                    show.pinned_product_id.clone(),
+                    show.version,
+                )),
                 show_id: show.id,
-                next_seq: next_seq.max(0) as u64,
+                next_seq,
                 buffer_end_ms: span.map_or(0, |(_, end)| end),
             })
         })

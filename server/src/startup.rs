@@ -77,7 +77,9 @@ impl Application {
             }
         };
         let metrics = Arc::new(Metrics::new());
-        let hub = Hub::new(pool.clone(), settings.live.clone(), metrics.clone());
+        let edges = crate::edge::LiveEdges::new(media::live::TrackConfig::default());
+        let hub = Hub::new(pool.clone(), settings.live.clone(), metrics.clone())
+            .with_edges(edges.clone());
         let stripe = match &settings.stripe {
             Some(s) => Some(Stripe::new(s.clone()).map_err(StartupError::Stripe)?),
             None => None,
@@ -121,7 +123,16 @@ impl Application {
         let shutdown = CancellationToken::new();
         let limits = Arc::new(crate::limits::RateLimits::new(&settings.rate_limits));
         tokio::spawn(crate::limits::run_cleaner(limits.clone(), shutdown.clone()));
-        let ingest = start_ingest(&mut settings, &pool, &hub, &metrics, &limits, &shutdown).await?;
+        let ingest = start_ingest(
+            &mut settings,
+            &pool,
+            &hub,
+            &metrics,
+            &limits,
+            &edges,
+            &shutdown,
+        )
+        .await?;
         let workers = settings.http_workers;
         let settings = Arc::new(settings);
         let clips = crate::clips::ClipWorkers::start(
@@ -175,6 +186,7 @@ impl Application {
             checkout: checkout.clone(),
             metrics,
             ingest,
+            edges,
             clips,
             links,
             shutdown,
@@ -274,6 +286,7 @@ async fn start_ingest(
     hub: &Hub,
     metrics: &Arc<Metrics>,
     limits: &Arc<crate::limits::RateLimits>,
+    edges: &crate::edge::LiveEdges,
     shutdown: &CancellationToken,
 ) -> Result<media::ingest::Ingest, StartupError> {
     media::init().map_err(|e| StartupError::Media(e.to_string()))?;
@@ -284,6 +297,7 @@ async fn start_ingest(
         settings.replay_seconds,
         metrics.clone(),
         limits.clone(),
+        edges.clone(),
     )
     .await
     .map_err(|e| StartupError::Media(format!("cannot open the replay index: {e}")))?;

@@ -32,6 +32,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// RTMP and SRT publishers (kept for their live count).
     pub ingest: media::ingest::Ingest,
+    /// The live edge of each show ingested here (LL-HLS, in memory).
+    pub edges: crate::edge::LiveEdges,
     /// The built pages' files (`None` until `scripts/build_widget.sh` ran).
     pub assets: Option<crate::routes::pages::Manifest>,
     /// Clip export workers, woken when a clip is queued.

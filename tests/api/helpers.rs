@@ -760,6 +760,13 @@ fn urlencode(s: &str) -> String {
 /// B-frames, a 2 s GOP, AAC. `realtime` paces it like a camera (`-re`);
 /// otherwise it pushes as fast as it encodes. Whether ffmpeg succeeded.
 pub async fn publish(url: &str, seconds: u32, realtime: bool) -> bool {
+    publish_gop(url, seconds, 60, realtime).await
+}
+
+/// As [`publish`] with a keyframe every `gop` frames (OBS's own x264
+/// default, in Simple output mode, is 250: 8.3 s at 30 fps).
+pub async fn publish_gop(url: &str, seconds: u32, gop: u32, realtime: bool) -> bool {
+    let gop = gop.to_string();
     let format = if url.starts_with("srt:") {
         "mpegts"
     } else {
@@ -790,7 +797,7 @@ pub async fn publish(url: &str, seconds: u32, realtime: bool) -> bool {
     .args([
         "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
     ])
-    .args(["-g", "60", "-keyint_min", "60", "-sc_threshold", "0"])
+    .args(["-g", &gop, "-keyint_min", &gop, "-sc_threshold", "0"])
     .args(["-c:a", "aac", "-b:a", "96k", "-f", format, &url])
     .stdout(std::process::Stdio::null())
     .stderr(std::process::Stdio::null())

@@ -11,6 +11,7 @@ mod creators;
 mod health;
 mod limits;
 mod live;
+mod ll_hls;
 mod media;
 mod pages;
 mod products;

@@ -9,7 +9,14 @@ use media::segmenter::{Container, Segment, Segmenter};
 
 /// `seconds` of test pattern and tone, H.264 (2 s GOP) and AAC, as `format`.
 pub fn encode(dir: &Path, seconds: u32, format: &str, file: &str) -> Vec<u8> {
+    encode_gop(dir, seconds, 60, format, file)
+}
+
+/// As [`encode`], with a keyframe every `gop` frames (30 fps; OBS's x264
+/// default is 250) and B-frames, as x264's presets make them.
+pub fn encode_gop(dir: &Path, seconds: u32, gop: u32, format: &str, file: &str) -> Vec<u8> {
     let out = dir.join(file);
+    let gop = gop.to_string();
     let status = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-y"])
         .args([
@@ -30,9 +37,9 @@ pub fn encode(dir: &Path, seconds: u32, format: &str, file: &str) -> Vec<u8> {
             "-preset",
             "veryfast",
             "-g",
-            "60",
+            &gop,
             "-keyint_min",
-            "60",
+            &gop,
             "-sc_threshold",
             "0",
         ])
@@ -55,6 +62,7 @@ pub async fn buffer(dir: &Path, seconds: u32) -> Vec<Segment> {
         0,
         Duration::from_secs(1),
         tx,
+        None,
     )
     .unwrap();
     for chunk in ts.chunks(4096) {

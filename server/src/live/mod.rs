@@ -63,6 +63,35 @@ pub enum Change {
     Clip { clip: wire::Clip },
 }
 
+/// The change as a moment of the live video, if it is one.
+fn edge_mark(change: &Change) -> Option<crate::edge::Mark> {
+    use crate::edge::Mark;
+    Some(match change {
+        Change::Pin {
+            product_id,
+            version,
+        } => Mark::Pin {
+            product_id: product_id.clone(),
+            version: *version,
+        },
+        Change::Countdown { countdown } => Mark::Countdown {
+            id: countdown.id.clone(),
+            product_id: countdown.product_id.clone(),
+            label: countdown.label.clone(),
+            ends_at_ms: countdown.ends_at_ms,
+        },
+        Change::CountdownRemoved { countdown_id } => Mark::CountdownCancelled {
+            id: countdown_id.clone(),
+        },
+        Change::Product { product, version } => Mark::Stock {
+            product_id: product.id.clone(),
+            available: product.available,
+            version: *version,
+        },
+        Change::Sold { .. } | Change::Live { .. } | Change::Clip { .. } => return None,
+    })
+}
+
 /// Why a socket could not join a show's room.
 #[derive(Debug, thiserror::Error)]
 pub enum JoinError {
@@ -83,6 +112,8 @@ pub struct Hub {
     metrics: Arc<Metrics>,
     /// Writes each published change to the show's timeline.
     timeline: timeline::Timeline,
+    /// Marks pins, countdowns and sell-outs on the shows' live video.
+    edges: Option<crate::edge::LiveEdges>,
 }
 
 impl Hub {
@@ -94,7 +125,14 @@ impl Hub {
             pool,
             settings,
             metrics,
+            edges: None,
         }
+    }
+
+    /// Marks the commerce moments on `edges`' live video too.
+    pub fn with_edges(mut self, edges: crate::edge::LiveEdges) -> Hub {
+        self.edges = Some(edges);
+        self
     }
 
     pub fn settings(&self) -> &LiveSettings {
@@ -105,6 +143,11 @@ impl Hub {
     /// no room has no sockets, and its next room loads the state afresh.
     pub fn publish(&self, show_id: &str, change: Change) {
         self.timeline.record(show_id, &change);
+        if let Some(edges) = &self.edges
+            && let Some(mark) = edge_mark(&change)
+        {
+            edges.mark(show_id, crate::now_ms(), mark);
+        }
         let rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(room) = rooms.get(show_id) {
             room.send(change);
