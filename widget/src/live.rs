@@ -31,6 +31,14 @@ pub struct Live {
     /// Counts snapshots: a page that keeps lists of its own (orders, clips)
     /// fetches them again after each, since frames may have been missed.
     pub snapshots: RwSignal<u32>,
+    /// Where the page's video is in the show, read from the stream's
+    /// program dates and `EXT-X-DATERANGE`s by the watch page (elsewhere —
+    /// the embedded widget, the studio — there is no picture and cards
+    /// follow the live channel). What was pinned at the picture's moment:
+    /// `Some(None)` unpinned, `None` no pin in the stream yet.
+    pub picture_pin: RwSignal<Option<Option<String>>>,
+    /// How far the picture is behind the server's clock, ms.
+    pub picture_behind_ms: RwSignal<i64>,
 }
 
 /// Resolves after `ms`.
@@ -78,6 +86,27 @@ pub fn every(ms: i32, f: impl FnMut() + 'static) {
 }
 
 impl Live {
+    /// The product the viewer should see pinned: the one pinned at the
+    /// picture's moment if the page plays the stream, else the live one.
+    /// Its stock and price are the live figures either way.
+    pub fn shown_pinned(&self) -> Option<wire::Product> {
+        let picture = self.picture_pin.get();
+        self.state.with(|s| {
+            let s = s.as_ref()?;
+            match picture {
+                Some(id) => s.product(id.as_deref()?).cloned(),
+                None => s.pinned_product().cloned(),
+            }
+        })
+    }
+
+    /// The server's time as the picture shows it (countdowns end when the
+    /// host on screen says so); the server's own clock still decides what
+    /// can be bought.
+    pub fn shown_now_ms(&self) -> i64 {
+        self.now_ms.get() - self.picture_behind_ms.get()
+    }
+
     /// Connects to the show's live channel on `api_base` (`http(s)://host`).
     pub fn connect(api_base: &str, show_id: &str) -> Live {
         Live::connect_as(api_base, show_id, None)
@@ -94,6 +123,8 @@ impl Live {
             last_sale: RwSignal::new(None),
             last_clip: RwSignal::new(None),
             snapshots: RwSignal::new(0),
+            picture_pin: RwSignal::new(None),
+            picture_behind_ms: RwSignal::new(0),
         };
         every(250, move || {
             live.now_ms

@@ -8,20 +8,22 @@ use crate::live::Live;
 use crate::state::{countdown_text, price_text, stock_text};
 
 /// The pinned product: image, title, price, stock ("3 left", "Sold out")
-/// and the countdown that applies to it, all following the live channel.
+/// and the countdown that applies to it, following the live channel — the
+/// pin and the countdown at the picture's moment where the page plays the
+/// stream ([`Live::shown_pinned`]).
 /// Stock and countdown changes are announced to screen readers.
 #[component]
 pub fn ProductCard(live: Live) -> impl IntoView {
-    let pinned = move || {
-        live.state
-            .with(|s| s.as_ref().and_then(|s| s.pinned_product().cloned()))
-    };
+    let pinned = move || live.shown_pinned();
+    // At the picture's moment, so it reaches zero when the host on screen
+    // says "go".
     let countdown = move || {
-        let now = live.now_ms.get();
+        let now = live.shown_now_ms();
+        let id = pinned()?.id;
         live.state.with(|s| {
-            let s = s.as_ref()?;
-            let id = s.pinned.as_deref()?;
-            s.countdown_for(id, now).map(|c| countdown_text(c, now))
+            s.as_ref()?
+                .countdown_for(&id, now)
+                .map(|c| countdown_text(c, now))
         })
     };
     view! {

@@ -2,9 +2,18 @@
 //! (below it on a phone), and a clear offline state.
 //!
 //! hls.js (loaded by the page's shell) plays it wherever Media Source
-//! Extensions exist; elsewhere (Safari on iOS) the browser's own HLS does. The
+//! Extensions exist, in low-latency mode (LL-HLS parts, blocking reloads);
+//! elsewhere (Safari on iOS) the browser's own HLS does, LL-HLS included. The
 //! source is attached whenever the show goes live, so a viewer who arrived
 //! early sees the stream start without reloading.
+//!
+//! Latency: hls.js starts a second behind the live edge (the server's
+//! `PART-HOLD-BACK`), catches up by playing faster when it drifts behind,
+//! does not raise its target after a stall, and jumps to the edge if it ever
+//! falls more than a few seconds behind (a tab left in the background).
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use leptos::html;
 use leptos::prelude::*;
@@ -32,6 +41,82 @@ fn hls_js() -> Option<js_sys::Function> {
     supported.is_truthy().then_some(class)
 }
 
+/// The `CLASS` of a pin's date range (the server's `edge::CLASS_PIN`).
+const PIN_CLASS: &str = "com.dropcast.pin";
+
+/// A pin from the stream's date ranges.
+struct Pin {
+    at_ms: i64,
+    /// The range's id (a playlist lists it again on every reload).
+    id: String,
+    product: Option<String>,
+}
+
+/// The player and what it read of the stream's timeline.
+#[derive(Clone, Default)]
+struct Player {
+    /// The hls.js instance now playing, if any.
+    hls: Rc<RefCell<Option<JsValue>>>,
+    /// Pins from the stream's date ranges, in time order.
+    pins: Rc<RefCell<Vec<Pin>>>,
+}
+
+impl Player {
+    /// Takes the pins of a playlist update (hls.js `LEVEL_UPDATED`).
+    fn read_pins(&self, data: &JsValue) {
+        let get =
+            |v: &JsValue, k: &str| js_sys::Reflect::get(v, &k.into()).unwrap_or(JsValue::UNDEFINED);
+        let ranges = get(&get(data, "details"), "dateRanges");
+        if !ranges.is_object() {
+            return;
+        }
+        let mut pins = self.pins.borrow_mut();
+        for key in js_sys::Object::keys(ranges.unchecked_ref::<js_sys::Object>()).iter() {
+            let range = js_sys::Reflect::get(&ranges, &key).unwrap_or(JsValue::UNDEFINED);
+            if get(&range, "class").as_string().as_deref() != Some(PIN_CLASS) {
+                continue;
+            }
+            let Some(id) = key.as_string() else { continue };
+            let start = get(&range, "startDate");
+            let Some(start) = start.dyn_ref::<js_sys::Date>().map(|d| d.get_time()) else {
+                continue;
+            };
+            if pins.iter().any(|p| p.id == id) || start.is_nan() {
+                continue;
+            }
+            let product = get(&get(&range, "attr"), "X-PRODUCT")
+                .as_string()
+                .filter(|p| !p.is_empty());
+            pins.push(Pin {
+                at_ms: start as i64,
+                id,
+                product,
+            });
+        }
+        pins.sort_by_key(|p| p.at_ms);
+    }
+
+    /// Where the picture is: what was pinned then, and how far behind the
+    /// server's clock it is (`None` before it plays).
+    fn picture(&self, server_now_ms: i64) -> Option<(Option<Option<String>>, i64)> {
+        let hls = self.hls.borrow();
+        let date = js_sys::Reflect::get(hls.as_ref()?, &"playingDate".into()).ok()?;
+        let at = date.dyn_ref::<js_sys::Date>()?.get_time();
+        if at.is_nan() {
+            return None;
+        }
+        let at = at as i64;
+        let pinned = self
+            .pins
+            .borrow()
+            .iter()
+            .rev()
+            .find(|p| p.at_ms <= at)
+            .map(|p| p.product.clone());
+        Some((pinned, server_now_ms - at))
+    }
+}
+
 /// Plays `url` in `video`: with hls.js where it works (its buffering is the
 /// same everywhere), else natively (Safari on iOS has no MSE but plays HLS).
 /// `on_fatal` runs if hls.js gives up (a stalled network, say): the page
@@ -39,10 +124,21 @@ fn hls_js() -> Option<js_sys::Function> {
 fn attach(
     video: &web_sys::HtmlVideoElement,
     url: &str,
+    player: &Player,
     on_fatal: impl Fn() + 'static,
 ) -> Result<(), JsValue> {
     if let Some(class) = hls_js() {
-        let hls = js_sys::Reflect::construct(&class, &js_sys::Array::new())?;
+        let config = js_sys::Object::new();
+        let set = |key: &str, value: JsValue| js_sys::Reflect::set(&config, &key.into(), &value);
+        set("lowLatencyMode", true.into())?;
+        // Behind the edge by the server's PART-HOLD-BACK (media::live's
+        // TrackConfig); hls.js wants both ends given if one is.
+        set("liveSyncDuration", 1.0.into())?;
+        set("liveMaxLatencyDuration", 5.0.into())?;
+        set("maxLiveSyncPlaybackRate", 1.5.into())?;
+        set("liveSyncOnStallIncrease", 0.0.into())?;
+        set("backBufferLength", 30.0.into())?;
+        let hls = js_sys::Reflect::construct(&class, &js_sys::Array::of1(&config))?;
         let method = |name: &str| -> Result<js_sys::Function, JsValue> {
             js_sys::Reflect::get(&hls, &name.into())?.dyn_into::<js_sys::Function>()
         };
@@ -57,6 +153,13 @@ fn attach(
         });
         method("on")?.call2(&hls, &"hlsError".into(), on_error.as_ref())?;
         on_error.forget();
+        let reader = player.clone();
+        let on_level = Closure::<dyn FnMut(JsValue, JsValue)>::new(move |_event, data: JsValue| {
+            reader.read_pins(&data);
+        });
+        method("on")?.call2(&hls, &"hlsLevelUpdated".into(), on_level.as_ref())?;
+        on_level.forget();
+        *player.hls.borrow_mut() = Some(hls.clone());
         method("loadSource")?.call1(&hls, &url.into())?;
         method("attachMedia")?.call1(&hls, video)?;
     } else if !video
@@ -73,8 +176,9 @@ fn attach(
     Ok(())
 }
 
-/// Whether the playlist at `url` lists at least `n` segments yet.
-async fn has_segments(url: &str, n: usize) -> bool {
+/// Whether the playlist at `url` has something to start from yet: a part
+/// that starts on a keyframe (LL-HLS), or two whole segments.
+async fn playable(url: &str) -> bool {
     let Some(window) = web_sys::window() else {
         return false;
     };
@@ -90,19 +194,25 @@ async fn has_segments(url: &str, n: usize) -> bool {
         .await
         .ok()
         .and_then(|t| t.as_string())
-        .is_some_and(|t| t.matches("#EXTINF").count() >= n)
+        .is_some_and(|t| t.contains("INDEPENDENT=YES") || t.matches("#EXTINF").count() >= 2)
 }
 
 /// Waits until the stream has a few seconds to play, then attaches it;
 /// again after a fatal error, for as long as the show is live.
-fn start(video: NodeRef<html::Video>, url: String, live: Live, problem: RwSignal<Option<String>>) {
+fn start(
+    video: NodeRef<html::Video>,
+    url: String,
+    live: Live,
+    player: Player,
+    problem: RwSignal<Option<String>>,
+) {
     wasm_bindgen_futures::spawn_local(async move {
         let is_live = || {
             live.state
                 .with_untracked(|s| s.as_ref().is_some_and(|s| s.live))
         };
-        while is_live() && !has_segments(&url, 2).await {
-            crate::live::sleep_ms(1000).await;
+        while is_live() && !playable(&url).await {
+            crate::live::sleep_ms(250).await;
         }
         let Some(v) = video.get_untracked() else {
             return;
@@ -112,12 +222,15 @@ fn start(video: NodeRef<html::Video>, url: String, live: Live, problem: RwSignal
         }
         let again = {
             let url = url.clone();
+            let player = player.clone();
             move || {
                 let url = url.clone();
-                crate::live::after(3000, move || start(video, url, live, problem));
+                let player = player.clone();
+                *player.hls.borrow_mut() = None;
+                crate::live::after(3000, move || start(video, url, live, player, problem));
             }
         };
-        if let Err(e) = attach(&v, &url, again) {
+        if let Err(e) = attach(&v, &url, &player, again) {
             problem.set(Some(
                 e.as_string()
                     .unwrap_or_else(|| "the stream cannot play here".into()),
@@ -136,17 +249,32 @@ pub fn Watch(live: Live, api: Api, show_id: String) -> impl IntoView {
             .with(|s| s.as_ref().map(|s| s.title.clone()).unwrap_or_default())
     };
     let problem = RwSignal::new(None::<String>);
+    let player = Player::default();
+    // The cards follow the picture: the pin and the countdown at the moment
+    // of the show on screen (stock and buying stay live).
+    {
+        let player = player.clone();
+        crate::live::every(250, move || {
+            let Some((pinned, behind)) = player.picture(live.now_ms.get_untracked()) else {
+                return;
+            };
+            if live.picture_pin.get_untracked() != pinned {
+                live.picture_pin.set(pinned);
+            }
+            live.picture_behind_ms.set(behind.max(0));
+        });
+    }
     // Attach the stream each time the show goes live.
     Effect::new(move |was_live: Option<bool>| {
         let now_live = is_live();
         if now_live && was_live != Some(true) {
-            start(video, url.clone(), live, problem);
+            start(video, url.clone(), live, player.clone(), problem);
         }
         now_live
     });
     view! {
         <div class="dc-watch">
-            <div class="dc-player">
+            <div class="dc-player" data-behind-ms=move || live.picture_behind_ms.get()>
                 <video class="dc-video" node_ref=video prop:muted=true autoplay=true playsinline=true controls=true></video>
                 <div class="dc-offline-card" hidden=is_live role="status">
                     <div class="dc-offline-title">{title}</div>

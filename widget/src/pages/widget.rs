@@ -461,18 +461,17 @@ pub fn Widget(live: Live, api: Api, show_id: String) -> impl IntoView {
         wasm_bindgen_futures::spawn_local(async move { buyer.load_saved_card().await });
     }
 
-    let pinned = move || {
-        live.state
-            .with(|s| s.as_ref().and_then(|s| s.pinned_product().cloned()))
-    };
+    // The product on the card (pinned at the picture's moment, on the watch page).
+    let pinned = move || live.shown_pinned();
     // The drop has not opened (on the server's clock): buying is refused.
     let not_open = move || {
         let now = live.now_ms.get();
+        let Some(id) = pinned().map(|p| p.id) else {
+            return false;
+        };
         live.state.with(|s| {
             s.as_ref().is_some_and(|s| {
-                s.pinned
-                    .as_deref()
-                    .and_then(|id| s.countdown_for(id, now))
+                s.countdown_for(&id, now)
                     .is_some_and(|c| c.kind == wire::CountdownKind::DropOpens)
             })
         })
