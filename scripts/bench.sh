@@ -42,5 +42,7 @@ say "the widget: tap to Paid painted, through localstripe (the one started above
 # limit allows (orders_session), so the limits are off for it.
 (cd "$ROOT/tests/browser" && DROPCAST_BIN="$ROOT/target/release/dropcast" DROPCAST_RATE_LIMITS=off \
     DROPCAST_TEST_STRIPE_URL="$LOCALSTRIPE_URL" node bench-tap-to-paid.mjs)
+say "live video: glass-to-glass latency in Chromium, LL-HLS and classic, 2 s and 8.3 s GOPs"
+(cd "$ROOT/tests/browser" && DROPCAST_BIN="$ROOT/target/release/dropcast" node bench-glass-to-glass.mjs)
 "$ROOT/target/release/dropcast-bench" report
 say "BENCHMARKS.md rewritten"

@@ -1,5 +1,5 @@
 //! The live branch of the ingest pipeline: the stream as fMP4 chunks of a
-//! third of a second, for LL-HLS ([`crate::live`]), without re-encoding.
+//! fifth of a second, for LL-HLS ([`crate::live`]), without re-encoding.
 //!
 //! ```text
 //!  demux pad ─▶ tee ─┬─▶ replay branch (crate::segmenter)
@@ -17,7 +17,7 @@
 //! Cutting is ours, not the muxer's (its `manual-split` mode): a probe on
 //! the video branch decides every cut — a fragment (our segment) at a
 //! keyframe once the segment holds `min_segment`, a chunk (a part) every
-//! third of a second at any frame — and puts the muxer's `FMP4MuxSplitNow`
+//! fifth of a second at any frame — and puts the muxer's `FMP4MuxSplitNow`
 //! event before that frame. The audio branch gets the same cuts at the same
 //! times: its probe lets an audio frame through only once the video has
 //! reached it, so it knows every cut before it. (The muxer's own timing
@@ -42,9 +42,9 @@ use crate::live::{Chunk, Track};
 use crate::segmenter::Clock;
 
 /// A part is cut at the first frame this far (decode time) past the
-/// part's start: at 30 fps, 10 frames (333 ms), within the 500 ms
-/// `PART-TARGET` down to 4 fps.
-const CHUNK_NS: u64 = 320_000_000;
+/// part's start: 200 ms at 25, 30, 50 and 60 fps, within the 250 ms
+/// `PART-TARGET` (`crate::live::TrackConfig`) down to 8 fps.
+const CHUNK_NS: u64 = 200_000_000;
 
 /// The latency the muxer reports for fragments (it cuts only where told).
 const FRAGMENT_NS: u64 = 2_000_000_000;

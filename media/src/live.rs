@@ -42,12 +42,16 @@ pub struct TrackConfig {
     pub part_hold_back: Duration,
 }
 
+/// Parts of 200 ms (`crate::fmp4`) under a 250 ms target, and players
+/// three targets behind the live edge (the spec's recommendation; it
+/// requires two): what bounds glass-to-glass latency beside the encoder's
+/// own delay and the last part's making (BENCHMARKS.md).
 impl Default for TrackConfig {
     fn default() -> Self {
         TrackConfig {
             window: Duration::from_secs(30),
-            part_target: Duration::from_millis(500),
-            part_hold_back: Duration::from_millis(1000),
+            part_target: Duration::from_millis(250),
+            part_hold_back: Duration::from_millis(750),
         }
     }
 }

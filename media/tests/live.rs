@@ -171,6 +171,7 @@ async fn check(container: Container, gop: u32, format: &str) {
             );
         }
     }
+    let mut audio_packets = 0;
     for part in &last.parts {
         let n = number(&part.uri, "part", ".m4s");
         let bytes = track.part(n).await.unwrap();
@@ -183,15 +184,18 @@ async fn check(container: Container, gop: u32, format: &str) {
             .iter()
             .find(|s| s.0 == "h264")
             .expect("video in every part");
-        // Audio is not held back for the GOP: each part carries its own.
-        assert!(
-            audio.1 as f64 >= part.duration_ns as f64 / 1e9 * 43.0 * 0.6,
-            "{} audio packets in {}",
-            audio.1,
-            part.uri
-        );
+        // Audio is not held back for the GOP: each part carries its own
+        // (cut at a P-frame's time, its span may be a few frames off the
+        // part's; the segment's sum is checked below).
+        assert!(audio.1 >= 1, "no audio in {}", part.uri);
+        audio_packets += audio.1;
         assert!(video.1 >= 1);
     }
+    let want = last.duration_ns as f64 / 1e9 * 43.0;
+    assert!(
+        audio_packets as f64 >= want * 0.9,
+        "{audio_packets} audio packets in the last segment's parts, want {want}"
+    );
     let measured = track
         .keyframe_interval()
         .expect("keyframe interval measured")
