@@ -50,8 +50,9 @@ const CHUNK_NS: u64 = 200_000_000;
 const FRAGMENT_NS: u64 = 2_000_000_000;
 
 /// How long an audio frame waits for the video to reach it before it goes
-/// on without knowing the cuts (the picture froze, say).
-const AUDIO_WAIT: Duration = Duration::from_millis(500);
+/// on without knowing the cuts (the picture froze, say; a loaded machine
+/// can hold the video's thread back for a while, so not too short).
+const AUDIO_WAIT: Duration = Duration::from_secs(2);
 
 /// How long the muxer waits for a stream that is late before it makes a
 /// chunk without it (aggregator latency in a live pipeline).
