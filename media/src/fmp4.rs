@@ -100,10 +100,13 @@ struct Cuts {
     durations: VecDeque<u64>,
     /// Presentation time of the frame the current part began with.
     last_cut_pts: Option<u64>,
-    /// Where the latest-presented video frame ends.
-    video_end: u64,
-    /// Audio frames went through since the audio's last cut.
-    audio_since_cut: bool,
+    /// The newest audio frame to reach the audio's probe (ns).
+    audio_seen: u64,
+    /// No more audio is coming (EOS).
+    audio_done: bool,
+    /// The audio did not reach a cut in time once and has not moved since:
+    /// cuts are skipped without waiting until it does.
+    audio_stalled: bool,
 }
 
 /// The live branch of one pipeline.
@@ -114,7 +117,8 @@ pub(crate) struct LiveBranch {
     pending: Mutex<Vec<Pending>>,
     started: AtomicBool,
     cuts: Mutex<Cuts>,
-    video_moved: Condvar,
+    /// Either branch moved (or ended): the other may be waiting.
+    moved: Condvar,
 }
 
 fn make(factory: &'static str) -> Result<gst::Element, MediaError> {
@@ -144,7 +148,7 @@ impl LiveBranch {
             pending: Mutex::new(Vec::new()),
             started: AtomicBool::new(false),
             cuts: Mutex::new(Cuts::default()),
-            video_moved: Condvar::new(),
+            moved: Condvar::new(),
         })
     }
 
@@ -288,8 +292,8 @@ impl LiveBranch {
                     return gst::PadProbeReturn::Ok;
                 };
                 if let Some(gst::PadProbeData::Event(event)) = &info.data {
-                    if event.type_() == gst::EventType::Eos && this.video_ended() {
-                        pad.push_event(split_now(true));
+                    if event.type_() == gst::EventType::Eos {
+                        this.ended(Kind::Video);
                     }
                     return gst::PadProbeReturn::Ok;
                 }
@@ -304,8 +308,7 @@ impl LiveBranch {
                     return gst::PadProbeReturn::Ok;
                 };
                 let dts = dts.unwrap_or(pts);
-                let duration = buffer.duration().map_or(0, |d| d.nseconds());
-                if let Some(chunk) = this.video_cut(keyframe, pts, dts, duration) {
+                if let Some(chunk) = this.video_cut(keyframe, pts, dts) {
                     pad.push_event(split_now(chunk));
                 }
                 gst::PadProbeReturn::Ok
@@ -314,7 +317,13 @@ impl LiveBranch {
     }
 
     /// Whether a cut goes before this video frame (`Some(is a chunk)`).
-    fn video_cut(&self, keyframe: bool, pts: u64, dts: u64, duration: u64) -> Option<bool> {
+    ///
+    /// A cut is made only once the audio has a frame at or after it (so it
+    /// will get the same cut), and none once either stream has ended: what
+    /// is left then drains at the end. fmp4mux 0.14 in manual-split mode
+    /// panics when it drains a stream that is at EOS with data after its
+    /// last cut while another stream is not at EOS.
+    fn video_cut(&self, keyframe: bool, pts: u64, dts: u64) -> Option<bool> {
         let mut cuts = self.cuts.lock().unwrap_or_else(|e| e.into_inner());
         if keyframe
             && let Some(last) = cuts.last_keyframe.replace(pts)
@@ -323,64 +332,58 @@ impl LiveBranch {
             self.track
                 .set_keyframe_interval_ms((pts - last) / 1_000_000);
         }
-        let cut = match cuts.segment_start {
+        cuts.video_at = cuts.video_at.max(pts);
+        self.moved.notify_all();
+        let want = match cuts.segment_start {
             // The muxer opens the first fragment on the first frame itself.
             None => {
                 cuts.segment_start = Some(pts);
                 cuts.part_start = dts;
-                None
+                cuts.last_cut_pts = Some(pts);
+                return None;
             }
-            Some(start) if keyframe && pts.saturating_sub(start) >= self.min_segment_ns => {
-                cuts.segment_start = Some(pts);
-                cuts.part_start = dts;
-                Some(false)
-            }
-            Some(_) if dts.saturating_sub(cuts.part_start) >= CHUNK_NS => {
-                cuts.part_start = dts;
-                Some(true)
-            }
-            Some(_) => None,
+            Some(start) if keyframe && pts.saturating_sub(start) >= self.min_segment_ns => false,
+            Some(_) if dts.saturating_sub(cuts.part_start) >= CHUNK_NS => true,
+            Some(_) => return None,
         };
-        if let Some(chunk) = cut {
-            if cuts.has_audio {
-                cuts.pending.push_back((pts, chunk));
+        if cuts.has_audio {
+            if cuts.audio_done || (cuts.audio_stalled && cuts.audio_seen < pts) {
+                return None;
             }
-            if let Some(start) = cuts.last_cut_pts {
-                cuts.durations.push_back(pts.saturating_sub(start));
+            if cuts.audio_seen < pts {
+                let (waited, timeout) = self
+                    .moved
+                    .wait_timeout_while(cuts, AUDIO_WAIT, |c| !c.audio_done && c.audio_seen < pts)
+                    .unwrap_or_else(|e| e.into_inner());
+                cuts = waited;
+                if timeout.timed_out() {
+                    cuts.audio_stalled = true;
+                }
+                if cuts.audio_done || cuts.audio_seen < pts {
+                    return None;
+                }
             }
+            cuts.pending.push_back((pts, want));
         }
-        if cut.is_some() || cuts.last_cut_pts.is_none() {
-            cuts.last_cut_pts = Some(pts);
+        if !want {
+            cuts.segment_start = Some(pts);
         }
-        cuts.video_end = cuts.video_end.max(pts + duration);
-        cuts.video_at = cuts.video_at.max(pts);
-        drop(cuts);
-        self.video_moved.notify_all();
-        cut
+        cuts.part_start = dts;
+        if let Some(start) = cuts.last_cut_pts.replace(pts) {
+            cuts.durations.push_back(pts.saturating_sub(start));
+        }
+        Some(want)
     }
 
-    /// The video ended; whether its last part needs a cut of its own. Every
-    /// stream's data must end in a cut before its EOS: fmp4mux 0.14 in
-    /// manual-split mode panics draining a stream that is at EOS with data
-    /// after its last cut while another is not.
-    fn video_ended(&self) -> bool {
+    /// A stream ended: no more cuts (see [`LiveBranch::video_cut`]).
+    fn ended(&self, kind: Kind) {
         let mut cuts = self.cuts.lock().unwrap_or_else(|e| e.into_inner());
-        cuts.video_done = true;
-        let end = cuts.video_end;
-        let cut = match cuts.last_cut_pts {
-            Some(start) if end > start => {
-                cuts.durations.push_back(end - start);
-                cuts.last_cut_pts = Some(end);
-                if cuts.has_audio {
-                    cuts.pending.push_back((end, true));
-                }
-                true
-            }
-            _ => false,
-        };
+        match kind {
+            Kind::Video => cuts.video_done = true,
+            Kind::Audio => cuts.audio_done = true,
+        }
         drop(cuts);
-        self.video_moved.notify_all();
-        cut
+        self.moved.notify_all();
     }
 
     /// Puts the video's cuts into the audio branch, each before the first
@@ -394,9 +397,8 @@ impl LiveBranch {
                     return gst::PadProbeReturn::Ok;
                 };
                 if let Some(gst::PadProbeData::Event(event)) = &info.data {
-                    // Its last data ends in a cut too (see `video_ended`).
-                    if event.type_() == gst::EventType::Eos && this.audio_ended() {
-                        pad.push_event(split_now(true));
+                    if event.type_() == gst::EventType::Eos {
+                        this.ended(Kind::Audio);
                     }
                     return gst::PadProbeReturn::Ok;
                 }
@@ -411,23 +413,17 @@ impl LiveBranch {
         );
     }
 
-    /// The audio ended; whether frames came after its last cut.
-    fn audio_ended(&self) -> bool {
-        let mut cuts = self.cuts.lock().unwrap_or_else(|e| e.into_inner());
-        cuts.has_audio = false;
-        cuts.pending.clear();
-        std::mem::take(&mut cuts.audio_since_cut)
-    }
-
     /// The cuts due before an audio frame at `pts`, once the video is there.
     fn audio_cuts(&self, pts: u64) -> Vec<bool> {
-        let cuts = self.cuts.lock().unwrap_or_else(|e| e.into_inner());
+        let mut cuts = self.cuts.lock().unwrap_or_else(|e| e.into_inner());
+        // The video may be waiting for the audio to reach its cut.
+        cuts.audio_seen = cuts.audio_seen.max(pts);
+        cuts.audio_stalled = false;
+        self.moved.notify_all();
         let (mut cuts, _) = self
-            .video_moved
+            .moved
             .wait_timeout_while(cuts, AUDIO_WAIT, |c| !c.video_done && c.video_at < pts)
             .unwrap_or_else(|e| e.into_inner());
-        // This frame goes after whatever cuts are due before it.
-        cuts.audio_since_cut = true;
         let mut due = Vec::new();
         while let Some(&(at, chunk)) = cuts.pending.front() {
             if at > pts {
@@ -481,9 +477,12 @@ impl LiveBranch {
         };
         let duration_ns = {
             let mut cuts = self.cuts.lock().unwrap_or_else(|e| e.into_inner());
-            // A chunk past the video's end (audio's last frames) has only
-            // the muxer's figure.
-            cuts.durations.pop_front().unwrap_or(muxer_duration)
+            // The chunks drained at the end (after the last cut) have only
+            // the muxer's figure, which runs to the audio's end; the
+            // playlist may not list a part past its target.
+            cuts.durations.pop_front().unwrap_or_else(|| {
+                muxer_duration.min(self.track.config().part_target.as_nanos() as u64)
+            })
         };
         let rt = segment
             .as_ref()

@@ -66,7 +66,7 @@ pub fn playlist(entries: &[Entry], ended: bool) -> String {
 }
 
 /// A segment of the live edge.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct LlSegment {
     pub msn: u64,
     pub init_uri: String,
@@ -293,15 +293,7 @@ pub fn read_ll_playlist(text: &str) -> Result<LlPlaylist, String> {
         ended: false,
     };
     let mut map = String::new();
-    let mut next = LlSegment {
-        msn: 0,
-        init_uri: String::new(),
-        discontinuity: false,
-        wall_ms: 0,
-        duration_ns: 0,
-        uri: None,
-        parts: Vec::new(),
-    };
+    let mut next = LlSegment::default();
     let mut has_wall = false;
     let bad = |line: &str| format!("cannot read `{line}`");
     while let Some(line) = lines.next() {
@@ -376,18 +368,7 @@ pub fn read_ll_playlist(text: &str) -> Result<LlPlaylist, String> {
                 next.uri = Some(uri.to_string());
                 next.msn = p.first_msn + p.segments.len() as u64;
                 next.init_uri = map.clone();
-                p.segments.push(std::mem::replace(
-                    &mut next,
-                    LlSegment {
-                        msn: 0,
-                        init_uri: String::new(),
-                        discontinuity: false,
-                        wall_ms: 0,
-                        duration_ns: 0,
-                        uri: None,
-                        parts: Vec::new(),
-                    },
-                ));
+                p.segments.push(std::mem::take(&mut next));
                 has_wall = false;
             }
             "#EXT-X-PRELOAD-HINT" => {

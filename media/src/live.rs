@@ -338,39 +338,37 @@ impl Track {
     /// stream ended; [`Refused::BadRequest`] if that is too far ahead;
     /// [`Refused::Timeout`] after three target durations.
     pub async fn blocking_playlist(&self, msn: u64, part: Option<u64>) -> Result<Bytes, Refused> {
-        let mut rx = self.0.changed.subscribe();
-        let deadline = {
-            let w = self.lock();
-            match reached(&w, msn, part) {
-                Reach::Yes => return Ok(drop_and_render(self, w)),
-                Reach::TooFar => return Err(Refused::BadRequest),
-                Reach::NotYet => {}
-            }
-            tokio::time::Instant::now() + Duration::from_secs(3 * w.target_s.max(1))
-        };
-        loop {
-            match tokio::time::timeout_at(deadline, rx.changed()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) | Err(_) => return Err(Refused::Timeout),
-            }
-            let w = self.lock();
-            if let Reach::Yes = reached(&w, msn, part) {
-                return Ok(drop_and_render(self, w));
-            }
-        }
+        let config = &self.0.config;
+        self.wait_for(|w| match reached(w, msn, part) {
+            Reach::Yes => Some(Ok(render_cached(w, config))),
+            Reach::TooFar => Some(Err(Refused::BadRequest)),
+            Reach::NotYet => None,
+        })
+        .await
     }
 
     /// Part `number`, waiting for it if it is the next one (the preload
     /// hint names it before it exists).
     pub async fn part(&self, number: u64) -> Result<Bytes, Refused> {
+        self.wait_for(|w| match find_part(w, number) {
+            Some(p) => Some(Ok(p)),
+            None if !w.live || number != w.next_part => Some(Err(Refused::Gone)),
+            None => None,
+        })
+        .await
+    }
+
+    /// `check`'s answer, asked at once and after every change, for up to
+    /// three target durations ([`Refused::Timeout`] after).
+    async fn wait_for<T>(
+        &self,
+        mut check: impl FnMut(&mut Window) -> Option<Result<T, Refused>>,
+    ) -> Result<T, Refused> {
         let mut rx = self.0.changed.subscribe();
         let deadline = {
-            let w = self.lock();
-            if let Some(p) = find_part(&w, number) {
-                return Ok(p);
-            }
-            if !w.live || number != w.next_part {
-                return Err(Refused::Gone);
+            let mut w = self.lock();
+            if let Some(answer) = check(&mut w) {
+                return answer;
             }
             tokio::time::Instant::now() + Duration::from_secs(3 * w.target_s.max(1))
         };
@@ -379,12 +377,8 @@ impl Track {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) | Err(_) => return Err(Refused::Timeout),
             }
-            let w = self.lock();
-            if let Some(p) = find_part(&w, number) {
-                return Ok(p);
-            }
-            if !w.live || w.next_part > number {
-                return Err(Refused::Gone);
+            if let Some(answer) = check(&mut self.lock()) {
+                return answer;
             }
         }
     }
@@ -417,10 +411,6 @@ impl Track {
             last.wall_ms + (last.duration_ns() / 1_000_000) as i64,
         ))
     }
-}
-
-fn drop_and_render(track: &Track, mut w: MutexGuard<'_, Window>) -> Bytes {
-    render_cached(&mut w, &track.0.config)
 }
 
 enum Reach {

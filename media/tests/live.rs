@@ -229,10 +229,18 @@ async fn srt_mpegts_becomes_parts_and_segments() {
 async fn a_stream_cut_off_mid_gop_ends_cleanly() {
     media::init().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let bytes = encode_gop(dir.path(), 10, 250, "flv", "in.flv");
-    for cut in [0.37, 0.61, 0.93] {
+    let flv = encode_gop(dir.path(), 10, 250, "flv", "in.flv");
+    let ts = encode_gop(dir.path(), 10, 60, "mpegts", "in.ts");
+    for (container, bytes, cut) in [
+        (Container::Flv, &flv, 0.37),
+        (Container::Flv, &flv, 0.61),
+        (Container::Flv, &flv, 0.93),
+        (Container::MpegTs, &ts, 0.41),
+        (Container::MpegTs, &ts, 0.77),
+        (Container::MpegTs, &ts, 1.0),
+    ] {
         let part = &bytes[..(bytes.len() as f64 * cut) as usize];
-        let (track, replay) = run(Container::Flv, part, dir.path()).await;
+        let (track, replay) = run(container, part, dir.path()).await;
         let p = playlist(&track);
         assert!(p.ended);
         assert!(!replay.is_empty());

@@ -506,6 +506,15 @@ impl TestApp {
         (token, show_id, product["id"].as_str().unwrap().to_string())
     }
 
+    /// The show's RTMP ingest URL (with its stream key), as the creator sees it.
+    pub async fn rtmp_url(&self, token: &str, show_id: &str) -> String {
+        let show = self
+            .get(&format!("/api/v1/shows/{show_id}"), Some(token))
+            .await
+            .expect(200);
+        show["ingest"]["rtmp"].as_str().unwrap().to_string()
+    }
+
     /// A call straight to localstripe, as Stripe.js or the bank would make it.
     pub async fn stripe(&self, method: Method, path: &str, form: &[(&str, &str)]) -> Value {
         let body: String = form

@@ -72,11 +72,7 @@ async fn wait_for_parts(app: &TestApp, show_id: &str, n: usize) -> LlPlaylist {
 async fn blocking_reloads_parts_and_the_preload_hint(db: Db) {
     let app = spawn_app(db).await;
     let (token, show_id, _) = app.creator_show_product(1).await;
-    let show = app
-        .get(&format!("/api/v1/shows/{show_id}"), Some(&token))
-        .await
-        .expect(200);
-    let rtmp = show["ingest"]["rtmp"].as_str().unwrap().to_string();
+    let rtmp = app.rtmp_url(&token, &show_id).await;
     let pushing = tokio::spawn(async move { publish_gop(&rtmp, 10, 60, true).await });
     let p = wait_for_parts(&app, &show_id, 3).await;
     assert!(!p.ended);
@@ -200,11 +196,7 @@ async fn blocking_reloads_parts_and_the_preload_hint(db: Db) {
 async fn a_reconnect_continues_the_sequence_with_a_discontinuity(db: Db) {
     let app = spawn_app(db).await;
     let (token, show_id, _) = app.creator_show_product(1).await;
-    let show = app
-        .get(&format!("/api/v1/shows/{show_id}"), Some(&token))
-        .await
-        .expect(200);
-    let rtmp = show["ingest"]["rtmp"].as_str().unwrap().to_string();
+    let rtmp = app.rtmp_url(&token, &show_id).await;
     assert!(publish_gop(&rtmp, 4, 60, false).await);
     let first = ended_edge(&app, &show_id).await;
     assert!(publish_gop(&rtmp, 4, 60, false).await);
@@ -236,11 +228,7 @@ async fn a_reconnect_continues_the_sequence_with_a_discontinuity(db: Db) {
 async fn a_pin_is_dated_at_the_segment_of_its_moment(db: Db) {
     let app = spawn_app(db).await;
     let (token, show_id, product_id) = app.creator_show_product(3).await;
-    let show = app
-        .get(&format!("/api/v1/shows/{show_id}"), Some(&token))
-        .await
-        .expect(200);
-    let rtmp = show["ingest"]["rtmp"].as_str().unwrap().to_string();
+    let rtmp = app.rtmp_url(&token, &show_id).await;
     let pushing = tokio::spawn(async move { publish_gop(&rtmp, 8, 60, true).await });
     wait_for_parts(&app, &show_id, 8).await;
     let before = dropcast::now_ms();
