@@ -58,20 +58,19 @@ test("the card switches when the picture reaches the pin, not when the pin is ma
   const mine = await ctx.server.api("GET", `/api/v1/shows/${show.id}`, token);
   const encoder = publish(mine.ingest.rtmp.replace(/:\d+\//, `:${ctx.server.rtmpPort}/`), 40);
   try {
+    // Low latency: playing, the picture settles within a few seconds of
+    // the server's clock (a bound classic HLS's 9 s never meets, not a
+    // speed check: BENCHMARKS.md measures it). It may start further back
+    // and catch up.
     await page.waitForFunction(
       () => {
         const v = document.querySelector(".dc-video");
         const behind = Number(document.querySelector(".dc-player")?.dataset.behindMs);
-        return v && v.readyState >= 2 && v.currentTime > 2 && !v.paused && behind > 0;
+        return v && v.readyState >= 2 && v.currentTime > 2 && !v.paused && behind > 0 && behind < 3000;
       },
       null,
       { timeout: 40000 },
     );
-    // Low latency: the picture is within a few seconds of the server's
-    // clock (a bound that catches classic HLS's 9 s, not a speed check:
-    // BENCHMARKS.md measures it).
-    const behind = Number(await page.locator(".dc-player").getAttribute("data-behind-ms"));
-    assert.ok(behind > 0 && behind < 5000, `the picture is ${behind} ms behind`);
     await reads(page.locator(".dc-card .dc-title"), "Neon hoodie");
     // Watch the card from inside the page, then pin the second product.
     await page.evaluate(() => {
