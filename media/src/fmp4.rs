@@ -205,10 +205,7 @@ impl LiveBranch {
         let out = last
             .static_pad("src")
             .ok_or_else(|| MediaError::Link("branch without a src pad".into()))?;
-        match kind {
-            Kind::Video => self.cut_video(&out),
-            Kind::Audio => self.follow_cuts(&out),
-        }
+        self.watch(&out, kind);
         for e in &chain {
             e.sync_state_with_parent()?;
         }
@@ -281,9 +278,10 @@ impl LiveBranch {
         Ok(())
     }
 
-    /// Decides the cuts on the video branch's last pad (see the module
-    /// header) and measures the keyframe interval.
-    fn cut_video(self: &Arc<Self>, pad: &gst::Pad) {
+    /// Watches a branch's last pad: each frame gets the cuts due before it
+    /// (the video decides them, [`LiveBranch::video_cut`]; the audio
+    /// follows, [`LiveBranch::audio_cuts`]) and an EOS ends the cutting.
+    fn watch(self: &Arc<Self>, pad: &gst::Pad, kind: Kind) {
         let this = Arc::downgrade(self);
         pad.add_probe(
             gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
@@ -293,22 +291,25 @@ impl LiveBranch {
                 };
                 if let Some(gst::PadProbeData::Event(event)) = &info.data {
                     if event.type_() == gst::EventType::Eos {
-                        this.ended(Kind::Video);
+                        this.ended(kind);
                     }
                     return gst::PadProbeReturn::Ok;
                 }
                 let Some(buffer) = info.buffer() else {
                     return gst::PadProbeReturn::Ok;
                 };
-                let keyframe = !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
-                let (Some(pts), dts) = (
-                    running_time(pad, buffer.pts()),
-                    running_time(pad, buffer.dts_or_pts()),
-                ) else {
+                let Some(pts) = running_time(pad, buffer.pts()) else {
                     return gst::PadProbeReturn::Ok;
                 };
-                let dts = dts.unwrap_or(pts);
-                if let Some(chunk) = this.video_cut(keyframe, pts, dts) {
+                let due: Vec<bool> = match kind {
+                    Kind::Video => {
+                        let keyframe = !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
+                        let dts = running_time(pad, buffer.dts_or_pts()).unwrap_or(pts);
+                        this.video_cut(keyframe, pts, dts).into_iter().collect()
+                    }
+                    Kind::Audio => this.audio_cuts(pts),
+                };
+                for chunk in due {
                     pad.push_event(split_now(chunk));
                 }
                 gst::PadProbeReturn::Ok
@@ -384,33 +385,6 @@ impl LiveBranch {
         }
         drop(cuts);
         self.moved.notify_all();
-    }
-
-    /// Puts the video's cuts into the audio branch, each before the first
-    /// audio frame at or after it.
-    fn follow_cuts(self: &Arc<Self>, pad: &gst::Pad) {
-        let this = Arc::downgrade(self);
-        pad.add_probe(
-            gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
-            move |pad, info| {
-                let Some(this) = this.upgrade() else {
-                    return gst::PadProbeReturn::Ok;
-                };
-                if let Some(gst::PadProbeData::Event(event)) = &info.data {
-                    if event.type_() == gst::EventType::Eos {
-                        this.ended(Kind::Audio);
-                    }
-                    return gst::PadProbeReturn::Ok;
-                }
-                let Some(pts) = info.buffer().and_then(|b| running_time(pad, b.pts())) else {
-                    return gst::PadProbeReturn::Ok;
-                };
-                for chunk in this.audio_cuts(pts) {
-                    pad.push_event(split_now(chunk));
-                }
-                gst::PadProbeReturn::Ok
-            },
-        );
     }
 
     /// The cuts due before an audio frame at `pts`, once the video is there.
