@@ -303,7 +303,6 @@ impl Track {
         let mut w = self.lock();
         close_open(&mut w);
         w.live = false;
-        w.pending_discontinuity = !w.segs.is_empty();
         trim(&mut w, self.0.config.window);
         self.bump(w);
     }
@@ -320,11 +319,6 @@ impl Track {
     /// Whether a publisher is on.
     pub fn is_live(&self) -> bool {
         self.lock().live
-    }
-
-    /// Whether anything was ever produced.
-    pub fn is_empty(&self) -> bool {
-        self.lock().segs.is_empty()
     }
 
     /// The playlist now (rendered once per change).
@@ -400,17 +394,6 @@ impl Track {
             .find(|(k, _)| *k == n)
             .map(|(_, b)| b.clone())
     }
-
-    /// The wall-clock span of the window: `(first frame, live edge)`, ms.
-    pub fn span_ms(&self) -> Option<(i64, i64)> {
-        let w = self.lock();
-        let first = w.segs.front()?;
-        let last = w.segs.back()?;
-        Some((
-            first.wall_ms,
-            last.wall_ms + (last.duration_ns() / 1_000_000) as i64,
-        ))
-    }
 }
 
 enum Reach {
@@ -426,12 +409,8 @@ fn reached(w: &Window, msn: u64, part: Option<u64>) -> Reach {
     if !w.live {
         return Reach::Yes;
     }
-    let complete: Vec<&Seg> = w
-        .segs
-        .iter()
-        .take(w.segs.len() - usize::from(w.open))
-        .collect();
-    let last_complete = complete.last().map(|s| s.msn);
+    let complete = w.segs.range(..w.segs.len() - usize::from(w.open));
+    let last_complete = complete.clone().next_back().map(|s| s.msn);
     let open = if w.open { w.segs.back() } else { None };
     // "Plus two" from the last complete segment (or, before any, the first
     // one to come).
@@ -453,7 +432,7 @@ fn reached(w: &Window, msn: u64, part: Option<u64>) -> Reach {
             if w.segs.front().is_some_and(|f| f.msn > msn) {
                 return Reach::Yes;
             }
-            if let Some(seg) = complete.iter().find(|s| s.msn == msn) {
+            if let Some(seg) = complete.clone().find(|s| s.msn == msn) {
                 if (p as usize) < seg.parts.len() {
                     return Reach::Yes;
                 }

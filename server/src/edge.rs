@@ -80,7 +80,13 @@ impl LiveEdges {
         pinned: Option<String>,
         show_version: i64,
     ) -> Track {
-        let track = self.track_for(show_id, first_msn);
+        let track = self
+            .tracks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(show_id.to_string())
+            .or_insert_with(|| Track::new(self.config.clone(), first_msn))
+            .clone();
         self.mark(
             show_id,
             crate::now_ms(),
@@ -90,15 +96,6 @@ impl LiveEdges {
             },
         );
         track
-    }
-
-    /// The show's track, made if it has none (numbered from `first_msn`).
-    pub fn track_for(&self, show_id: &str, first_msn: u64) -> Track {
-        let mut tracks = self.tracks.lock().unwrap_or_else(|e| e.into_inner());
-        tracks
-            .entry(show_id.to_string())
-            .or_insert_with(|| Track::new(self.config.clone(), first_msn))
-            .clone()
     }
 
     /// The show's track, if it was ever live on this node since it started.
