@@ -167,7 +167,13 @@ async fn write(mut rx: mpsc::UnboundedReceiver<Entry>, pool: AnyPool) {
             batch.push(more);
         }
         let rows = fold(batch);
-        if let Err(e) = store::insert_events(&pool, &rows).await {
+        // Once more on failure: a show deleted while the batch was written
+        // fails its foreign key, and the second try drops its events.
+        let mut result = store::insert_events(&pool, &rows).await;
+        if result.is_err() {
+            result = store::insert_events(&pool, &rows).await;
+        }
+        if let Err(e) = result {
             tracing::warn!(error = %e, events = rows.len(), "cannot write timeline events");
         }
     }

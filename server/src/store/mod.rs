@@ -419,6 +419,16 @@ pub enum ShowDeleted {
 /// hung on it, in one transaction; the check is part of the delete.
 pub async fn delete_show(pool: &AnyPool, show_id: &str) -> Result<ShowDeleted, sqlx::Error> {
     let mut tx = pool.begin().await?;
+    // On PostgreSQL the row is locked first, FOR UPDATE: a guard UPDATE alone
+    // takes a lock that a concurrent insert's foreign-key check does not wait
+    // for, so the timeline writer could add a `show_events` row between our
+    // DELETE of them and the DELETE of the show. (SQLite runs one writer.)
+    if crate::db::Backend::of_pool(pool) == crate::db::Backend::Postgres {
+        sqlx::query("SELECT id FROM shows WHERE id = $1 FOR UPDATE")
+            .bind(show_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    }
     // The guard first (it takes the row), then the rows that point at it.
     let guarded = sqlx::query(
         "UPDATE shows SET version = version + 1

@@ -19,7 +19,8 @@ fn columns(kind: &TimelineKind) -> (&'static str, Option<&str>) {
     }
 }
 
-/// Writes the entries in one transaction.
+/// Writes the entries in one transaction; those of a show deleted since
+/// (a draft show can be) are dropped.
 pub async fn insert_events(pool: &AnyPool, entries: &[Entry]) -> Result<(), sqlx::Error> {
     if entries.is_empty() {
         return Ok(());
@@ -30,7 +31,8 @@ pub async fn insert_events(pool: &AnyPool, entries: &[Entry]) -> Result<(), sqlx
         let body = serde_json::to_string(&e.event).unwrap_or_default();
         sqlx::query(
             "INSERT INTO show_events (id, show_id, kind, product_id, at_ms, body)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+             SELECT $1, $2, $3, $4, $5, $6
+             WHERE EXISTS (SELECT 1 FROM shows WHERE id = $2)",
         )
         .bind(crate::domain::ids::new_id("ev"))
         .bind(&e.show_id)
