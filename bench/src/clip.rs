@@ -145,11 +145,14 @@ async fn buffer(dir: &Path) -> Result<Vec<Segment>, Error> {
     let segmenter = Segmenter::start(
         Container::MpegTs,
         &dir.join("replay"),
-        0,
-        0,
+        media::segmenter::Numbering {
+            first_seq: 0,
+            not_before_ms: 0,
+        },
         Duration::from_secs(1),
         tx,
         None,
+        media::segmenter::FloodLimits::unpaced(),
     )?;
     for chunk in std::fs::read(&input)?.chunks(64 * 1024) {
         segmenter.push(chunk)?;

@@ -27,6 +27,8 @@ pub enum MediaError {
     Timeout(&'static str),
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    #[error("the stream was cut: {}", .0.detail())]
+    Cut(crate::segmenter::StreamCut),
 }
 
 impl MediaError {

@@ -17,7 +17,36 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::segmenter::{Container, Segment, Segmenter};
+pub use crate::segmenter::StreamCut;
+use crate::segmenter::{Container, FloodLimits, Segment, Segmenter};
+
+/// What a connection may do before it publishes, and how much a publisher
+/// may send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestLimits {
+    /// Open connections (RTMP or SRT) from one address at once.
+    pub max_connections_per_ip: usize,
+    /// From accepting an RTMP connection to its publish being accepted
+    /// (handshake, connect, createStream, publish).
+    pub handshake_deadline: Duration,
+    /// Bytes an RTMP connection may send before its publish is accepted (the
+    /// commands before it take a few hundred; a huge "message" before
+    /// publishing is refused, not buffered).
+    pub max_pre_publish_bytes: usize,
+    /// Once publishing: the bounded queue and pace check of the pipeline.
+    pub flood: FloodLimits,
+}
+
+impl Default for IngestLimits {
+    fn default() -> Self {
+        IngestLimits {
+            max_connections_per_ip: 16,
+            handshake_deadline: Duration::from_secs(10),
+            max_pre_publish_bytes: 64 * 1024,
+            flood: FloodLimits::default(),
+        }
+    }
+}
 
 /// A stream key the server recognised.
 #[derive(Debug, Clone)]
@@ -37,8 +66,25 @@ pub struct Authorized {
 /// What a publishing session tells the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IngestEvent {
-    Live { show_id: String, live: bool },
-    Segment { show_id: String, segment: Segment },
+    Live {
+        show_id: String,
+        live: bool,
+    },
+    Segment {
+        show_id: String,
+        segment: Segment,
+    },
+    /// The server cut the stream (sent before its `Live(false)`).
+    Cut {
+        show_id: String,
+        cut: StreamCut,
+    },
+    /// The video's keyframe interval as measured (sent when it changes by
+    /// more than a frame or two).
+    KeyframeInterval {
+        show_id: String,
+        interval: Duration,
+    },
 }
 
 /// A boxed future, for the handler's one async method.
@@ -74,6 +120,32 @@ struct Inner {
     live: Mutex<HashSet<String>>,
     /// A segment ends at the first keyframe after this much media.
     min_segment: Duration,
+    limits: IngestLimits,
+    /// Open connections by address.
+    connections: Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
+}
+
+/// An open connection, counted against its address until dropped.
+pub struct ConnectionSlot {
+    ingest: Ingest,
+    ip: std::net::IpAddr,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut open = self
+            .ingest
+            .0
+            .connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
 }
 
 /// The ingest of this process. Cheap to clone.
@@ -82,11 +154,42 @@ pub struct Ingest(Arc<Inner>);
 
 impl Ingest {
     pub fn new(handler: Arc<dyn IngestHandler>, min_segment: Duration) -> Ingest {
+        Ingest::with_limits(handler, min_segment, IngestLimits::default())
+    }
+
+    pub fn with_limits(
+        handler: Arc<dyn IngestHandler>,
+        min_segment: Duration,
+        limits: IngestLimits,
+    ) -> Ingest {
         Ingest(Arc::new(Inner {
             handler,
             live: Mutex::new(HashSet::new()),
             min_segment,
+            limits,
+            connections: Mutex::default(),
         }))
+    }
+
+    pub fn limits(&self) -> &IngestLimits {
+        &self.0.limits
+    }
+
+    /// Counts a new connection from `ip`; `None` when that address has
+    /// `max_connections_per_ip` open already (the connection is then closed
+    /// before anything is read from it).
+    pub fn connect(&self, ip: std::net::IpAddr) -> Option<ConnectionSlot> {
+        let mut open = self.0.connections.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(ip).or_insert(0);
+        if *n >= self.0.limits.max_connections_per_ip {
+            tracing::warn!(%ip, open = *n, "ingest connection refused: too many from this address");
+            return None;
+        }
+        *n += 1;
+        Some(ConnectionSlot {
+            ingest: self.clone(),
+            ip,
+        })
     }
 
     /// Shows with a publisher now.
@@ -117,11 +220,14 @@ impl Ingest {
         let segmenter = match Segmenter::start(
             container,
             &auth.dir,
-            auth.next_seq,
-            auth.buffer_end_ms,
+            crate::segmenter::Numbering {
+                first_seq: auth.next_seq,
+                not_before_ms: auth.buffer_end_ms,
+            },
             self.0.min_segment,
             tx,
             auth.live.as_ref(),
+            self.0.limits.flood,
         ) {
             Ok(s) => s,
             Err(e) => {
@@ -135,12 +241,24 @@ impl Ingest {
         });
         let handler = self.0.handler.clone();
         let show_id = auth.show_id.clone();
+        let track = auth.live.clone();
         let forward = tokio::spawn(async move {
+            let mut told: Option<Duration> = None;
             while let Some(segment) = rx.recv().await {
                 handler.event(IngestEvent::Segment {
                     show_id: show_id.clone(),
                     segment,
                 });
+                // Told once per segment at most, when it moved by > 100 ms.
+                if let Some(interval) = track.as_ref().and_then(|t| t.keyframe_interval())
+                    && told.is_none_or(|t| t.abs_diff(interval) > Duration::from_millis(100))
+                {
+                    told = Some(interval);
+                    handler.event(IngestEvent::KeyframeInterval {
+                        show_id: show_id.clone(),
+                        interval,
+                    });
+                }
             }
         });
         tracing::info!(show = %auth.show_id, ?container, "publisher connected");
@@ -180,15 +298,31 @@ impl Session {
         }
     }
 
-    /// Closes the last segment, reports every segment, then `Live(false)`.
+    /// Why the server cut this stream, if it did.
+    pub fn cut(&self) -> Option<StreamCut> {
+        self.segmenter.as_ref().and_then(Segmenter::cut)
+    }
+
+    /// Closes the last segment, reports every segment, then the cut if the
+    /// server made one, then `Live(false)`.
     pub async fn end(mut self) {
-        if let Some(segmenter) = self.segmenter.take()
-            && let Err(e) = segmenter.finish(Duration::from_secs(10)).await
-        {
-            tracing::warn!(show = %self.show_id, error = %e, "stream ended with an error");
+        let mut cut = None;
+        if let Some(segmenter) = self.segmenter.take() {
+            let fault = segmenter.cut_cell();
+            if let Err(e) = segmenter.finish(Duration::from_secs(10)).await {
+                tracing::warn!(show = %self.show_id, error = %e, "stream ended with an error");
+            }
+            cut = fault.get().cloned();
         }
         if let Some(forward) = self.forward.take() {
             let _ = forward.await;
+        }
+        if let Some(cut) = cut {
+            tracing::warn!(show = %self.show_id, reason = cut.code(), detail = cut.detail(), "stream cut");
+            self.ingest.0.handler.event(IngestEvent::Cut {
+                show_id: self.show_id.clone(),
+                cut,
+            });
         }
         self.close();
     }

@@ -38,6 +38,12 @@ enum RtmpError {
     Idle,
     #[error("refused: {0}")]
     Refused(String),
+    #[error("did not publish within {0:?} of connecting")]
+    Deadline(Duration),
+    #[error("sent {0} bytes before publishing")]
+    TooMuchBeforePublish(usize),
+    #[error(transparent)]
+    Cut(crate::MediaError),
 }
 
 /// Accepts RTMP publishers on `listener` until `shutdown` resolves.
@@ -56,8 +62,13 @@ pub async fn serve(
                         drop(stream);
                         continue;
                     }
+                    let Some(slot) = ingest.connect(peer.ip()) else {
+                        drop(stream);
+                        continue;
+                    };
                     let ingest = ingest.clone();
                     tokio::spawn(async move {
+                        let _slot = slot;
                         if let Err(e) = connection(stream, peer, ingest).await {
                             tracing::info!(%peer, error = %e, "RTMP connection ended");
                         }
@@ -79,16 +90,50 @@ async fn read_some(stream: &mut TcpStream, buf: &mut [u8]) -> Result<usize, Rtmp
     }
 }
 
+/// Reads with the idle limit and, until the publish is accepted, the
+/// connection's deadline and byte budget.
+async fn read_limited(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    before_publish: &mut Option<PrePublish>,
+) -> Result<usize, RtmpError> {
+    let Some(pre) = before_publish else {
+        return read_some(stream, buf).await;
+    };
+    let n = match tokio::time::timeout_at(pre.deadline, read_some(stream, buf)).await {
+        Ok(read) => read?,
+        Err(_) => return Err(RtmpError::Deadline(pre.limits.handshake_deadline)),
+    };
+    pre.bytes += n;
+    if pre.bytes > pre.limits.max_pre_publish_bytes {
+        return Err(RtmpError::TooMuchBeforePublish(pre.bytes));
+    }
+    Ok(n)
+}
+
+/// A connection's allowance until its publish is accepted.
+struct PrePublish {
+    deadline: tokio::time::Instant,
+    bytes: usize,
+    limits: crate::ingest::IngestLimits,
+}
+
 async fn connection(
     mut stream: TcpStream,
     peer: SocketAddr,
     ingest: Ingest,
 ) -> Result<(), RtmpError> {
     let _ = stream.set_nodelay(true);
+    let limits = *ingest.limits();
+    let mut pre = Some(PrePublish {
+        deadline: tokio::time::Instant::now() + limits.handshake_deadline,
+        bytes: 0,
+        limits,
+    });
     let mut buf = vec![0u8; 64 * 1024];
     let mut handshake = Handshake::new(PeerType::Server);
     let remaining = loop {
-        let n = read_some(&mut stream, &mut buf).await?;
+        let n = read_limited(&mut stream, &mut buf, &mut pre).await?;
         if n == 0 {
             return Ok(());
         }
@@ -135,7 +180,10 @@ async fn connection(
         )
         .await?;
         loop {
-            let n = read_some(&mut stream, &mut buf).await?;
+            if publishing.is_some() {
+                pre = None;
+            }
+            let n = read_limited(&mut stream, &mut buf, &mut pre).await?;
             if n == 0 {
                 return Ok(());
             }
@@ -255,12 +303,12 @@ async fn handle(
             ServerSessionEvent::VideoDataReceived {
                 data, timestamp, ..
             } => {
-                push(publishing, state, TagKind::Video, timestamp.value, &data);
+                push(publishing, state, TagKind::Video, timestamp.value, &data)?;
             }
             ServerSessionEvent::AudioDataReceived {
                 data, timestamp, ..
             } => {
-                push(publishing, state, TagKind::Audio, timestamp.value, &data);
+                push(publishing, state, TagKind::Audio, timestamp.value, &data)?;
             }
             ServerSessionEvent::PublishStreamFinished { .. } => state.finished = true,
             ServerSessionEvent::PlayStreamRequested { request_id, .. } => {
@@ -289,23 +337,30 @@ async fn flush(
     Ok(())
 }
 
+/// Hands one message to the session; fails (ending the connection) once
+/// the stream is cut.
 fn push(
     publishing: &Option<Session>,
     state: &mut State,
     kind: TagKind,
     timestamp: u32,
     data: &[u8],
-) {
-    let Some(session) = publishing else { return };
+) -> Result<(), RtmpError> {
+    let Some(session) = publishing else {
+        return Ok(());
+    };
     if !state.header_sent {
         state.header_sent = true;
-        if let Err(e) = session.push(&flv::header()) {
-            tracing::warn!(error = %e, "could not start the FLV stream");
-        }
+        session.push(&flv::header()).map_err(pushed)?;
     }
-    if let Some(tag) = flv::tag(kind, timestamp, data)
-        && let Err(e) = session.push(&tag)
-    {
-        tracing::warn!(show = session.show_id(), error = %e, "could not push media");
+    if let Some(tag) = flv::tag(kind, timestamp, data) {
+        session.push(&tag).map_err(pushed)?;
     }
+    Ok(())
+}
+
+/// A failed push: a cut ends the connection; anything else too, since the
+/// pipeline no longer takes the stream.
+fn pushed(e: crate::MediaError) -> RtmpError {
+    RtmpError::Cut(e)
 }

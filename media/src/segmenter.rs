@@ -62,6 +62,94 @@ pub struct Segment {
     pub bytes: u64,
 }
 
+/// Why the server cut a stream off (rather than its publisher ending it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamCut {
+    /// The publisher sent more than the pipeline takes: a message bigger
+    /// than the ingest queue, a queue that filled up, or media further ahead
+    /// of the wall clock than a live source can be (a file sent at full
+    /// speed). Cut rather than buffered without bound.
+    Flood { detail: String },
+    /// The replay buffer's disk is full: recording stopped.
+    DiskFull,
+    /// The pipeline failed on this stream (corrupt or unsupported data).
+    Broken { detail: String },
+}
+
+impl StreamCut {
+    /// A stable code: `flood`, `disk_full`, `stream_error`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StreamCut::Flood { .. } => "flood",
+            StreamCut::DiskFull => "disk_full",
+            StreamCut::Broken { .. } => "stream_error",
+        }
+    }
+
+    /// What was seen, for people.
+    pub fn detail(&self) -> &str {
+        match self {
+            StreamCut::Flood { detail } | StreamCut::Broken { detail } => detail,
+            StreamCut::DiskFull => "no space left on the replay buffer's disk",
+        }
+    }
+
+    /// The cut a pipeline error means.
+    fn of_error(err: &gst::message::Error) -> StreamCut {
+        let e = err.error();
+        let no_space = e.matches(gst::ResourceError::NoSpaceLeft)
+            || err
+                .debug()
+                .is_some_and(|d| d.contains("No space left on device"));
+        if no_space {
+            StreamCut::DiskFull
+        } else {
+            StreamCut::Broken {
+                detail: e.to_string(),
+            }
+        }
+    }
+}
+
+/// How much a publisher may put in before the pipeline takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FloodLimits {
+    /// Bytes queued at the pipeline's entrance (one RTMP message or SRT
+    /// packet more than this is a flood too).
+    pub max_queued_bytes: u64,
+    /// How far the stream's timestamps may run ahead of the wall clock since
+    /// its first frame; `None`: not checked (tests that push files fast).
+    pub max_ahead: Option<Duration>,
+    /// Data that keeps coming with no video frame out of it for this long is
+    /// corrupt (or has no video): cut as a stream error, not left "live"
+    /// with a frozen picture.
+    pub max_without_video: Duration,
+}
+
+impl Default for FloodLimits {
+    fn default() -> Self {
+        FloodLimits {
+            max_queued_bytes: 32 * 1024 * 1024,
+            max_ahead: Some(Duration::from_secs(10)),
+            max_without_video: Duration::from_secs(10),
+        }
+    }
+}
+
+impl FloodLimits {
+    /// The queue bound only: for pushing recorded files faster than live
+    /// (tests, benchmarks, imports).
+    pub fn unpaced() -> Self {
+        FloodLimits {
+            max_ahead: None,
+            ..FloodLimits::default()
+        }
+    }
+}
+
+/// The first cut wins; later ones are the same stream failing again.
+type Fault = Arc<std::sync::OnceLock<StreamCut>>;
+
 /// The file name of segment `seq`.
 pub fn segment_file(seq: u64) -> String {
     format!("seg{seq:010}.ts")
@@ -80,7 +168,14 @@ pub struct Segmenter {
     done: Option<oneshot::Receiver<Result<(), MediaError>>>,
     /// The LL-HLS track this session feeds, told when the session ends.
     live: Option<Track>,
+    /// Why the server cut the stream, once it has.
+    fault: Fault,
+    limits: FloodLimits,
+    /// When the demuxer last gave a video frame (or the session began).
+    last_video: LastVideo,
 }
+
+type LastVideo = Arc<Mutex<std::time::Instant>>;
 
 fn make(factory: &'static str) -> Result<gst::Element, MediaError> {
     gst::ElementFactory::make(factory)
@@ -133,6 +228,15 @@ impl Clock {
     }
 }
 
+/// Where a session's segments continue the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Numbering {
+    /// The number of its first segment.
+    pub first_seq: u64,
+    /// Its spans start no earlier (the buffer's end, epoch ms).
+    pub not_before_ms: i64,
+}
+
 impl Segmenter {
     /// Starts a pipeline writing segments `first_seq, first_seq + 1, …` into
     /// `dir`, each reported on `segments` once closed, with spans starting no
@@ -141,13 +245,17 @@ impl Segmenter {
     pub fn start(
         container: Container,
         dir: &Path,
-        first_seq: u64,
-        not_before_ms: i64,
+        Numbering {
+            first_seq,
+            not_before_ms,
+        }: Numbering,
         min_segment: Duration,
         segments: mpsc::UnboundedSender<Segment>,
         live: Option<&Track>,
+        limits: FloodLimits,
     ) -> Result<Segmenter, MediaError> {
         std::fs::create_dir_all(dir)?;
+        let fault: Fault = Arc::default();
         let pipeline = gst::Pipeline::default();
         let clock = Arc::new(Mutex::new(Clock {
             not_before_ms,
@@ -170,7 +278,7 @@ impl Segmenter {
             .caps(&caps)
             .format(gst::Format::Bytes)
             .is_live(true)
-            .max_bytes(32 * 1024 * 1024)
+            .max_bytes(limits.max_queued_bytes)
             .build();
         let demux = make(match container {
             Container::Flv => "flvdemux",
@@ -194,6 +302,9 @@ impl Segmenter {
         let splitmux_weak = splitmux.downgrade();
         let audio_pads = Arc::new(Mutex::new(0u32));
         let pad_branch = branch.clone();
+        let pad_fault = fault.clone();
+        let last_video: LastVideo = Arc::new(Mutex::new(std::time::Instant::now()));
+        let pad_last_video = last_video.clone();
         demux.connect_pad_added(move |_, pad| {
             let (Some(pipeline), Some(splitmux)) =
                 (pipeline_weak.upgrade(), splitmux_weak.upgrade())
@@ -220,6 +331,15 @@ impl Segmenter {
                     make("aacparse"),
                     splitmux.request_pad_simple(&pad_name),
                 )
+            } else if name.starts_with("video/") {
+                // A picture we cannot pass on (HEVC or AV1 over enhanced
+                // RTMP, VP6…): without it there is no show.
+                let _ = pad_fault.set(StreamCut::Broken {
+                    detail: format!(
+                        "the video is {name}, not H.264: set the encoder to x264 or an H.264 hardware encoder"
+                    ),
+                });
+                return;
             } else {
                 tracing::warn!(caps = %name, "ignoring a stream that is neither H.264 nor AAC");
                 return;
@@ -252,6 +372,9 @@ impl Segmenter {
             if tee.static_pad("sink").is_none_or(|t| pad.link(&t).is_err()) {
                 tracing::error!(caps = %name, "cannot link the demuxer to its branch");
             }
+            if kind == Kind::Video {
+                watch_video(pad, limits.max_ahead, pad_fault.clone(), pad_last_video.clone());
+            }
         });
         // The live muxer cannot take a pad once it has written its header:
         // it is built when the demuxer has all of them.
@@ -275,7 +398,7 @@ impl Segmenter {
         // The stream is made before PLAYING: messages posted before it exists
         // would never reach it (the first fragment's would be lost).
         let messages = bus.stream();
-        tokio::spawn(watch_bus(messages, segments, clock, done_tx));
+        tokio::spawn(watch_bus(messages, segments, clock, fault.clone(), done_tx));
         let live = live.cloned();
         if let Err(e) = pipeline.set_state(gst::State::Playing) {
             if let Some(track) = &live {
@@ -288,15 +411,63 @@ impl Segmenter {
             src,
             done: Some(done_rx),
             live,
+            fault,
+            limits,
+            last_video,
         })
     }
 
-    /// Feeds bytes of the container stream.
+    /// Feeds bytes of the container stream. Fails with [`MediaError::Cut`]
+    /// once the stream is cut (a flood, a full disk, a pipeline error): the
+    /// caller then ends the session.
     pub fn push(&self, bytes: &[u8]) -> Result<(), MediaError> {
+        if let Some(cut) = self.fault.get() {
+            return Err(MediaError::Cut(cut.clone()));
+        }
+        let starved = self
+            .last_video
+            .lock()
+            .map(|t| t.elapsed())
+            .unwrap_or_default();
+        if starved > self.limits.max_without_video {
+            return Err(self.cut_with(StreamCut::Broken {
+                detail: format!(
+                    "no playable H.264 video in the last {} s of the stream (corrupt data, or no video track)",
+                    self.limits.max_without_video.as_secs()
+                ),
+            }));
+        }
+        let queued = self.src.current_level_bytes();
+        if queued + bytes.len() as u64 > self.limits.max_queued_bytes {
+            return Err(self.cut_with(StreamCut::Flood {
+                detail: format!(
+                    "{} bytes more with {queued} queued: over the ingest queue's {} bytes",
+                    bytes.len(),
+                    self.limits.max_queued_bytes
+                ),
+            }));
+        }
         self.src
             .push_buffer(gst::Buffer::from_slice(bytes.to_vec()))
             .map(|_| ())
             .map_err(|e| MediaError::Flow(format!("{e:?}")))
+    }
+
+    /// Why the server cut this stream, if it did.
+    pub fn cut(&self) -> Option<StreamCut> {
+        self.fault.get().cloned()
+    }
+
+    /// Cuts the stream (unless it was already: the first reason stays).
+    fn cut_with(&self, cut: StreamCut) -> MediaError {
+        let _ = self.fault.set(cut.clone());
+        MediaError::Cut(self.fault.get().cloned().unwrap_or(cut))
+    }
+
+    /// The cell the cut is kept in, to read it after [`Segmenter::finish`]
+    /// (an error while draining is a cut too).
+    pub(crate) fn cut_cell(&self) -> Fault {
+        self.fault.clone()
     }
 
     /// Ends the stream: the last segment is closed and reported, then the
@@ -334,6 +505,7 @@ async fn watch_bus(
     mut messages: gst::bus::BusStream,
     segments: mpsc::UnboundedSender<Segment>,
     clock: Arc<Mutex<Clock>>,
+    fault: Fault,
     done: oneshot::Sender<Result<(), MediaError>>,
 ) {
     let result = loop {
@@ -343,6 +515,7 @@ async fn watch_bus(
         match msg.view() {
             gst::MessageView::Eos(_) => break Ok(()),
             gst::MessageView::Error(err) => {
+                let _ = fault.set(StreamCut::of_error(err));
                 break Err(MediaError::from_bus(err));
             }
             gst::MessageView::Element(element) => {
@@ -403,25 +576,75 @@ async fn watch_bus(
                     let seq = seq?;
                     if let Err(e) = crate::ts::open_with_psi(&path) {
                         tracing::warn!(?path, error = %e, "cannot put PAT/PMT first");
+                        if e.kind() == std::io::ErrorKind::StorageFull {
+                            return Some(Err(StreamCut::DiskFull));
+                        }
                     }
                     let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
-                    Some(Segment {
+                    Some(Ok(Segment {
                         seq,
                         path,
                         start_ms,
                         end_ms,
                         bytes,
-                    })
+                    }))
                 })
                 .await;
-                if let Ok(Some(segment)) = finished {
-                    let _ = segments.send(segment);
+                match finished {
+                    Ok(Some(Ok(segment))) => {
+                        let _ = segments.send(segment);
+                    }
+                    Ok(Some(Err(cut))) => {
+                        // Not reported: a segment the disk could not hold is
+                        // not whole. The publisher is cut at its next push.
+                        let _ = fault.set(cut);
+                    }
+                    _ => {}
                 }
             }
             _ => {}
         }
     };
     let _ = done.send(result);
+}
+
+/// Notes each video frame's arrival (for `max_without_video`), and cuts the
+/// stream when its video runs further ahead of the wall clock than
+/// `max_ahead` (measured from its first frame): a live source cannot, a file
+/// sent at full speed does, and its backlog would otherwise be buffered or
+/// rush through the live edge. Frames after a cut are dropped.
+fn watch_video(pad: &gst::Pad, max_ahead: Option<Duration>, fault: Fault, last_video: LastVideo) {
+    let first: Mutex<Option<(u64, std::time::Instant)>> = Mutex::new(None);
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if fault.get().is_some() {
+            return gst::PadProbeReturn::Drop;
+        }
+        if let Ok(mut t) = last_video.lock() {
+            *t = std::time::Instant::now();
+        }
+        let Some(max) = max_ahead else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let Some(pts) = info.buffer().and_then(|b| b.pts().or(b.dts())) else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let pts = pts.nseconds();
+        let mut first = first.lock().unwrap_or_else(|e| e.into_inner());
+        let (pts0, t0) = *first.get_or_insert((pts, std::time::Instant::now()));
+        let media = Duration::from_nanos(pts.saturating_sub(pts0));
+        let ahead = media.saturating_sub(t0.elapsed());
+        if ahead > max {
+            let _ = fault.set(StreamCut::Flood {
+                detail: format!(
+                    "the stream ran {:.1} s ahead of real time (at most {} s): sent faster than live",
+                    ahead.as_secs_f64(),
+                    max.as_secs()
+                ),
+            });
+            return gst::PadProbeReturn::Drop;
+        }
+        gst::PadProbeReturn::Ok
+    });
 }
 
 #[cfg(test)]

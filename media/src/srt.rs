@@ -57,6 +57,12 @@ pub async fn serve(
                     .await;
                 return;
             }
+            let Some(_slot) = ingest.connect(peer.ip()) else {
+                let _ = request
+                    .reject(RejectReason::Server(ServerRejectReason::Overload))
+                    .await;
+                return;
+            };
             let key = request
                 .stream_id()
                 .and_then(|id| stream_key(id.as_str()))

@@ -7,7 +7,9 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use media::ingest::{Authorized, BoxFuture, Ingest, IngestEvent, IngestHandler};
+use media::ingest::{Authorized, BoxFuture, Ingest, IngestEvent, IngestHandler, IngestLimits};
+use media::segmenter::FloodLimits;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 
 mod common;
@@ -83,14 +85,24 @@ struct Servers {
     _dir: tempfile::TempDir,
 }
 
+/// Servers whose publishers may push files faster than live (most tests
+/// here do, to be quick).
 async fn servers() -> Servers {
+    servers_with(IngestLimits {
+        flood: FloodLimits::unpaced(),
+        ..IngestLimits::default()
+    })
+    .await
+}
+
+async fn servers_with(limits: IngestLimits) -> Servers {
     media::init().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let recorder = Arc::new(Recorder {
         dir: dir.path().to_path_buf(),
         events: Mutex::new(Vec::new()),
     });
-    let ingest = Ingest::new(recorder.clone(), Duration::from_secs(1));
+    let ingest = Ingest::with_limits(recorder.clone(), Duration::from_secs(1), limits);
     let rtmp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let rtmp_port = rtmp.local_addr().unwrap().port();
     tokio::spawn(media::rtmp::serve(
@@ -302,4 +314,145 @@ async fn a_reconnecting_publisher_continues_the_same_buffer() {
     let all = s.recorder.segments_of("show-a");
     assert!(all.len() as u64 > first);
     assert_buffer(&all, 0);
+}
+
+/// Whether the server has closed `conn` (EOF or reset) within `within`.
+async fn closed_within(conn: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, conn.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            // The server's handshake reply: keep reading.
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtmp_handshakes_that_never_finish_are_dropped_and_capped_per_address() {
+    let s = servers_with(IngestLimits {
+        max_connections_per_ip: 3,
+        handshake_deadline: Duration::from_secs(2),
+        ..IngestLimits::default()
+    })
+    .await;
+    let addr = format!("127.0.0.1:{}", s.rtmp_port);
+    // Three that stall: silent, half a C0+C1, a whole C0+C1 and no C2.
+    let mut stuck = Vec::new();
+    for sent in [0usize, 700, 1537] {
+        let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let mut hello = vec![3u8];
+        hello.resize(sent, 0);
+        conn.write_all(&hello).await.unwrap();
+        stuck.push(conn);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A fourth from the same address is closed at once.
+    let mut fourth = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    assert!(
+        closed_within(&mut fourth, Duration::from_millis(1000)).await,
+        "over the per-address cap"
+    );
+    // The stalled ones are closed at the deadline, which frees their places.
+    for conn in &mut stuck {
+        assert!(
+            closed_within(conn, Duration::from_secs(4)).await,
+            "a handshake past its deadline"
+        );
+    }
+    let status = publish(&rtmp_url(&s, "key-a"), "flv", 2, true)
+        .wait()
+        .await
+        .unwrap();
+    assert!(status.success(), "a real publisher gets in afterwards");
+    s.recorder
+        .wait_for("offline", |r| r.lives_of("show-a") == [true, false])
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rtmp_message_too_big_before_publishing_is_refused() {
+    let s = servers_with(IngestLimits {
+        max_pre_publish_bytes: 16 * 1024,
+        ..IngestLimits::default()
+    })
+    .await;
+    let mut conn = tokio::net::TcpStream::connect(format!("127.0.0.1:{}", s.rtmp_port))
+        .await
+        .unwrap();
+    // A proper handshake, as a client.
+    let mut hs = rml_rtmp::handshake::Handshake::new(rml_rtmp::handshake::PeerType::Client);
+    conn.write_all(&hs.generate_outbound_p0_and_p1().unwrap())
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 8192];
+    loop {
+        let n = conn.read(&mut buf).await.unwrap();
+        assert!(n > 0, "server closed during the handshake");
+        match hs.process_bytes(&buf[..n]).unwrap() {
+            rml_rtmp::handshake::HandshakeProcessResult::InProgress { response_bytes } => {
+                conn.write_all(&response_bytes).await.unwrap()
+            }
+            rml_rtmp::handshake::HandshakeProcessResult::Completed { response_bytes, .. } => {
+                conn.write_all(&response_bytes).await.unwrap();
+                break;
+            }
+        }
+    }
+    // Then one chunk stream message announced at 16 MB (an AMF0 command
+    // on chunk stream 3), sent in 128-byte chunks, instead of `connect`.
+    let mut header = vec![0x03, 0, 0, 0, 0xff, 0xff, 0xff, 0x14, 0, 0, 0, 0];
+    header.extend([0u8; 128]);
+    let _ = conn.write_all(&header).await;
+    let mut chunk = vec![0xc3u8];
+    chunk.extend([0u8; 128]);
+    let mut sent = header.len();
+    while sent < 1024 * 1024 {
+        if conn.write_all(&chunk).await.is_err() {
+            break;
+        }
+        sent += chunk.len();
+    }
+    assert!(
+        closed_within(&mut conn, Duration::from_secs(3)).await,
+        "the server keeps reading a message it should refuse"
+    );
+    assert!(s.recorder.events().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rtmp_publisher_faster_than_live_is_cut_and_told() {
+    let s = servers_with(IngestLimits {
+        flood: FloodLimits {
+            max_ahead: Some(Duration::from_secs(3)),
+            ..FloodLimits::default()
+        },
+        ..IngestLimits::default()
+    })
+    .await;
+    // 60 s of media, not paced: it runs ahead of the clock at once.
+    let status = publish(&rtmp_url(&s, "key-a"), "flv", 60, false)
+        .wait()
+        .await
+        .unwrap();
+    assert!(!status.success(), "the server cut ffmpeg off");
+    s.recorder
+        .wait_for("offline", |r| r.lives_of("show-a") == [true, false])
+        .await;
+    let events = s.recorder.events();
+    let cut = events
+        .iter()
+        .position(|e| matches!(e, IngestEvent::Cut { cut, .. } if cut.code() == "flood"))
+        .expect("a flood cut is reported");
+    let offline = events
+        .iter()
+        .position(|e| matches!(e, IngestEvent::Live { live: false, .. }))
+        .unwrap();
+    assert!(cut < offline, "the cut comes before the show goes offline");
+    // What was recorded before the cut is whole.
+    for seg in s.recorder.segments_of("show-a") {
+        assert_eq!(std::fs::metadata(&seg.path).unwrap().len(), seg.bytes);
+    }
 }

@@ -30,11 +30,14 @@ async fn run(
     let seg = Segmenter::start(
         container,
         &dir.join("replay"),
-        0,
-        0,
+        media::segmenter::Numbering {
+            first_seq: 0,
+            not_before_ms: 0,
+        },
         Duration::from_secs(1),
         tx,
         Some(&track),
+        media::segmenter::FloodLimits::unpaced(),
     )
     .unwrap();
     for chunk in bytes.chunks(4096) {

@@ -19,11 +19,14 @@ async fn segment(
     let seg = Segmenter::start(
         container,
         dir,
-        first_seq,
-        0,
+        media::segmenter::Numbering {
+            first_seq,
+            not_before_ms: 0,
+        },
         Duration::from_secs(1),
         tx,
         None,
+        media::segmenter::FloodLimits::unpaced(),
     )
     .unwrap();
     for chunk in bytes.chunks(4096) {

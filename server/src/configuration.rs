@@ -48,6 +48,12 @@ pub struct Settings {
     pub srt_addr: SocketAddr,
     /// How much of each live stream the replay buffer keeps.
     pub replay_seconds: u64,
+    /// ... and at most this many bytes of it (`DROPCAST_REPLAY_MAX_BYTES`,
+    /// at least 1 MiB; unset: no byte bound).
+    pub replay_max_bytes: Option<u64>,
+    /// What an ingest connection may do: per-address connections, the RTMP
+    /// handshake deadline, how far ahead of live a stream may run.
+    pub ingest: media::ingest::IngestLimits,
     /// HTTP worker threads; each runs its own single-threaded runtime.
     pub http_workers: usize,
     /// Settings of the live websocket channel.
@@ -187,6 +193,38 @@ impl Settings {
         let rtmp_addr = address(&get, "DROPCAST_RTMP_ADDR", "127.0.0.1:1935")?;
         let srt_addr = address(&get, "DROPCAST_SRT_ADDR", "127.0.0.1:9000")?;
         let replay_seconds = number(&get, "DROPCAST_REPLAY_SECONDS", 600, 10..=86_400)?;
+        let replay_max_bytes = match get("DROPCAST_REPLAY_MAX_BYTES") {
+            None => None,
+            Some(_) => Some(number(
+                &get,
+                "DROPCAST_REPLAY_MAX_BYTES",
+                0,
+                (1 << 20)..=(1 << 50),
+            )?),
+        };
+        let ingest = {
+            let defaults = media::ingest::IngestLimits::default();
+            let ahead = number(&get, "DROPCAST_INGEST_MAX_AHEAD_SECONDS", 10, 0..=3600)?;
+            media::ingest::IngestLimits {
+                max_connections_per_ip: number(
+                    &get,
+                    "DROPCAST_INGEST_MAX_CONNECTIONS_PER_IP",
+                    defaults.max_connections_per_ip as u64,
+                    1..=10_000,
+                )? as usize,
+                handshake_deadline: Duration::from_secs(number(
+                    &get,
+                    "DROPCAST_RTMP_HANDSHAKE_SECONDS",
+                    defaults.handshake_deadline.as_secs(),
+                    1..=300,
+                )?),
+                flood: media::segmenter::FloodLimits {
+                    max_ahead: (ahead > 0).then(|| Duration::from_secs(ahead)),
+                    ..defaults.flood
+                },
+                ..defaults
+            }
+        };
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let http_workers = number(&get, "DROPCAST_HTTP_WORKERS", cores as u64, 1..=256)? as usize;
         let stripe = match get("STRIPE_SECRET_KEY") {
@@ -304,6 +342,8 @@ impl Settings {
             rtmp_addr,
             srt_addr,
             replay_seconds,
+            replay_max_bytes,
+            ingest,
             http_workers,
             live: LiveSettings::default(),
         })

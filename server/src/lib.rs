@@ -23,6 +23,8 @@
 //! - [`payments`]: Stripe through async-stripe, and webhook signatures.
 //! - [`replay`]: the replay buffer's record store (media ingest → database).
 //! - [`edge`]: the live edge of each show ingested here, as LL-HLS in memory.
+//! - [`stream_health`]: what the studio says about the incoming stream
+//!   (keyframe interval and its OBS fix, why a stream was cut).
 //! - [`clips`]: clip exports — picking segments, the worker pool.
 //! - [`checkout`]: orders: stock holds, payment, settlement, expiry, reconciliation.
 //! - [`notices`]: the buyer's mail (confirmation, shipping, refund), signed
@@ -53,6 +55,7 @@ pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod store;
+pub mod stream_health;
 pub mod telemetry;
 
 /// Wall-clock time in Unix epoch milliseconds, the unit of every `…_ms` field.

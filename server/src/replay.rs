@@ -4,8 +4,10 @@
 //! stream key publish to, where do its segments go, what number comes next)
 //! and writes what it reports — live/offline and each closed segment — into
 //! the database, in order, from one task. It also trims the buffer to
-//! `DROPCAST_REPLAY_SECONDS`: index rows first, files after, so a listed
-//! segment always exists.
+//! `DROPCAST_REPLAY_SECONDS` and `DROPCAST_REPLAY_MAX_BYTES`: index rows
+//! first, files after, so a listed segment always exists. What the studio
+//! is told about the stream (its keyframe interval, why the server cut it)
+//! goes to `stream_health`, and each cut is counted by reason.
 //!
 //! Each new segment also gets a timeline thumbnail (its first frame as a
 //! small JPEG), made by one task, one at a time, so thumbnails never take
@@ -29,6 +31,14 @@ pub fn replay_dir(data_dir: &Path, show_id: &str) -> PathBuf {
     data_dir.join("replay").join(show_id)
 }
 
+/// How much of each show's stream the replay buffer keeps: the newest
+/// `seconds`, and at most `max_bytes` of it (the newest segment always).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayBudget {
+    pub seconds: u64,
+    pub max_bytes: Option<u64>,
+}
+
 pub struct Recorder {
     pool: AnyPool,
     data_dir: PathBuf,
@@ -46,7 +56,7 @@ impl Recorder {
         pool: AnyPool,
         hub: Hub,
         data_dir: PathBuf,
-        replay_seconds: u64,
+        budget: ReplayBudget,
         metrics: Arc<Metrics>,
         limits: Arc<crate::limits::RateLimits>,
         edges: crate::edge::LiveEdges,
@@ -63,7 +73,7 @@ impl Recorder {
             pool.clone(),
             hub,
             data_dir.clone(),
-            replay_seconds as i64 * 1000,
+            budget,
             metrics,
             thumbs,
         ));
@@ -130,10 +140,14 @@ async fn write(
     pool: AnyPool,
     hub: Hub,
     data_dir: PathBuf,
-    replay_ms: i64,
+    budget: ReplayBudget,
     metrics: Arc<Metrics>,
     thumbs: mpsc::UnboundedSender<(String, i64)>,
 ) {
+    let replay_ms = budget.seconds as i64 * 1000;
+    let max_bytes = budget
+        .max_bytes
+        .map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
     // Shows whose next segment starts a new publishing session.
     let mut fresh: HashSet<String> = HashSet::new();
     while let Some(event) = rx.recv().await {
@@ -142,6 +156,9 @@ async fn write(
                 if live {
                     fresh.insert(show_id.clone());
                     metrics.live_streams.inc();
+                    if let Err(e) = store::stream_started(&pool, &show_id).await {
+                        tracing::warn!(show = %show_id, error = %e, "cannot reset the stream's health");
+                    }
                 } else {
                     metrics.live_streams.dec();
                 }
@@ -151,6 +168,23 @@ async fn write(
                     Err(e) => {
                         tracing::error!(show = %show_id, error = %e, "cannot record live state")
                     }
+                }
+            }
+            IngestEvent::Cut { show_id, cut } => {
+                metrics
+                    .ingest_cuts
+                    .get_or_create(&crate::telemetry::ReasonLabels {
+                        reason: cut.code().to_string(),
+                    })
+                    .inc();
+                if let Err(e) = store::record_cut(&pool, &show_id, cut.code(), cut.detail()).await {
+                    tracing::error!(show = %show_id, error = %e, "cannot record why a stream was cut");
+                }
+            }
+            IngestEvent::KeyframeInterval { show_id, interval } => {
+                let ms = interval.as_millis() as i64;
+                if let Err(e) = store::set_keyframe_interval(&pool, &show_id, ms).await {
+                    tracing::warn!(show = %show_id, error = %e, "cannot record the keyframe interval");
                 }
             }
             IngestEvent::Segment { show_id, segment } => {
@@ -169,7 +203,9 @@ async fn write(
                 }
                 metrics.segments.inc();
                 let _ = thumbs.send((show_id.clone(), row.seq));
-                match store::trim_segments(&pool, &show_id, segment.end_ms - replay_ms).await {
+                match store::trim_segments(&pool, &show_id, segment.end_ms - replay_ms, max_bytes)
+                    .await
+                {
                     Ok(old) => {
                         let dir = replay_dir(&data_dir, &show_id);
                         for s in old {

@@ -294,14 +294,21 @@ async fn start_ingest(
         pool.clone(),
         hub.clone(),
         settings.data_dir.clone(),
-        settings.replay_seconds,
+        crate::replay::ReplayBudget {
+            seconds: settings.replay_seconds,
+            max_bytes: settings.replay_max_bytes,
+        },
         metrics.clone(),
         limits.clone(),
         edges.clone(),
     )
     .await
     .map_err(|e| StartupError::Media(format!("cannot open the replay index: {e}")))?;
-    let ingest = media::ingest::Ingest::new(Arc::new(recorder), Duration::from_secs(1));
+    let ingest = media::ingest::Ingest::with_limits(
+        Arc::new(recorder),
+        Duration::from_secs(1),
+        settings.ingest,
+    );
 
     let bind_error = |addr: std::net::SocketAddr| {
         move |source| StartupError::Bind {

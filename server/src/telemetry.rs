@@ -81,6 +81,13 @@ pub struct Metrics {
     pub live_streams: Gauge,
     /// Replay-buffer segments written.
     pub segments: Counter,
+    /// Streams the server cut off, by reason (flood, disk_full, stream_error).
+    pub ingest_cuts: Family<ReasonLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: String,
 }
 
 impl Default for Metrics {
@@ -115,6 +122,12 @@ impl Metrics {
             "replay_segments",
             "Replay-buffer segments written",
             segments.clone(),
+        );
+        let ingest_cuts = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "ingest_cuts",
+            "Streams the server cut off, by reason",
+            ingest_cuts.clone(),
         );
         registry.register(
             "http_requests",
@@ -159,6 +172,7 @@ impl Metrics {
             orders,
             live_streams,
             segments,
+            ingest_cuts,
         }
     }
 

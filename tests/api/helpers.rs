@@ -341,6 +341,9 @@ pub async fn spawn_app_on(
         "DROPCAST_ADMIN_TOKEN" => Some(ADMIN_TOKEN.into()),
         "DROPCAST_HTTP_WORKERS" => Some("2".into()),
         "DROPCAST_RTMP_ADDR" | "DROPCAST_SRT_ADDR" => Some("127.0.0.1:0".into()),
+        // Most tests push recorded streams faster than live, to be quick;
+        // the flood test turns the pace check back on.
+        "DROPCAST_INGEST_MAX_AHEAD_SECONDS" => Some("0".into()),
         _ => None,
     })
     .expect("test settings");

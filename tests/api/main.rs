@@ -19,5 +19,6 @@ mod recovery;
 mod sessions;
 mod shipping;
 mod shows;
+mod stream_health;
 mod trust;
 mod webhooks;

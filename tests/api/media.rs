@@ -283,6 +283,40 @@ async fn the_buffer_is_trimmed_to_its_length(db: Db) {
     );
 }
 
+async fn the_buffer_is_bounded_by_bytes_too(db: Db) {
+    const BUDGET: i64 = 150_000;
+    let app = spawn_app_with(db, |s| s.replay_max_bytes = Some(BUDGET as u64)).await;
+    let (token, show_id, _) = app.creator_show_product(1).await;
+    let rtmp = app.rtmp_url(&token, &show_id).await;
+    assert!(publish(&rtmp, 16, false).await);
+    wait_until("offline", async || {
+        playlist(&app, &show_id).await.1.contains("ENDLIST")
+    })
+    .await;
+    let kept: Vec<(i64, String, i64)> =
+        sqlx::query_as("SELECT seq, file, bytes FROM segments WHERE show_id = $1 ORDER BY seq")
+            .bind(&show_id)
+            .fetch_all(&app.state.pool)
+            .await
+            .unwrap();
+    assert!(!kept.is_empty());
+    // Within the budget, the newest kept whole; at most one segment less
+    // than the budget would allow (the trim runs as each one closes).
+    let total: i64 = kept.iter().map(|k| k.2).sum();
+    assert!(
+        total <= BUDGET || kept.len() == 1,
+        "{total} bytes kept: {kept:?}"
+    );
+    assert!(kept[0].0 > 0, "the oldest segments went: {kept:?}");
+    // The files went with their rows.
+    let dir = app.data_dir.path().join("replay").join(&show_id);
+    let on_disk = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|f| f.as_ref().unwrap().path().extension().unwrap() == "ts")
+        .count();
+    assert_eq!(on_disk, kept.len());
+}
+
 async fn the_replay_lists_thumbnails_and_the_commerce_on_its_timeline(db: Db) {
     let app = spawn_app(db).await;
     let (token, show_id, product_id) = app.creator_show_product(3).await;
@@ -479,4 +513,5 @@ db_tests!(
     srt_ingest_and_unknown_keys,
     the_buffer_survives_a_restart_and_a_reconnect_continues_it,
     the_buffer_is_trimmed_to_its_length,
+    the_buffer_is_bounded_by_bytes_too,
 );

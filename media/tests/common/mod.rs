@@ -58,11 +58,14 @@ pub async fn buffer(dir: &Path, seconds: u32) -> Vec<Segment> {
     let seg = Segmenter::start(
         Container::MpegTs,
         &dir.join("replay"),
-        0,
-        0,
+        media::segmenter::Numbering {
+            first_seq: 0,
+            not_before_ms: 0,
+        },
         Duration::from_secs(1),
         tx,
         None,
+        media::segmenter::FloodLimits::unpaced(),
     )
     .unwrap();
     for chunk in ts.chunks(4096) {

@@ -118,6 +118,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(get().to(orders::list)),
                 )
                 .service(resource("/shows/{show}/stats").route(get().to(stats::get)))
+                .service(resource("/shows/{show}/stream").route(get().to(shows::stream)))
                 .service(resource("/shows/{show}/replay").route(get().to(replay::get)))
                 .service(
                     resource("/shows/{show}/thumbnails/{file}").route(get().to(replay::thumbnail)),

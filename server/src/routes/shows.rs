@@ -126,6 +126,20 @@ pub async fn rotate_stream_key(
     Ok(HttpResponse::Ok().json(ShowPrivate::of(&show, &state.settings)))
 }
 
+/// `GET /api/v1/shows/{show}/stream` (creator): the incoming stream's
+/// keyframe interval with advice, and why the server cut the last session.
+pub async fn stream(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let show = owned_show(&state, &caller, &path).await?;
+    let report = crate::stream_health::report(&state.pool, &show).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .json(report))
+}
+
 /// `GET /api/v1/shows` (creator): the caller's own shows.
 pub async fn list_mine(
     state: web::Data<AppState>,

@@ -1,4 +1,5 @@
-//! The replay buffer's index, and a show's live flag.
+//! The replay buffer's index, a show's live flag, and what the studio is
+//! told about its incoming stream (`stream_health`).
 
 use sqlx::{AnyPool, FromRow};
 
@@ -120,9 +121,18 @@ pub async fn trim_segments(
     pool: &AnyPool,
     show_id: &str,
     cutoff_ms: i64,
+    max_bytes: i64,
 ) -> Result<Vec<SegmentRow>, sqlx::Error> {
+    // Older than the cutoff, or past the byte budget counting from the
+    // newest (which is always kept).
     sqlx::query_as(
-        "DELETE FROM segments WHERE show_id = $1 AND end_ms < $2
+        "DELETE FROM segments WHERE show_id = $1
+           AND (end_ms < $2 OR seq <= COALESCE((
+                 SELECT MAX(seq) FROM (
+                   SELECT seq, SUM(bytes) OVER (ORDER BY seq DESC) AS newer
+                   FROM segments WHERE show_id = $1) budget
+                 WHERE newer > $3), -1))
+           AND seq < (SELECT MAX(seq) FROM segments WHERE show_id = $1)
            AND NOT EXISTS (SELECT 1 FROM clips c WHERE c.show_id = segments.show_id
                              AND c.status IN ('queued', 'running')
                              AND segments.seq BETWEEN c.first_seq AND c.last_seq)
@@ -130,7 +140,80 @@ pub async fn trim_segments(
     )
     .bind(show_id)
     .bind(cutoff_ms)
+    .bind(max_bytes)
     .fetch_all(pool)
+    .await
+}
+
+/// What the studio is told about a show's incoming stream.
+#[derive(Debug, Clone, FromRow, PartialEq, Eq)]
+pub struct StreamHealthRow {
+    pub session_started_at_ms: i64,
+    pub keyframe_interval_ms: Option<i64>,
+    pub cut_code: Option<String>,
+    pub cut_detail: Option<String>,
+    pub cut_at_ms: Option<i64>,
+    pub cuts: i64,
+}
+
+/// A publisher's session began: the measurement starts again (the last
+/// cut is kept, for the studio to say why the previous session ended).
+pub async fn stream_started(pool: &AnyPool, show_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO stream_health (show_id, session_started_at_ms) VALUES ($1, $2)
+         ON CONFLICT (show_id) DO UPDATE
+           SET session_started_at_ms = $2, keyframe_interval_ms = NULL",
+    )
+    .bind(show_id)
+    .bind(crate::now_ms())
+    .execute(pool)
+    .await
+    .map(|_| ())
+}
+
+pub async fn set_keyframe_interval(
+    pool: &AnyPool,
+    show_id: &str,
+    interval_ms: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE stream_health SET keyframe_interval_ms = $2 WHERE show_id = $1")
+        .bind(show_id)
+        .bind(interval_ms)
+        .execute(pool)
+        .await
+        .map(|_| ())
+}
+
+/// The server cut the show's stream off, and why.
+pub async fn record_cut(
+    pool: &AnyPool,
+    show_id: &str,
+    code: &str,
+    detail: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE stream_health SET cut_code = $2, cut_detail = $3, cut_at_ms = $4, cuts = cuts + 1
+         WHERE show_id = $1",
+    )
+    .bind(show_id)
+    .bind(code)
+    .bind(detail)
+    .bind(crate::now_ms())
+    .execute(pool)
+    .await
+    .map(|_| ())
+}
+
+pub async fn stream_health(
+    pool: &AnyPool,
+    show_id: &str,
+) -> Result<Option<StreamHealthRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT session_started_at_ms, keyframe_interval_ms, cut_code, cut_detail, cut_at_ms, cuts
+         FROM stream_health WHERE show_id = $1",
+    )
+    .bind(show_id)
+    .fetch_optional(pool)
     .await
 }
 

@@ -452,6 +452,7 @@ pub async fn delete_show(pool: &AnyPool, show_id: &str) -> Result<ShowDeleted, s
     }
     for sql in [
         "DELETE FROM countdowns WHERE show_id = $1",
+        "DELETE FROM stream_health WHERE show_id = $1",
         "DELETE FROM show_events WHERE show_id = $1",
         "DELETE FROM clips WHERE show_id = $1",
         "DELETE FROM segments WHERE show_id = $1",
