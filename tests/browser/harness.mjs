@@ -293,14 +293,16 @@ export async function reads(locator, want) {
 }
 
 /** ffmpeg publishing `seconds` of test pattern and tone in real time to
- *  `url`, as OBS would (x264 with B-frames, 2 s GOP, AAC). Kill it to stop. */
-export function publish(url, seconds) {
+ *  `url`, as OBS would (x264 with B-frames, AAC), a keyframe every `gop`
+ *  frames (60: 2 s; OBS's own default is 250, 8.3 s); `realtime: false`
+ *  sends it as fast as it encodes. Kill it to stop. */
+export function publish(url, seconds, { gop = 60, realtime = true } = {}) {
   return spawn("ffmpeg", [
-    "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+    "-hide_banner", "-loglevel", "error", "-nostdin", ...(realtime ? ["-re"] : []),
     "-f", "lavfi", "-i", `testsrc2=size=1280x720:rate=30:duration=${seconds}`,
     "-f", "lavfi", "-i", `sine=frequency=440:duration=${seconds}`,
     "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-    "-g", "60", "-keyint_min", "60", "-sc_threshold", "0",
+    "-g", String(gop), "-keyint_min", String(gop), "-sc_threshold", "0",
     "-c:a", "aac", "-b:a", "96k", "-f", "flv", url,
   ], { stdio: "ignore" });
 }

@@ -217,6 +217,45 @@ test("the stream key is hidden until asked; editors get the clip desk only; bad 
   await stranger.close();
 });
 
+test("the studio says when OBS's keyframes are too far apart, with the fix, and why a stream was cut", async () => {
+  const { token, show } = await twoProducts();
+  const mine = await ctx.server.api("GET", `/api/v1/shows/${show.id}`, token);
+  const rtmp = mine.ingest.rtmp.replace(/:\d+\//, `:${ctx.server.rtmpPort}/`);
+  const phone = { width: 390, height: 844 };
+  const { page: studio, errors } = await openStudio(show, token, phone);
+  // The Go-live steps give the setting before anything is streamed.
+  const step = studio.locator(".st-kf-step");
+  await step.waitFor({ timeout: 5000 });
+  assert.match(await step.textContent(), /Enable Advanced Encoder Settings.*keyint=60.*Keyframe Interval.*2 s/s);
+  assert.equal(await studio.locator(".st-kf-warn").count(), 0);
+  // OBS's default GOP (250 frames): measured once two keyframes are in.
+  const encoder = publish(rtmp, 30, { gop: 250 });
+  try {
+    const warn = studio.locator(".st-kf-warn");
+    await warn.waitFor({ timeout: 40000 });
+    const said = await warn.textContent();
+    assert.match(said, /every 8\.3 s/);
+    assert.match(said, /Simple output mode: Settings → Output → check "Enable Advanced Encoder Settings" → x264 Options: keyint=60/);
+    assert.match(said, /Advanced output mode: Settings → Output → Streaming → Keyframe Interval: 2 s/);
+    assert.match(await studio.locator(".st-kf-value").textContent(), /8\.3 s/);
+    await warn.scrollIntoViewIfNeeded();
+    await studio.screenshot({ path: path.join(SHOTS, "studio-keyframe-warning-phone.png") });
+  } finally {
+    encoder.kill("SIGKILL");
+  }
+  await reads(studio.locator(".st-onair"), "Offline");
+  // A file sent at full speed is cut; the studio says so and what to do.
+  const flood = publish(rtmp, 60, { realtime: false });
+  await new Promise((resolve) => flood.on("exit", resolve));
+  const cut = studio.locator('.st-cut[data-code="flood"]');
+  await cut.waitFor({ timeout: 20000 });
+  assert.match(await cut.textContent(), /faster than it plays/);
+  await cut.scrollIntoViewIfNeeded();
+  await studio.screenshot({ path: path.join(SHOTS, "studio-stream-cut-phone.png") });
+  assert.deepEqual(errors, []);
+  await studio.close();
+});
+
 test("the clip desk exports from a real stream, shows progress and offers the file", async () => {
   const { token, show, cap } = await twoProducts();
   const mine = await ctx.server.api("GET", `/api/v1/shows/${show.id}`, token);

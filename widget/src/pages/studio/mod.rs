@@ -317,6 +317,7 @@ fn Console(ctx: Ctx, private: Option<Value>) -> impl IntoView {
                 <div class="st-col">
                     <sales::Stats ctx=ctx />
                     <sales::Orders ctx=ctx />
+                    <golive::StreamHealth ctx=ctx />
                     <golive::GoLive private=private.clone() />
                     <show::Settings ctx=ctx private=private />
                 </div>
