@@ -298,11 +298,6 @@ impl Session {
         }
     }
 
-    /// Why the server cut this stream, if it did.
-    pub fn cut(&self) -> Option<StreamCut> {
-        self.segmenter.as_ref().and_then(Segmenter::cut)
-    }
-
     /// Closes the last segment, reports every segment, then the cut if the
     /// server made one, then `Live(false)`.
     pub async fn end(mut self) {

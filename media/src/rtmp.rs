@@ -338,7 +338,7 @@ async fn flush(
 }
 
 /// Hands one message to the session; fails (ending the connection) once
-/// the stream is cut.
+/// the stream is cut, or the pipeline no longer takes it.
 fn push(
     publishing: &Option<Session>,
     state: &mut State,
@@ -351,16 +351,10 @@ fn push(
     };
     if !state.header_sent {
         state.header_sent = true;
-        session.push(&flv::header()).map_err(pushed)?;
+        session.push(&flv::header()).map_err(RtmpError::Cut)?;
     }
     if let Some(tag) = flv::tag(kind, timestamp, data) {
-        session.push(&tag).map_err(pushed)?;
+        session.push(&tag).map_err(RtmpError::Cut)?;
     }
     Ok(())
-}
-
-/// A failed push: a cut ends the connection; anything else too, since the
-/// pipeline no longer takes the stream.
-fn pushed(e: crate::MediaError) -> RtmpError {
-    RtmpError::Cut(e)
 }
