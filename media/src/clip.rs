@@ -11,13 +11,14 @@
 //!           ─▶ videoscale ─▶ 1080x1920 ─▶ x264enc ─▶ h264parse ─▶ mp4mux
 //! ```
 //!
-//! Segments start on keyframes, so a cut is whole segments: a clip starts and
-//! ends on a segment boundary (the caller picks which). The file is written
-//! under a temporary name and renamed when complete, so a half-written clip
-//! is never served.
+//! Segments start on keyframes, so a clip starts on a segment boundary (the
+//! caller picks which). Its end needs no keyframe: with `cut_after`, the
+//! media after the asked end is dropped on the way in (see `EndCut`). The file
+//! is written under a temporary name and renamed when complete, so a
+//! half-written clip is never served.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -76,8 +77,13 @@ pub struct ClipSpec<'a> {
     pub last: u64,
     pub format: Format,
     pub limits: EncodeLimits,
-    /// The media length the segments hold, for progress.
+    /// The media length the clip will hold, for progress.
     pub expected: Duration,
+    /// Where to end, measured from the first video frame: video after it is
+    /// dropped (in decode order, so every frame shown before it still has
+    /// the frames it refers to), and audio after it. None keeps the last
+    /// segment whole.
+    pub cut_after: Option<Duration>,
     pub out: &'a Path,
 }
 
@@ -93,6 +99,7 @@ pub async fn make_clip(
         format,
         limits,
         expected,
+        cut_after,
         out,
     } = spec;
     if last < first {
@@ -129,6 +136,7 @@ pub async fn make_clip(
     src.link(&demux)?;
     mux.link(&sink)?;
 
+    let end_cut = Arc::new(EndCut::new(cut_after, format));
     // Video PTS span, for the clip's true duration.
     let span = Arc::new((AtomicI64::new(i64::MAX), AtomicI64::new(0)));
     let failure: Arc<Mutex<Option<String>>> = Arc::default();
@@ -136,6 +144,7 @@ pub async fn make_clip(
     let mux_weak = mux.downgrade();
     let span_probe = span.clone();
     let failure_pad = failure.clone();
+    let end_cut_pads = end_cut.clone();
     demux.connect_pad_added(move |_, pad| {
         let (Some(pipeline), Some(mux)) = (pipeline_weak.upgrade(), mux_weak.upgrade()) else {
             return;
@@ -145,8 +154,9 @@ pub async fn make_clip(
             .structure(0)
             .map(|s| s.name().to_string())
             .unwrap_or_default();
+        let end_cut = end_cut_pads.clone();
         let built = if name.starts_with("video/x-h264") {
-            video_branch(format, limits).map(|els| (els, "video_%u"))
+            video_branch(format, limits, &end_cut).map(|els| (els, "video_%u"))
         } else if name.starts_with("audio/mpeg") {
             unbounded_queue()
                 .and_then(|q| Ok(vec![q, make("aacparse")?]))
@@ -164,6 +174,13 @@ pub async fn make_clip(
                 return Err(MediaError::Link("clip branch pads".into()));
             };
             last.link(&mux_pad)?;
+            let video = template.starts_with("video");
+            first.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+                match info.buffer() {
+                    Some(buffer) if !end_cut.keeps(buffer, video) => discard(info),
+                    _ => gst::PadProbeReturn::Ok,
+                }
+            });
             pad.link(&first)?;
             if template.starts_with("video") {
                 let span = span_probe.clone();
@@ -250,8 +267,104 @@ fn unbounded_queue() -> Result<gst::Element, MediaError> {
     Ok(q)
 }
 
+/// Where a clip ends, in the stream's own timestamps: its first video
+/// frame's PTS plus the asked length. Audio is kept while its PTS is before
+/// the end. Video, in decode order:
+///
+/// - `Original` (nothing decoded): everything from the first frame shown at
+///   or after the end is dropped. The B-frames that come after it in decode
+///   order refer to it, so they go too: the clip ends on the asked frame or
+///   up to the stream's B-frame count before it (x264's default of 3: at
+///   most 100 ms at 30 fps), never on a frame after it, and every frame
+///   kept decodes.
+/// - `Vertical`: a frame is kept while its DTS is before the end, so every
+///   frame shown before the end arrives with the frames it refers to; after
+///   decoding, frames shown at or after the end are dropped, so the short
+///   ends on the exact frame.
+struct EndCut {
+    length_ns: Option<u64>,
+    format: Format,
+    /// The first video PTS seen, in ns; `u64::MAX` until then.
+    origin_ns: AtomicU64,
+    /// `Original`: the end was reached; no more video.
+    ended: AtomicBool,
+}
+
+impl EndCut {
+    fn new(length: Option<Duration>, format: Format) -> Self {
+        EndCut {
+            length_ns: length.map(|d| d.as_nanos() as u64),
+            format,
+            origin_ns: AtomicU64::new(u64::MAX),
+            ended: AtomicBool::new(false),
+        }
+    }
+
+    /// The end, once the first video frame has been seen.
+    fn end_ns(&self) -> Option<u64> {
+        let origin = self.origin_ns.load(Ordering::Relaxed);
+        (origin != u64::MAX)
+            .then_some(origin)
+            .zip(self.length_ns)
+            .map(|(o, l)| o.saturating_add(l))
+    }
+
+    /// Whether a compressed buffer from the demuxer belongs in the clip.
+    fn keeps(&self, buffer: &gst::BufferRef, video: bool) -> bool {
+        if self.length_ns.is_none() {
+            return true;
+        }
+        let Some(pts) = buffer.pts() else {
+            return true;
+        };
+        if video {
+            let _ = self.origin_ns.compare_exchange(
+                u64::MAX,
+                pts.nseconds(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
+        let Some(end) = self.end_ns() else {
+            // Audio ahead of the first video frame: the start, not the end.
+            return true;
+        };
+        match (video, self.format) {
+            (false, _) => pts.nseconds() < end,
+            (true, Format::Vertical) => buffer.dts_or_pts().is_none_or(|t| t.nseconds() < end),
+            (true, Format::Original) => {
+                if pts.nseconds() >= end {
+                    self.ended.store(true, Ordering::Relaxed);
+                }
+                !self.ended.load(Ordering::Relaxed)
+            }
+        }
+    }
+
+    /// Whether a decoded frame is before the end.
+    fn keeps_decoded(&self, buffer: &gst::BufferRef) -> bool {
+        match (self.end_ns(), buffer.pts()) {
+            (Some(end), Some(pts)) => pts.nseconds() < end,
+            _ => true,
+        }
+    }
+}
+
+/// Drops the buffer a probe holds: the probe takes it and says it handled
+/// it. Answering `Drop` instead makes Debian's GStreamer 1.22 log a
+/// `gst_mini_object_unref` CRITICAL for every buffer dropped (seen in this
+/// crate's clip tests); this way it logs none.
+fn discard(info: &mut gst::PadProbeInfo) -> gst::PadProbeReturn {
+    drop(info.data.take());
+    gst::PadProbeReturn::Handled
+}
+
 /// The video elements between the demuxer and the muxer.
-fn video_branch(format: Format, limits: EncodeLimits) -> Result<Vec<gst::Element>, MediaError> {
+fn video_branch(
+    format: Format,
+    limits: EncodeLimits,
+    end_cut: &Arc<EndCut>,
+) -> Result<Vec<gst::Element>, MediaError> {
     match format {
         Format::Original => Ok(vec![unbounded_queue()?, make("h264parse")?]),
         Format::Vertical => {
@@ -284,6 +397,15 @@ fn video_branch(format: Format, limits: EncodeLimits) -> Result<Vec<gst::Element
                 {
                     let dec = make("avdec_h264")?;
                     dec.set_property("max-threads", limits.threads as i32);
+                    let end_cut = end_cut.clone();
+                    if let Some(src) = dec.static_pad("src") {
+                        src.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+                            match info.buffer() {
+                                Some(frame) if !end_cut.keeps_decoded(frame) => discard(info),
+                                _ => gst::PadProbeReturn::Ok,
+                            }
+                        });
+                    }
                     dec
                 },
                 make("videoconvert")?,

@@ -26,6 +26,7 @@ async fn cut(
             format,
             limits: EncodeLimits::default(),
             expected: Duration::from_secs(expected_s),
+            cut_after: None,
             out,
         },
         progress,
@@ -142,6 +143,65 @@ async fn a_vertical_clip_is_1080_by_1920_with_progress() {
         seen.windows(2).all(|w| w[0] <= w[1]),
         "progress only moves forward: {seen:?}"
     );
+}
+
+/// Cuts segments 1..=2 (4 s from a keyframe) to end 3.31 s in: frames
+/// 0..=99 of the span, the 100th frame shown is the last asked for.
+async fn cut_short(
+    format: Format,
+    name: &str,
+) -> (tempfile::TempDir, std::path::PathBuf, ClipInfo) {
+    let dir = tempfile::tempdir().unwrap();
+    let segments = common::buffer(dir.path(), 8).await;
+    let out = dir.path().join(name);
+    let info = make_clip(
+        ClipSpec {
+            dir: &dir.path().join("replay"),
+            first: segments[1].seq,
+            last: segments[2].seq,
+            format,
+            limits: EncodeLimits::default(),
+            expected: Duration::from_millis(3_310),
+            cut_after: Some(Duration::from_millis(3_310)),
+            out: &out,
+        },
+        |_| {},
+    )
+    .await
+    .unwrap();
+    (dir, out, info)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_original_clip_ends_at_the_asked_frame_not_the_segment_end() {
+    media::init().unwrap();
+    let (_dir, out, info) = cut_short(Format::Original, "end.mp4").await;
+    let frames = common::frame_times(&out);
+    // It ends on the asked frame (the 100th), or up to the stream's B-frame
+    // count (x264 veryfast: 3) before it; never after, never broken.
+    assert!(
+        (97..=100).contains(&frames.len()),
+        "{} frames, {info:?}",
+        frames.len()
+    );
+    assert_eq!(common::decode_errors(&out), "");
+    let (duration, _) = common::probe(&out);
+    assert!(
+        (3.2..3.36).contains(&duration),
+        "{duration} s, not the 4 s of the segments"
+    );
+    // No hole: the frames are one 30 fps step apart all the way.
+    assert!(frames.windows(2).all(|w| w[1] - w[0] < 0.040), "{frames:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vertical_short_ends_at_the_exact_frame() {
+    media::init().unwrap();
+    let (_dir, out, info) = cut_short(Format::Vertical, "end-v.mp4").await;
+    let frames = common::frame_times(&out);
+    assert_eq!(frames.len(), 100, "{info:?}");
+    assert_eq!(common::decode_errors(&out), "");
+    assert!((info.duration_ms - 3_333).abs() <= 40, "{info:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -29,18 +29,26 @@ use crate::store::media::SegmentRow;
 /// The longest clip one may ask for.
 pub const MAX_CLIP_MS: i64 = 60_000;
 
-/// The segments a clip is made of and the span they cover.
+/// The segments a clip is made of and the span it covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pick {
     pub first_seq: i64,
     pub last_seq: i64,
+    /// The keyframe the clip starts on: at or before the asked start.
     pub start_ms: i64,
+    /// Where the clip ends: the asked end (the frames after it are dropped),
+    /// or the end of the buffer if that comes first.
     pub end_ms: i64,
+    /// What was asked, so the desk can say how far the start moved.
+    pub asked_start_ms: i64,
 }
 
-/// Chooses whole segments for `[start_ms, end_ms)`: each end snaps to the
-/// nearest segment boundary (a keyframe), so a clip is within one GOP of what
-/// was asked at each end. A clip never spans a reconnect (timestamps restart
+/// Chooses the segments for `[start_ms, end_ms)`. A cut without re-encoding
+/// must begin on a keyframe, and segments begin on one: the start snaps back
+/// to the beginning of the segment holding it (nothing asked for is lost;
+/// the desk says how much earlier it begins). The end needs no keyframe: the
+/// segment holding it is the last, and the media after `end_ms` is dropped
+/// when the clip is made. A clip never spans a reconnect (timestamps restart
 /// there): it keeps the most recent session inside the span. `segments` are
 /// oldest first.
 pub fn pick(segments: &[SegmentRow], start_ms: i64, end_ms: i64) -> Option<Pick> {
@@ -55,16 +63,16 @@ pub fn pick(segments: &[SegmentRow], start_ms: i64, end_ms: i64) -> Option<Pick>
     let candidates = &overlapping[from..];
     let first = candidates
         .iter()
-        .min_by_key(|s| ((s.start_ms - start_ms).abs(), s.start_ms))?;
-    let last = candidates
-        .iter()
-        .filter(|s| s.seq >= first.seq)
-        .min_by_key(|s| ((s.end_ms - end_ms).abs(), s.end_ms))?;
+        .rev()
+        .find(|s| s.start_ms <= start_ms)
+        .or_else(|| candidates.first())?;
+    let last = candidates.last()?;
     Some(Pick {
         first_seq: first.seq,
         last_seq: last.seq,
         start_ms: first.start_ms,
-        end_ms: last.end_ms,
+        end_ms: end_ms.min(last.end_ms),
+        asked_start_ms: start_ms,
     })
 }
 
@@ -78,6 +86,7 @@ pub fn view(clip: &ClipRow, settings: &Settings) -> wire::Clip {
         format: clip.format.clone(),
         start_ms: clip.start_ms,
         end_ms: clip.end_ms,
+        asked_start_ms: clip.asked_start_ms,
         duration_ms: clip.duration_ms,
         bytes: clip.bytes,
         product_id: clip.product_id.clone(),
@@ -246,13 +255,15 @@ impl Worker {
             })
         };
         let dir = replay_dir(&self.settings.data_dir, &clip.show_id);
+        let length = Duration::from_millis((clip.end_ms - clip.start_ms).max(0) as u64);
         let spec = media::clip::ClipSpec {
             dir: &dir,
             first: clip.first_seq as u64,
             last: clip.last_seq as u64,
             format: self.format,
             limits: media::clip::EncodeLimits::default(),
-            expected: Duration::from_millis((clip.end_ms - clip.start_ms).max(0) as u64),
+            expected: length,
+            cut_after: Some(length),
             out: &out,
         };
         let started = std::time::Instant::now();
@@ -304,28 +315,35 @@ mod tests {
     }
 
     #[test]
-    fn ends_snap_to_the_nearest_keyframe() {
+    fn the_start_snaps_back_to_a_keyframe_and_the_end_is_as_asked() {
         let b = buffer();
-        // 0.9 s → 0, 5.2 s → 6: segments 0..=2.
+        // 1.9 s → the keyframe at 0 (never later than asked); the end stays
+        // at 5.2 s inside segment 2.
         assert_eq!(
-            pick(&b, 900, 5_200),
+            pick(&b, 1_900, 5_200),
             Some(Pick {
                 first_seq: 0,
                 last_seq: 2,
                 start_ms: 0,
-                end_ms: 6000
+                end_ms: 5_200,
+                asked_start_ms: 1_900,
             })
         );
-        // 1.1 s → 2 s.
-        assert_eq!(pick(&b, 1_100, 7_900).unwrap().first_seq, 1);
+        // On a boundary, that boundary.
+        assert_eq!(pick(&b, 2_000, 7_900).unwrap().first_seq, 1);
+        // An end past the buffer stops at its end.
+        assert_eq!(pick(&b, 0, 7_900).unwrap().end_ms, 7_900);
     }
 
     #[test]
     fn a_clip_never_spans_a_reconnect() {
         let b = buffer();
-        let p = pick(&b, 2_000, 17_000).unwrap();
+        let p = pick(&b, 2_000, 16_500).unwrap();
         assert_eq!((p.first_seq, p.last_seq), (4, 5));
-        assert_eq!((p.start_ms, p.end_ms), (13_000, 17_000));
+        // The asked start is in the previous session: the clip begins at
+        // the reconnect.
+        assert_eq!((p.start_ms, p.end_ms), (13_000, 16_500));
+        assert_eq!(pick(&b, 2_000, 30_000).unwrap().end_ms, 17_000);
     }
 
     #[test]

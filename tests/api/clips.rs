@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use tokio::process::Command;
 
 use crate::db_tests;
-use crate::helpers::{Db, Live, TestApp, publish, spawn_app, spawn_app_on};
+use crate::helpers::{Db, Live, TestApp, publish, publish_gop, spawn_app, spawn_app_on};
 
 /// Pushes `seconds` of stream over RTMP as fast as ffmpeg can encode it,
 /// then waits for the show to go offline.
@@ -163,9 +163,11 @@ async fn clip_the_last_60_seconds_and_a_vertical_short(db: Db) {
     assert_eq!(queued["product_id"], product_id.as_str());
     let clip = clip_until_done(&app, &editor, queued["id"].as_str().unwrap()).await;
     let duration = clip["duration_ms"].as_i64().unwrap();
+    // The start moves back to a keyframe (one 2 s GOP at most); the end is
+    // the buffer's.
     assert!(
-        (duration - 60_000).abs() <= 2_000,
-        "{duration} ms is not 60 s ± 1 GOP"
+        (59_860..=62_100).contains(&duration),
+        "{duration} ms is not 60 s plus at most one GOP"
     );
     let dir = tempfile::tempdir().unwrap();
     let file = download(&app, clip["download_url"].as_str().unwrap(), dir.path()).await;
@@ -174,7 +176,7 @@ async fn clip_the_last_60_seconds_and_a_vertical_short(db: Db) {
         clip["bytes"].as_i64().unwrap()
     );
     let (seconds, streams) = probe(&file).await;
-    assert!((seconds - 60.0).abs() <= 2.0, "{seconds}");
+    assert!((59.86..=62.1).contains(&seconds), "{seconds}");
     assert_eq!(streams, ["aac", "h264 640x360"]);
     assert!(index_first(&file), "the MP4 index comes first (faststart)");
     assert_eq!(decode_errors(&file).await, "");
@@ -404,7 +406,72 @@ async fn a_clip_interrupted_by_a_crash_is_finished_after_the_restart(db: Db) {
     assert!(done["bytes"].as_i64().unwrap() > 0);
 }
 
+/// OBS's default x264 GOP (250 frames, 8.3 s): segments are 8.3 s, yet a
+/// clip ends where it was asked, and starts on the keyframe before its
+/// in-point, saying so.
+async fn a_clip_ends_where_asked_and_says_how_far_its_start_moved(db: Db) {
+    let app = spawn_app(db).await;
+    let (token, show_id, _) = app.creator_show_product(1).await;
+    let show = app
+        .get(&format!("/api/v1/shows/{show_id}"), Some(&token))
+        .await
+        .expect(200);
+    assert!(publish_gop(show["ingest"]["rtmp"].as_str().unwrap(), 20, 250, false).await);
+    let mut replay = Value::Null;
+    for _ in 0..600 {
+        replay = app
+            .get(&format!("/api/v1/shows/{show_id}/replay"), Some(&token))
+            .await
+            .expect(200);
+        if replay["live"] == false && replay["end_ms"].is_i64() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let start = replay["start_ms"].as_i64().unwrap();
+    // 10 s in: 1.7 s into the second 8.3 s segment; 3 s long.
+    let (asked_in, asked_out) = (start + 10_000, start + 13_000);
+    let queued = app
+        .post(
+            &format!("/api/v1/shows/{show_id}/clips"),
+            Some(&token),
+            json!({"start_ms": asked_in, "end_ms": asked_out}),
+        )
+        .await
+        .expect(202);
+    assert_eq!(queued["asked_start_ms"], asked_in);
+    assert_eq!(queued["end_ms"], asked_out, "the end is not moved");
+    let snapped = queued["start_ms"].as_i64().unwrap();
+    let early = asked_in - snapped;
+    assert!(
+        (1_500..=1_800).contains(&early),
+        "the start moves back to the keyframe at 8.33 s, not {early} ms"
+    );
+    let done = clip_until_done(&app, &token, queued["id"].as_str().unwrap()).await;
+    let duration = done["duration_ms"].as_i64().unwrap();
+    // On the asked frame, or up to the B-frame count (3: 100 ms) before it.
+    assert!(
+        (asked_out - snapped - 140..=asked_out - snapped + 40).contains(&duration),
+        "{duration} ms, asked {} ms (the segment is 8333 ms)",
+        asked_out - snapped
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = download(&app, done["download_url"].as_str().unwrap(), dir.path()).await;
+    let (seconds, _) = probe(&file).await;
+    assert!(
+        (seconds * 1000.0 - duration as f64).abs() < 120.0,
+        "{seconds} s on disk, {duration} ms said"
+    );
+    assert_eq!(decode_errors(&file).await, "");
+    let listed = app
+        .get(&format!("/api/v1/shows/{show_id}/clips"), Some(&token))
+        .await
+        .expect(200);
+    assert_eq!(listed["clips"][0]["asked_start_ms"], asked_in);
+}
+
 db_tests!(
+    a_clip_ends_where_asked_and_says_how_far_its_start_moved,
     clip_the_last_60_seconds_and_a_vertical_short,
     bad_clip_requests_are_refused,
     a_clip_interrupted_by_a_crash_is_finished_after_the_restart,

@@ -301,6 +301,12 @@ test("the clip desk exports from a real stream, shows progress and offers the fi
     await studio.locator(".st-timeline").click({ position: { x: 20, y: 40 } });
     const length = await studio.locator(".st-sellen").textContent();
     assert.match(length, /^Selection: 0:(0[5-9]|[1-3]\d)$/);
+    // Its in-point 3.5 s into the buffer: 1.5 s into the second 2 s GOP.
+    await studio.evaluate(() => {
+      const input = document.querySelector(".st-in");
+      input.value = String(Number(input.min) + 3500);
+      input.dispatchEvent(new Event("input", { bubbles: true }));
+    });
     await studio.locator(".st-fmt-vertical").check();
     await studio.locator(".st-clip-product").selectOption(cap.id);
     await studio.locator(".st-export").click();
@@ -315,6 +321,16 @@ test("the clip desk exports from a real stream, shows progress and offers the fi
     const clip = await ctx.server.api("GET", `/api/v1/clips/${id}`, token);
     assert.equal(clip.format, "vertical");
     assert.equal(clip.product_id, cap.id);
+    // The selection's start snapped back to a keyframe, and the row says by
+    // how much (a click on the timeline is almost never on one).
+    const early = clip.asked_start_ms - clip.start_ms;
+    assert.ok(early >= 1000 && early <= 2000, `snapped back into the GOP: ${early} ms`);
+    assert.equal(
+      await vertical.locator(".st-snap").textContent(),
+      `Starts ${Math.floor((early + 50) / 1000)}.${Math.floor((early + 50) / 100) % 10} s before your in-point, at the keyframe there: clips start on one.`,
+    );
+    // The cut of the whole buffer started on its first keyframe: no note.
+    assert.equal(await studio.locator(".st-clip").nth(1).locator(".st-snap").count(), 0);
     await studio.screenshot({ path: path.join(SHOTS, "studio-desk-desktop.png"), fullPage: true });
     await studio.setViewportSize({ width: 390, height: 844 });
     await studio.screenshot({ path: path.join(SHOTS, "studio-desk-phone.png"), fullPage: true });

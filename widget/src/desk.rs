@@ -199,6 +199,23 @@ pub fn bytes_text(bytes: i64) -> String {
     }
 }
 
+/// How much earlier than asked a clip begins: a clip starts on the keyframe
+/// at or before the in-point (a cut that is not re-encoded must; a vertical
+/// short does too, from the same segments). None when it
+/// starts where asked (or the clip predates the asked start being kept).
+pub fn snap_text(start_ms: i64, asked_start_ms: Option<i64>) -> Option<String> {
+    let early = asked_start_ms? - start_ms;
+    // Tenths of a second, half up.
+    let tenths = (early + 50) / 100;
+    (early >= 50).then(|| {
+        format!(
+            "Starts {}.{} s before your in-point, at the keyframe there: clips start on one.",
+            tenths / 10,
+            tenths % 10
+        )
+    })
+}
+
 /// A refund still owed to a buyer (the stats' `owed`), in words.
 pub fn owed_text(owed: &serde_json::Value) -> String {
     let amount = crate::state::price_text(
@@ -227,6 +244,20 @@ pub fn owed_text(owed: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clip_says_how_far_its_start_moved() {
+        assert_eq!(
+            snap_text(10_000, Some(11_400)).as_deref(),
+            Some("Starts 1.4 s before your in-point, at the keyframe there: clips start on one.")
+        );
+        assert_eq!(
+            snap_text(0, Some(1_250)).as_deref(),
+            Some("Starts 1.3 s before your in-point, at the keyframe there: clips start on one.")
+        );
+        assert_eq!(snap_text(10_000, Some(10_020)), None);
+        assert_eq!(snap_text(10_000, None), None);
+    }
 
     #[test]
     fn prices_parse_as_people_type_them() {

@@ -239,9 +239,15 @@ pub struct Clip {
     pub progress: f64,
     /// `original` (cut, not re-encoded) or `vertical` (1080x1920 re-encode).
     pub format: String,
-    /// The wall-clock span the clip covers (the request snapped to keyframes).
+    /// The wall-clock span the clip covers: it starts on the keyframe at
+    /// or before the asked start and ends at the asked end.
     pub start_ms: i64,
     pub end_ms: i64,
+    /// The start that was asked for; `asked_start_ms - start_ms` is how
+    /// much earlier the clip begins (absent for clips made before it was
+    /// kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asked_start_ms: Option<i64>,
     pub duration_ms: Option<i64>,
     pub bytes: Option<i64>,
     pub product_id: Option<String>,

@@ -183,3 +183,20 @@ pub fn largest_step(path: &Path, stream: &str) -> f64 {
     assert!(times.len() > 10, "too few packets in {path:?}");
     times.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max)
 }
+
+/// The presentation times of the decoded video frames, in display order
+/// (seconds from the file's start).
+pub fn frame_times(path: &Path) -> Vec<f64> {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v"])
+        .args(["-show_entries", "frame=pts_time", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs");
+    let mut times: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times
+}

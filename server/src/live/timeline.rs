@@ -240,6 +240,7 @@ mod tests {
             format: "original".into(),
             start_ms: 0,
             end_ms: 1,
+            asked_start_ms: None,
             duration_ms: None,
             bytes: None,
             product_id: None,

@@ -1,11 +1,12 @@
 //! Clips: export the last N seconds or a span of the replay buffer, list
 //! them, and download the files.
 //!
-//! How a span becomes a clip: both ends snap to the nearest segment boundary
-//! (every segment starts on a keyframe, about every 2 s), so a clip is within
-//! one GOP of the request at each end and starts on a keyframe. `last_seconds`
-//! is measured back from the end of the buffer and clamped to its start;
-//! an explicit `[start_ms, end_ms]` must lie inside the buffer.
+//! How a span becomes a clip: the start snaps back to the keyframe that
+//! begins its segment (a cut without re-encoding must start on one; the
+//! clip says where it was asked to start), and the end is cut at the asked
+//! frame. `last_seconds` is measured back from the end of the buffer and
+//! clamped to its start; an explicit `[start_ms, end_ms]` must lie inside
+//! the buffer.
 
 use actix_files::NamedFile;
 use actix_web::http::StatusCode;
@@ -137,6 +138,7 @@ pub async fn create(
             last_seq: chosen.last_seq,
             start_ms: chosen.start_ms,
             end_ms: chosen.end_ms,
+            asked_start_ms: chosen.asked_start_ms,
             product_id: product.as_ref().map(|IdRef(id)| id.as_str()),
         },
     )

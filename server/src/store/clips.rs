@@ -15,6 +15,9 @@ pub struct ClipRow {
     pub last_seq: i64,
     pub start_ms: i64,
     pub end_ms: i64,
+    /// The start the caller asked for; `start_ms` is the keyframe at or
+    /// before it. None for clips made before it was kept.
+    pub asked_start_ms: Option<i64>,
     pub duration_ms: Option<i64>,
     pub bytes: Option<i64>,
     pub product_id: Option<String>,
@@ -26,7 +29,7 @@ pub struct ClipRow {
 macro_rules! clip_columns {
     () => {
         "id, show_id, status, progress_permille, format, first_seq, last_seq, start_ms, end_ms, \
-         duration_ms, bytes, product_id, error, created_at_ms, updated_at_ms"
+         asked_start_ms, duration_ms, bytes, product_id, error, created_at_ms, updated_at_ms"
     };
 }
 
@@ -38,6 +41,7 @@ pub struct NewClip<'a> {
     pub last_seq: i64,
     pub start_ms: i64,
     pub end_ms: i64,
+    pub asked_start_ms: i64,
     pub product_id: Option<&'a str>,
 }
 
@@ -45,8 +49,8 @@ pub async fn insert_clip(pool: &AnyPool, c: NewClip<'_>) -> Result<ClipRow, sqlx
     let now = now_ms();
     sqlx::query_as(concat!(
         "INSERT INTO clips (id, show_id, status, format, first_seq, last_seq, start_ms, end_ms,
-             product_id, created_at_ms, updated_at_ms)
-         VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $9) RETURNING ",
+             asked_start_ms, product_id, created_at_ms, updated_at_ms)
+         VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING ",
         clip_columns!()
     ))
     .bind(c.id)
@@ -56,6 +60,7 @@ pub async fn insert_clip(pool: &AnyPool, c: NewClip<'_>) -> Result<ClipRow, sqlx
     .bind(c.last_seq)
     .bind(c.start_ms)
     .bind(c.end_ms)
+    .bind(c.asked_start_ms)
     .bind(c.product_id)
     .bind(now)
     .fetch_one(pool)

@@ -12,7 +12,7 @@ use wire::{Clip, Replay};
 use super::{Ctx, ProductSelect, Refresh, time_of_day};
 use crate::desk::{
     MAX_CLIP_MS, bytes_text, clamp_selection, duration_text, event_class, event_text, fraction,
-    selection_problem, thumbnail_picks,
+    selection_problem, snap_text, thumbnail_picks,
 };
 use crate::live::every;
 
@@ -335,6 +335,9 @@ fn ClipRow(clips: RwSignal<Vec<Clip>>, id: String) -> impl IntoView {
                 <span>{head}</span>
                 <span class="st-cstatus">{status_text}</span>
             </div>
+            {move || clip().and_then(|c| snap_text(c.start_ms, c.asked_start_ms)).map(|text| view! {
+                <p class="st-snap">{text}</p>
+            })}
             <progress class="st-progress" max="100" prop:value=pct aria-label="Export progress"
                 hidden=move || matches!(status().as_str(), "done" | "failed")></progress>
             {move || clip().filter(|c| c.status == "done").and_then(|c| c.download_url.map(|url| {
