@@ -51,6 +51,9 @@ pub struct Settings {
     /// ... and at most this many bytes of it (`DROPCAST_REPLAY_MAX_BYTES`,
     /// at least 1 MiB; unset: no byte bound).
     pub replay_max_bytes: Option<u64>,
+    /// How long a node serves a replay playlist from memory before reading
+    /// the index again (not an environment setting: tests lengthen it).
+    pub replay_playlist_fresh: std::time::Duration,
     /// What an ingest connection may do: per-address connections, the RTMP
     /// handshake deadline, how far ahead of live a stream may run.
     pub ingest: media::ingest::IngestLimits,
@@ -343,6 +346,7 @@ impl Settings {
             srt_addr,
             replay_seconds,
             replay_max_bytes,
+            replay_playlist_fresh: crate::replay_playlists::FRESH_FOR,
             ingest,
             http_workers,
             live: LiveSettings::default(),

@@ -51,6 +51,7 @@ pub mod node;
 pub mod notices;
 pub mod payments;
 pub mod replay;
+pub mod replay_playlists;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -45,8 +45,9 @@ pub struct Recorder {
     events: mpsc::UnboundedSender<IngestEvent>,
     /// Connection attempts per address are limited (`ingest_ip`).
     limits: Arc<crate::limits::RateLimits>,
-    /// Each show's live edge (LL-HLS), fed by its publisher.
-    edges: crate::edge::LiveEdges,
+    /// Each show's live edge (LL-HLS), fed by its publisher, and its
+    /// replay playlist, forgotten whenever the index changes.
+    playback: crate::state::Playback,
 }
 
 impl Recorder {
@@ -59,7 +60,7 @@ impl Recorder {
         budget: ReplayBudget,
         metrics: Arc<Metrics>,
         limits: Arc<crate::limits::RateLimits>,
-        edges: crate::edge::LiveEdges,
+        playback: crate::state::Playback,
     ) -> Result<Recorder, sqlx::Error> {
         store::clear_live(&pool).await?;
         let (thumbs, thumbs_rx) = mpsc::unbounded_channel();
@@ -71,18 +72,21 @@ impl Recorder {
         tokio::spawn(write(
             rx,
             pool.clone(),
-            hub,
             data_dir.clone(),
             budget,
-            metrics,
-            thumbs,
+            Told {
+                hub,
+                metrics,
+                thumbs,
+                replays: playback.replays.clone(),
+            },
         ));
         Ok(Recorder {
             pool,
             data_dir,
             events,
             limits,
-            edges,
+            playback,
         })
     }
 }
@@ -116,7 +120,7 @@ impl IngestHandler for Recorder {
             let next_seq = next_seq.max(0) as u64;
             Some(Authorized {
                 dir: replay_dir(&self.data_dir, &show.id),
-                live: Some(self.edges.begin(
+                live: Some(self.playback.edges.begin(
                     &show.id,
                     next_seq,
                     show.pinned_product_id.clone(),
@@ -134,16 +138,31 @@ impl IngestHandler for Recorder {
     }
 }
 
+/// Who hears what the writer recorded.
+struct Told {
+    /// The show's live channel (live and offline).
+    hub: Hub,
+    metrics: Arc<Metrics>,
+    /// The thumbnail maker, of each new segment.
+    thumbs: mpsc::UnboundedSender<(String, i64)>,
+    /// This node's replay playlists, which forget a show whose index changed.
+    replays: crate::replay_playlists::ReplayPlaylists,
+}
+
 /// Applies ingest events in the order they happened.
 async fn write(
     mut rx: mpsc::UnboundedReceiver<IngestEvent>,
     pool: AnyPool,
-    hub: Hub,
     data_dir: PathBuf,
     budget: ReplayBudget,
-    metrics: Arc<Metrics>,
-    thumbs: mpsc::UnboundedSender<(String, i64)>,
+    told: Told,
 ) {
+    let Told {
+        hub,
+        metrics,
+        thumbs,
+        replays,
+    } = told;
     let replay_ms = budget.seconds as i64 * 1000;
     let max_bytes = budget
         .max_bytes
@@ -151,6 +170,14 @@ async fn write(
     // Shows whose next segment starts a new publishing session.
     let mut fresh: HashSet<String> = HashSet::new();
     while let Some(event) = rx.recv().await {
+        // Forgotten once the index has changed (a request in between would
+        // otherwise keep the old playlist for its second).
+        let changes_index = match &event {
+            IngestEvent::Live { show_id, .. } | IngestEvent::Segment { show_id, .. } => {
+                Some(show_id.clone())
+            }
+            _ => None,
+        };
         match event {
             IngestEvent::Live { show_id, live } => {
                 if live {
@@ -217,6 +244,9 @@ async fn write(
                     Err(e) => tracing::warn!(show = %show_id, error = %e, "cannot trim the buffer"),
                 }
             }
+        }
+        if let Some(show_id) = changes_index {
+            replays.forget(&show_id);
         }
     }
 }

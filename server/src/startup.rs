@@ -77,9 +77,12 @@ impl Application {
             }
         };
         let metrics = Arc::new(Metrics::new());
-        let edges = crate::edge::LiveEdges::new(media::live::TrackConfig::default());
+        let playback = crate::state::Playback {
+            edges: crate::edge::LiveEdges::new(media::live::TrackConfig::default()),
+            replays: crate::replay_playlists::ReplayPlaylists::new(settings.replay_playlist_fresh),
+        };
         let hub = Hub::new(pool.clone(), settings.live.clone(), metrics.clone())
-            .with_edges(edges.clone());
+            .with_edges(playback.edges.clone());
         let stripe = match &settings.stripe {
             Some(s) => Some(Stripe::new(s.clone()).map_err(StartupError::Stripe)?),
             None => None,
@@ -129,7 +132,7 @@ impl Application {
             &hub,
             &metrics,
             &limits,
-            &edges,
+            &playback,
             &shutdown,
         )
         .await?;
@@ -186,7 +189,7 @@ impl Application {
             checkout: checkout.clone(),
             metrics,
             ingest,
-            edges,
+            playback,
             clips,
             links,
             shutdown,
@@ -286,7 +289,7 @@ async fn start_ingest(
     hub: &Hub,
     metrics: &Arc<Metrics>,
     limits: &Arc<crate::limits::RateLimits>,
-    edges: &crate::edge::LiveEdges,
+    playback: &crate::state::Playback,
     shutdown: &CancellationToken,
 ) -> Result<media::ingest::Ingest, StartupError> {
     media::init().map_err(|e| StartupError::Media(e.to_string()))?;
@@ -300,7 +303,7 @@ async fn start_ingest(
         },
         metrics.clone(),
         limits.clone(),
-        edges.clone(),
+        playback.clone(),
     )
     .await
     .map_err(|e| StartupError::Media(format!("cannot open the replay index: {e}")))?;

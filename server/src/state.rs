@@ -16,6 +16,15 @@ use crate::live::Hub;
 use crate::node::NodeIdentity;
 use crate::telemetry::Metrics;
 
+/// What this node serves players from memory. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Playback {
+    /// The live edge of each show ingested here (LL-HLS).
+    pub edges: crate::edge::LiveEdges,
+    /// Each show's replay playlist, at most a second old.
+    pub replays: crate::replay_playlists::ReplayPlaylists,
+}
+
 /// What every request handler can reach.
 pub struct AppState {
     pub pool: AnyPool,
@@ -32,8 +41,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// RTMP and SRT publishers (kept for their live count).
     pub ingest: media::ingest::Ingest,
-    /// The live edge of each show ingested here (LL-HLS, in memory).
-    pub edges: crate::edge::LiveEdges,
+    /// What players are served from memory here: live edges and replay
+    /// playlists.
+    pub playback: Playback,
     /// The built pages' files (`None` until `scripts/build_widget.sh` ran).
     pub assets: Option<crate::routes::pages::Manifest>,
     /// Clip export workers, woken when a clip is queued.

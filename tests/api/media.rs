@@ -237,6 +237,58 @@ async fn the_buffer_survives_a_restart_and_a_reconnect_continues_it(db: Db) {
     assert!(text.contains("#EXT-X-DISCONTINUITY"), "{text}");
 }
 
+/// The replay playlist and the segments it lists are answered from memory,
+/// not the index: a change to the index made behind the server's back is not
+/// seen while the copy is fresh (here a minute, so the test does not depend
+/// on timing); the recorder's own changes (a new stream) are seen at once.
+async fn the_replay_playlist_comes_from_memory(db: Db) {
+    let app = spawn_app_with(db, |s| {
+        s.replay_playlist_fresh = Duration::from_secs(60);
+    })
+    .await;
+    let (token, show_id, _) = app.creator_show_product(1).await;
+    let rtmp = app.rtmp_url(&token, &show_id).await;
+    assert!(publish(&rtmp, 4, false).await);
+    wait_until("offline", async || {
+        playlist(&app, &show_id).await.1.contains("ENDLIST")
+    })
+    .await;
+    let (_, before) = playlist(&app, &show_id).await;
+    let uris = segment_uris(&before);
+    assert!(!uris.is_empty(), "{before}");
+    // Behind the server's back: every indexed segment is a second longer
+    // and names a file that does not exist.
+    let changed = sqlx::query(
+        "UPDATE segments SET end_ms = end_ms + 1000, file = 'gone.ts' WHERE show_id = $1",
+    )
+    .bind(&show_id)
+    .execute(&app.state.pool)
+    .await
+    .unwrap();
+    assert_eq!(changed.rows_affected() as usize, uris.len());
+    for _ in 0..3 {
+        assert_eq!(playlist(&app, &show_id).await.1, before, "from memory");
+        let res = app
+            .client
+            .get(app.url(&format!("/hls/{show_id}/{}", uris[0])))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "the file is known without the index");
+    }
+    // The recorder's own change, a new stream, is seen at once: the index
+    // is read again (with what was changed in it).
+    assert!(publish(&rtmp, 4, false).await);
+    wait_until("offline again", async || {
+        let (_, text) = playlist(&app, &show_id).await;
+        text.contains("ENDLIST") && text != before
+    })
+    .await;
+    let (_, after) = playlist(&app, &show_id).await;
+    assert!(after.contains("gone.ts"), "{after}");
+    assert!(segment_uris(&after).len() > uris.len(), "{after}");
+}
+
 async fn the_buffer_is_trimmed_to_its_length(db: Db) {
     let app = spawn_app_with(db, |s| s.replay_seconds = 4).await;
     let (token, show_id, _) = app.creator_show_product(1).await;
@@ -507,6 +559,7 @@ async fn two_shows_live_at_once_over_rtmp_and_srt_and_a_second_publisher_is_refu
 }
 
 db_tests!(
+    the_replay_playlist_comes_from_memory,
     two_shows_live_at_once_over_rtmp_and_srt_and_a_second_publisher_is_refused,
     the_replay_lists_thumbnails_and_the_commerce_on_its_timeline,
     rtmp_stream_goes_live_serves_hls_and_ends_properly,

@@ -8,8 +8,12 @@
 //! from the edge (with its `EXT-X-ENDLIST`), so a player that was watching
 //! plays out to the end. Otherwise — the show is offline — the playlist is
 //! the replay buffer's (MPEG-TS, from the index, the same before and after
-//! a restart), its segments read from disk with Range and ETag
-//! (actix-files, off the async workers).
+//! a restart), from memory at most a second old
+//! ([`crate::replay_playlists`]), its segments read from disk with Range and
+//! ETag (actix-files, off the async workers). actix-web has no `sendfile`:
+//! `NamedFile` reads the file in chunks on the blocking pool and writes
+//! them to the socket; a segment is a few hundred KB read once per viewer,
+//! and a CDN or a reverse proxy in front is where zero-copy serving belongs.
 //!
 //! Playlists are never cached. Live objects are short-lived (they leave the
 //! window within a minute and their numbers start again in a new process),
@@ -28,9 +32,6 @@ use crate::replay::replay_dir;
 use crate::routes::show_not_found;
 use crate::state::AppState;
 use crate::store;
-
-/// Segments listed in the replay playlist (about a minute).
-const REPLAY_WINDOW: i64 = 30;
 
 /// A blocking reload's query (RFC 8216bis §6.2.5.2).
 #[derive(Debug, serde::Deserialize)]
@@ -83,28 +84,18 @@ pub async fn playlist(
         return Err(show_not_found());
     }
     let reload = parse_reload(&query)?;
-    if let Some(track) = state.edges.get(&show_id)
+    if let Some(track) = state.playback.edges.get(&show_id)
         && (reload.is_some() || track.is_live())
     {
         return live_playlist(&track, reload).await.map(playlist_response);
     }
-    let show = store::get_show(&state.pool, &show_id)
+    let replay = state
+        .playback
+        .replays
+        .get(&state.pool, &show_id)
         .await?
         .ok_or_else(show_not_found)?;
-    let segments = store::media::latest_segments(&state.pool, &show.id, REPLAY_WINDOW).await?;
-    let entries: Vec<media::hls::Entry> = segments
-        .into_iter()
-        .map(|s| media::hls::Entry {
-            seq: s.seq as u64,
-            duration_ms: s.end_ms - s.start_ms,
-            starts_session: s.starts_session != 0,
-            uri: s.file,
-        })
-        .collect();
-    Ok(playlist_response(Bytes::from(media::hls::playlist(
-        &entries,
-        show.live == 0,
-    ))))
+    Ok(playlist_response(replay.body.clone()))
 }
 
 async fn live_playlist(
@@ -184,7 +175,7 @@ pub async fn segment(
         return Err(not_found());
     }
     if let Some(live) = parse_live_file(&file) {
-        let track = state.edges.get(&show_id).ok_or_else(not_found)?;
+        let track = state.playback.edges.get(&show_id).ok_or_else(not_found)?;
         return match live {
             LiveFile::Init(n) => track
                 .init_section(n)
@@ -206,10 +197,26 @@ pub async fn segment(
         };
     }
     let seq = media::segmenter::parse_segment_file(&file).ok_or_else(not_found)?;
-    let row = store::media::segment(&state.pool, &show_id, seq as i64)
+    // A listed segment's file is known from the playlist in memory; one
+    // older than the playlist's window is looked up.
+    let listed = state
+        .playback
+        .replays
+        .get(&state.pool, &show_id)
         .await?
-        .ok_or_else(not_found)?;
-    let path = replay_dir(&state.settings.data_dir, &show_id).join(&row.file);
+        .ok_or_else(not_found)?
+        .file(seq)
+        .map(str::to_string);
+    let file = match listed {
+        Some(file) => file,
+        None => {
+            store::media::segment(&state.pool, &show_id, seq as i64)
+                .await?
+                .ok_or_else(not_found)?
+                .file
+        }
+    };
+    let path = replay_dir(&state.settings.data_dir, &show_id).join(&file);
     let file = actix_files::NamedFile::open_async(&path)
         .await
         .map_err(|_| not_found())?

@@ -247,6 +247,7 @@ pub async fn delete(
     match store::delete_show(&state.pool, &show.id).await? {
         store::ShowDeleted::Deleted => {
             tracing::info!(show = %show.id, "show deleted");
+            state.playback.replays.forget(&show.id);
             Ok(HttpResponse::NoContent().finish())
         }
         store::ShowDeleted::WasLive => Err(ApiError::conflict(
