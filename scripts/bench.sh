@@ -16,6 +16,8 @@ cargo build --release --locked -p bench -p server --bins
 
 say "clip export (60 s) against ffmpeg concat"
 "$ROOT/target/release/dropcast-bench" clip "$@"
+say "vertical short (10 s, 1080x1920) against ffmpeg with the same x264 settings and threads"
+"$ROOT/target/release/dropcast-bench" clip-vertical "$@"
 
 say "live fan-out to 10k, 25k and 50k sockets (as many as this machine's file limit allows)"
 "$ROOT/target/release/dropcast-bench" fanout "$@"

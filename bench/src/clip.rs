@@ -11,6 +11,12 @@
 //!   the same files, the same output (remuxed, index first).
 //!
 //! Both outputs are probed: each must hold 60 s (±1 GOP) of audio and video.
+//!
+//! `clip-vertical`: a 10 s vertical short (5 segments of the same stream,
+//! 1280x720 centre-cropped to 9:16 and scaled to 1080x1920, x264 veryfast
+//! at 6 Mb/s, audio copied), ours beside ffmpeg doing the same work with the
+//! same encoder settings and the same thread count (one thread to decode,
+//! one to encode, as the server runs it so live work keeps the other core).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -52,6 +58,7 @@ pub async fn run(runs: usize) -> Result<(), Error> {
                 format: Format::Original,
                 limits: EncodeLimits::default(),
                 expected: Duration::from_millis(expected_ms as u64),
+                cut_after: None,
                 out: &out,
             },
             |_| {},
@@ -113,6 +120,122 @@ pub async fn run(runs: usize) -> Result<(), Error> {
     });
     eprintln!("clip: ours {ours_ms:.0} ms, ffmpeg {theirs_ms:.0} ms (median of {runs})");
     crate::save("clip", &result)
+}
+
+/// Segments in the vertical short (10 s).
+const VERTICAL_SEGMENTS: usize = 5;
+
+pub async fn run_vertical(runs: usize) -> Result<(), Error> {
+    media::init()?;
+    let dir = tempfile::tempdir()?;
+    eprintln!("clip-vertical: encoding {STREAM_S} s of 720p30 test stream");
+    let segments = buffer(dir.path()).await?;
+    let chosen: Vec<&Segment> = segments.iter().skip(1).take(VERTICAL_SEGMENTS).collect();
+    if chosen.len() < VERTICAL_SEGMENTS {
+        return Err(format!("only {} segments were made", segments.len()).into());
+    }
+    let expected_ms = chosen.last().unwrap().end_ms - chosen[0].start_ms;
+    let limits = EncodeLimits::default();
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let (mut ours_len, mut theirs_len) = (0.0, 0.0);
+    let cpu = crate::machine::CpuTimes::now();
+    for run in 0..runs {
+        let out = dir.path().join(format!("ours{run}.mp4"));
+        let started = Instant::now();
+        make_clip(
+            ClipSpec {
+                dir: &dir.path().join("replay"),
+                first: chosen[0].seq,
+                last: chosen.last().unwrap().seq,
+                format: Format::Vertical,
+                limits,
+                expected: Duration::from_millis(expected_ms as u64),
+                cut_after: None,
+                out: &out,
+            },
+            |_| {},
+        )
+        .await?;
+        ours.push(started.elapsed());
+        ours_len = checked_duration(&out, expected_ms)?;
+        check_size(&out, (1080, 1920))?;
+
+        let out = dir.path().join(format!("ffmpeg{run}.mp4"));
+        let concat = chosen
+            .iter()
+            .map(|s| s.path.to_string_lossy().to_string())
+            .collect::<Vec<_>>()
+            .join("|");
+        let threads = limits.threads.to_string();
+        let bitrate = format!("{}k", limits.bitrate_kbps);
+        let started = Instant::now();
+        let status = Command::new("ffmpeg")
+            .args(["-v", "error", "-nostdin", "-y", "-threads", &threads, "-i"])
+            .arg(format!("concat:{concat}"))
+            .args(["-vf", "crop=ih*9/16:ih,scale=1080:1920", "-c:v", "libx264"])
+            .args([
+                "-preset", "veryfast", "-threads", &threads, "-b:v", &bitrate,
+            ])
+            .args(["-g", "60", "-profile:v", "high", "-pix_fmt", "yuv420p"])
+            .args([
+                "-filter_threads",
+                "1",
+                "-c:a",
+                "copy",
+                "-movflags",
+                "+faststart",
+            ])
+            .arg(&out)
+            .status()?;
+        theirs.push(started.elapsed());
+        if !status.success() {
+            return Err("ffmpeg failed".into());
+        }
+        theirs_len = checked_duration(&out, expected_ms)?;
+        check_size(&out, (1080, 1920))?;
+        eprintln!(
+            "clip-vertical: run {}/{runs}: ours {:.0} ms, ffmpeg {:.0} ms",
+            run + 1,
+            ours[run].as_secs_f64() * 1000.0,
+            theirs[run].as_secs_f64() * 1000.0
+        );
+    }
+    let steal_pct = cpu.steal_pct_since();
+    let (ours_ms, theirs_ms) = (crate::median_ms(&ours), crate::median_ms(&theirs));
+    let result = json!({
+        "machine": crate::machine::describe(),
+        "runs": runs,
+        "segments": VERTICAL_SEGMENTS,
+        "span_ms": expected_ms,
+        "threads": limits.threads,
+        "bitrate_kbps": limits.bitrate_kbps,
+        "ours_median_ms": ours_ms,
+        "ours_samples_ms": ours.iter().map(|d| d.as_secs_f64() * 1000.0).collect::<Vec<_>>(),
+        "ours_duration_s": ours_len,
+        "ffmpeg_median_ms": theirs_ms,
+        "ffmpeg_samples_ms": theirs.iter().map(|d| d.as_secs_f64() * 1000.0).collect::<Vec<_>>(),
+        "ffmpeg_duration_s": theirs_len,
+        "ratio": ours_ms / theirs_ms,
+        "realtime_factor": expected_ms as f64 / ours_ms,
+        "steal_pct": steal_pct,
+    });
+    eprintln!("clip-vertical: ours {ours_ms:.0} ms, ffmpeg {theirs_ms:.0} ms (median of {runs})");
+    crate::save("clip_vertical", &result)
+}
+
+/// That the file's video is `width x height`.
+fn check_size(path: &Path, (width, height): (i64, i64)) -> Result<(), Error> {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v"])
+        .args(["-show_entries", "stream=width,height", "-of", "json"])
+        .arg(path)
+        .output()?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let stream = &v["streams"][0];
+    if stream["width"].as_i64() != Some(width) || stream["height"].as_i64() != Some(height) {
+        return Err(format!("{path:?} is {stream}, not {width}x{height}").into());
+    }
+    Ok(())
 }
 
 /// `seconds` of the benchmarks' test stream into `out` as `format`: 1280x720

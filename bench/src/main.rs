@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! dropcast-bench clip [--runs N]   a 60 s clip cut from the replay buffer, beside ffmpeg
+//! dropcast-bench clip-vertical [--runs N]   a 10 s vertical short, beside ffmpeg (same x264 settings)
 //! dropcast-bench widget            the pages' wasm and JS, raw and gzipped
 //! dropcast-bench fanout [--sockets 10000,25000,50000] [--runs N]
 //!                                  one stock change to N idle sockets: p50/p99/max, memory
@@ -91,7 +92,7 @@ fn save(name: &str, result: &serde_json::Value) -> Result<(), Box<dyn std::error
 
 fn usage() -> ! {
     eprintln!(
-        "usage: dropcast-bench clip [--runs N] | widget | fanout [--sockets N,N…] [--runs N] | checkout [--runs N] [--db sqlite|postgres] | ingest [--streams N,N…] | report"
+        "usage: dropcast-bench clip [--runs N] | clip-vertical [--runs N] | widget | fanout [--sockets N,N…] [--runs N] | checkout [--runs N] [--db sqlite|postgres] | ingest [--streams N,N…] | report"
     );
     std::process::exit(2)
 }
@@ -113,6 +114,7 @@ async fn main() {
     };
     let outcome = match args.first().map(String::as_str) {
         Some("clip") => clip::run(runs).await,
+        Some("clip-vertical") => clip::run_vertical(runs).await,
         Some("checkout") => checkout::run(runs, flag("--db").as_deref()).await,
         Some("ingest") => {
             let counts: Vec<usize> = flag("--streams")
