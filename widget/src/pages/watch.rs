@@ -7,7 +7,7 @@
 //! source is attached whenever the show goes live, so a viewer who arrived
 //! early sees the stream start without reloading.
 //!
-//! Latency: hls.js starts three quarters of a second behind the live edge
+//! Latency: hls.js starts half a second behind the live edge
 //! (the server's `PART-HOLD-BACK`), catches up by playing faster when it drifts behind,
 //! does not raise its target after a stall, and jumps to the edge if it ever
 //! falls more than a few seconds behind (a tab left in the background).
@@ -133,7 +133,7 @@ fn attach(
         set("lowLatencyMode", true.into())?;
         // Behind the edge by the server's PART-HOLD-BACK (media::live's
         // TrackConfig); hls.js wants both ends given if one is.
-        set("liveSyncDuration", 0.75.into())?;
+        set("liveSyncDuration", 0.5.into())?;
         set("liveMaxLatencyDuration", 5.0.into())?;
         set("maxLiveSyncPlaybackRate", 1.5.into())?;
         set("liveSyncOnStallIncrease", 0.0.into())?;
