@@ -105,3 +105,63 @@ test("the card switches when the picture reaches the pin, not when the pin is ma
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test("after a network stall the watch page catches up to the live edge, not seconds behind", async () => {
+  const { token, show } = await showWithProduct(ctx.server, { stock: 4 });
+  const page = await ctx.browser.newPage({ viewport: { width: 390, height: 844 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(`${ctx.server.base}/watch/${show.id}`);
+  const mine = await ctx.server.api("GET", `/api/v1/shows/${show.id}`, token);
+  const encoder = publish(mine.ingest.rtmp.replace(/:\d+\//, `:${ctx.server.rtmpPort}/`), 90);
+  const behind = () => page.evaluate(() => Number(document.querySelector(".dc-player")?.dataset.behindMs));
+  try {
+    // Playing, then settled: how far behind the picture is before the stall
+    // (deadlines, not speed checks).
+    await page.waitForFunction(() => {
+      const v = document.querySelector(".dc-video");
+      const b = Number(document.querySelector(".dc-player")?.dataset.behindMs);
+      return v && v.readyState >= 2 && v.currentTime > 2 && !v.paused && b > 0;
+    }, null, { timeout: 60000 });
+    const sample = async (n) => {
+      const out = [];
+      for (let i = 0; i < n; i++) {
+        out.push(await behind());
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      return out;
+    };
+    await new Promise((r) => setTimeout(r, 5000));
+    const before = await sample(8);
+    const settled = [...before].sort((x, y) => x - y)[4];
+    assert.ok(settled < 5000, `playing low-latency before the stall: ${before.join(", ")}`);
+    // Every HLS request held for 5 s: the buffer (half a second) runs dry.
+    const stallUntil = Date.now() + 5000;
+    await page.route(/\/hls\//, async (route) => {
+      const wait = stallUntil - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      await route.continue().catch(() => {});
+    });
+    let peak = 0;
+    while (Date.now() < stallUntil + 500) {
+      peak = Math.max(peak, await behind());
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await page.unroute(/\/hls\//);
+    assert.ok(peak >= settled + 3000, `the stall put the picture behind: ${peak} ms at most, ${settled} ms before`);
+    // Back to where it was (catching up by rate, or a jump), and it stays.
+    const back = settled + 1000;
+    await page.waitForFunction((back) => {
+      const b = Number(document.querySelector(".dc-player")?.dataset.behindMs);
+      return b > 0 && b < back;
+    }, back, { timeout: 30000 });
+    const after = await sample(20);
+    assert.ok(Math.max(...after) < back + 500, `stayed near the edge (${settled} ms before): ${after.join(", ")}`);
+    const paused = await page.locator(".dc-video").evaluate((v) => v.paused);
+    assert.equal(paused, false);
+  } finally {
+    encoder.kill("SIGINT");
+  }
+  assert.deepEqual(errors, []);
+  await page.close();
+});
