@@ -79,10 +79,9 @@ pub struct ClipSpec<'a> {
     pub limits: EncodeLimits,
     /// The media length the clip will hold, for progress.
     pub expected: Duration,
-    /// Where to end, measured from the first video frame: video after it is
-    /// dropped (in decode order, so every frame shown before it still has
-    /// the frames it refers to), and audio after it. None keeps the last
-    /// segment whole.
+    /// Where to end, measured from the first video frame: the media after
+    /// it is dropped (how, without breaking a frame, is `EndCut`'s). None
+    /// keeps the last segment whole.
     pub cut_after: Option<Duration>,
     pub out: &'a Path,
 }
@@ -174,13 +173,15 @@ pub async fn make_clip(
                 return Err(MediaError::Link("clip branch pads".into()));
             };
             last.link(&mux_pad)?;
-            let video = template.starts_with("video");
-            first.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-                match info.buffer() {
-                    Some(buffer) if !end_cut.keeps(buffer, video) => discard(info),
-                    _ => gst::PadProbeReturn::Ok,
-                }
-            });
+            if cut_after.is_some() {
+                let video = template.starts_with("video");
+                first.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+                    match info.buffer() {
+                        Some(buffer) if !end_cut.keeps(buffer, video) => discard(info),
+                        _ => gst::PadProbeReturn::Ok,
+                    }
+                });
+            }
             pad.link(&first)?;
             if template.starts_with("video") {
                 let span = span_probe.clone();

@@ -6,23 +6,37 @@ use serde_json::{Value, json};
 use tokio::process::Command;
 
 use crate::db_tests;
-use crate::helpers::{Db, Live, TestApp, publish, publish_gop, spawn_app, spawn_app_on};
+use crate::helpers::{Db, Live, TestApp, publish_gop, spawn_app, spawn_app_on};
 
 /// Pushes `seconds` of stream over RTMP as fast as ffmpeg can encode it,
 /// then waits for the show to go offline.
 async fn stream(app: &TestApp, token: &str, show_id: &str, seconds: u32) {
+    stream_gop(app, token, show_id, seconds, 60).await;
+}
+
+/// As [`stream`], with a keyframe every `gop` frames; answers the replay's
+/// span once offline.
+async fn stream_gop(app: &TestApp, token: &str, show_id: &str, seconds: u32, gop: u32) -> Value {
     let show = app
         .get(&format!("/api/v1/shows/{show_id}"), Some(token))
         .await
         .expect(200);
-    assert!(publish(show["ingest"]["rtmp"].as_str().unwrap(), seconds, false).await);
+    assert!(
+        publish_gop(
+            show["ingest"]["rtmp"].as_str().unwrap(),
+            seconds,
+            gop,
+            false
+        )
+        .await
+    );
     for _ in 0..1200 {
         let replay = app
             .get(&format!("/api/v1/shows/{show_id}/replay"), Some(token))
             .await
             .expect(200);
         if replay["live"] == false && replay["end_ms"].is_i64() {
-            return;
+            return replay;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -412,22 +426,7 @@ async fn a_clip_interrupted_by_a_crash_is_finished_after_the_restart(db: Db) {
 async fn a_clip_ends_where_asked_and_says_how_far_its_start_moved(db: Db) {
     let app = spawn_app(db).await;
     let (token, show_id, _) = app.creator_show_product(1).await;
-    let show = app
-        .get(&format!("/api/v1/shows/{show_id}"), Some(&token))
-        .await
-        .expect(200);
-    assert!(publish_gop(show["ingest"]["rtmp"].as_str().unwrap(), 20, 250, false).await);
-    let mut replay = Value::Null;
-    for _ in 0..600 {
-        replay = app
-            .get(&format!("/api/v1/shows/{show_id}/replay"), Some(&token))
-            .await
-            .expect(200);
-        if replay["live"] == false && replay["end_ms"].is_i64() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let replay = stream_gop(&app, &token, &show_id, 20, 250).await;
     let start = replay["start_ms"].as_i64().unwrap();
     // 10 s in: 1.7 s into the second 8.3 s segment; 3 s long.
     let (asked_in, asked_out) = (start + 10_000, start + 13_000);
