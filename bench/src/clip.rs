@@ -18,7 +18,7 @@
 //! same encoder settings and the same thread count (one thread to decode,
 //! one to encode, as the server runs it so live work keeps the other core).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -32,67 +32,145 @@ type Error = Box<dyn std::error::Error>;
 const STREAM_S: u32 = 64;
 const CLIP_SEGMENTS: usize = 30;
 
-pub async fn run(runs: usize) -> Result<(), Error> {
+/// One side's times and the length of what it made.
+struct Side {
+    samples: Vec<Duration>,
+    duration_s: f64,
+}
+
+impl Side {
+    fn median_ms(&self) -> f64 {
+        crate::median_ms(&self.samples)
+    }
+
+    fn samples_ms(&self) -> Vec<f64> {
+        self.samples
+            .iter()
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .collect()
+    }
+}
+
+/// What both sides are asked to make from the same segments.
+struct Task<'a> {
+    label: &'static str,
+    format: Format,
+    /// ffmpeg's options before its input, and between it and the output.
+    ffmpeg_in: &'a [&'a str],
+    ffmpeg_out: &'a [&'a str],
+    /// The video size both outputs must have, if it is not the source's.
+    size: Option<(i64, i64)>,
+}
+
+/// Encodes the test stream, segments it and picks `count` segments after
+/// the first: `(tempdir, segments, span ms)`.
+async fn prepare(
+    label: &str,
+    count: usize,
+) -> Result<(tempfile::TempDir, Vec<Segment>, i64), Error> {
     media::init()?;
     let dir = tempfile::tempdir()?;
-    eprintln!("clip: encoding {STREAM_S} s of 720p30 test stream");
-    let segments = buffer(dir.path()).await?;
-    let chosen: Vec<&Segment> = segments.iter().skip(1).take(CLIP_SEGMENTS).collect();
-    if chosen.len() < CLIP_SEGMENTS {
-        return Err(format!("only {} segments were made", segments.len()).into());
+    eprintln!("{label}: encoding {STREAM_S} s of 720p30 test stream");
+    let segments: Vec<Segment> = buffer(dir.path())
+        .await?
+        .into_iter()
+        .skip(1)
+        .take(count)
+        .collect();
+    if segments.len() < count {
+        return Err(format!("only {} segments were made", segments.len() + 1).into());
     }
-    let expected_ms = chosen.last().unwrap().end_ms - chosen[0].start_ms;
-    let input_bytes: u64 = chosen.iter().map(|s| s.bytes).sum();
+    let span_ms = segments.last().unwrap().end_ms - segments[0].start_ms;
+    Ok((dir, segments, span_ms))
+}
 
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-    let (mut ours_len, mut theirs_len) = (0.0, 0.0);
+/// `runs` alternating runs of ours and ffmpeg's over `chosen`, each output
+/// checked; `(ours, ffmpeg, CPU stolen %)`.
+async fn alternate(
+    task: &Task<'_>,
+    dir: &Path,
+    chosen: &[Segment],
+    span_ms: i64,
+    runs: usize,
+) -> Result<(Side, Side, f64), Error> {
+    let mut ours = Side {
+        samples: Vec::new(),
+        duration_s: 0.0,
+    };
+    let mut theirs = Side {
+        samples: Vec::new(),
+        duration_s: 0.0,
+    };
+    let concat = chosen
+        .iter()
+        .map(|s| s.path.to_string_lossy().to_string())
+        .collect::<Vec<_>>()
+        .join("|");
+    let check = |out: &Path| -> Result<f64, Error> {
+        if let Some(size) = task.size {
+            check_size(out, size)?;
+        }
+        checked_duration(out, span_ms)
+    };
     let cpu = crate::machine::CpuTimes::now();
     for run in 0..runs {
-        let out = dir.path().join(format!("ours{run}.mp4"));
+        let out = dir.join(format!("ours{run}.mp4"));
         let started = Instant::now();
         make_clip(
             ClipSpec {
-                dir: &dir.path().join("replay"),
+                dir: &dir.join("replay"),
                 first: chosen[0].seq,
                 last: chosen.last().unwrap().seq,
-                format: Format::Original,
+                format: task.format,
                 limits: EncodeLimits::default(),
-                expected: Duration::from_millis(expected_ms as u64),
+                expected: Duration::from_millis(span_ms as u64),
                 cut_after: None,
                 out: &out,
             },
             |_| {},
         )
         .await?;
-        ours.push(started.elapsed());
-        ours_len = checked_duration(&out, expected_ms)?;
+        ours.samples.push(started.elapsed());
+        ours.duration_s = check(&out)?;
 
-        let out = dir.path().join(format!("ffmpeg{run}.mp4"));
-        let concat = chosen
-            .iter()
-            .map(|s| s.path.to_string_lossy().to_string())
-            .collect::<Vec<_>>()
-            .join("|");
+        let out = dir.join(format!("ffmpeg{run}.mp4"));
         let started = Instant::now();
         let status = Command::new("ffmpeg")
-            .args(["-v", "error", "-nostdin", "-y", "-i"])
+            .args(["-v", "error", "-nostdin", "-y"])
+            .args(task.ffmpeg_in)
+            .arg("-i")
             .arg(format!("concat:{concat}"))
-            .args(["-c", "copy", "-movflags", "+faststart"])
+            .args(task.ffmpeg_out)
+            .args(["-movflags", "+faststart"])
             .arg(&out)
             .status()?;
-        theirs.push(started.elapsed());
+        theirs.samples.push(started.elapsed());
         if !status.success() {
             return Err("ffmpeg failed".into());
         }
-        theirs_len = checked_duration(&out, expected_ms)?;
+        theirs.duration_s = check(&out)?;
         eprintln!(
-            "clip: run {}/{runs}: ours {:.0} ms, ffmpeg {:.0} ms",
+            "{}: run {}/{runs}: ours {:.0} ms, ffmpeg {:.0} ms",
+            task.label,
             run + 1,
-            ours[run].as_secs_f64() * 1000.0,
-            theirs[run].as_secs_f64() * 1000.0
+            ours.samples[run].as_secs_f64() * 1000.0,
+            theirs.samples[run].as_secs_f64() * 1000.0
         );
     }
-    let steal_pct = cpu.steal_pct_since();
+    Ok((ours, theirs, cpu.steal_pct_since()))
+}
+
+pub async fn run(runs: usize) -> Result<(), Error> {
+    let (dir, chosen, span_ms) = prepare("clip", CLIP_SEGMENTS).await?;
+    let input_bytes: u64 = chosen.iter().map(|s| s.bytes).sum();
+    let task = Task {
+        label: "clip",
+        format: Format::Original,
+        ffmpeg_in: &[],
+        ffmpeg_out: &["-c", "copy"],
+        size: None,
+    };
+    let (ours, theirs, steal_pct) = alternate(&task, dir.path(), &chosen, span_ms, runs).await?;
     // What starting the ffmpeg process alone costs, since ours runs in-process.
     let mut start = Vec::new();
     for _ in 0..runs {
@@ -100,20 +178,20 @@ pub async fn run(runs: usize) -> Result<(), Error> {
         Command::new("ffmpeg").arg("-version").output()?;
         start.push(started.elapsed());
     }
-    let (ours_ms, theirs_ms) = (crate::median_ms(&ours), crate::median_ms(&theirs));
+    let (ours_ms, theirs_ms) = (ours.median_ms(), theirs.median_ms());
     let result = json!({
         "machine": crate::machine::describe(),
         "runs": runs,
         "stream_s": STREAM_S,
         "segments": CLIP_SEGMENTS,
         "input_mib": input_bytes as f64 / 1024.0 / 1024.0,
-        "span_ms": expected_ms,
+        "span_ms": span_ms,
         "ours_median_ms": ours_ms,
-        "ours_samples_ms": ours.iter().map(|d| d.as_secs_f64() * 1000.0).collect::<Vec<_>>(),
-        "ours_duration_s": ours_len,
+        "ours_samples_ms": ours.samples_ms(),
+        "ours_duration_s": ours.duration_s,
         "ffmpeg_median_ms": theirs_ms,
-        "ffmpeg_samples_ms": theirs.iter().map(|d| d.as_secs_f64() * 1000.0).collect::<Vec<_>>(),
-        "ffmpeg_duration_s": theirs_len,
+        "ffmpeg_samples_ms": theirs.samples_ms(),
+        "ffmpeg_duration_s": theirs.duration_s,
         "ffmpeg_start_median_ms": crate::median_ms(&start),
         "ratio": ours_ms / theirs_ms,
         "steal_pct": steal_pct,
@@ -126,97 +204,55 @@ pub async fn run(runs: usize) -> Result<(), Error> {
 const VERTICAL_SEGMENTS: usize = 5;
 
 pub async fn run_vertical(runs: usize) -> Result<(), Error> {
-    media::init()?;
-    let dir = tempfile::tempdir()?;
-    eprintln!("clip-vertical: encoding {STREAM_S} s of 720p30 test stream");
-    let segments = buffer(dir.path()).await?;
-    let chosen: Vec<&Segment> = segments.iter().skip(1).take(VERTICAL_SEGMENTS).collect();
-    if chosen.len() < VERTICAL_SEGMENTS {
-        return Err(format!("only {} segments were made", segments.len()).into());
-    }
-    let expected_ms = chosen.last().unwrap().end_ms - chosen[0].start_ms;
+    let (dir, chosen, span_ms) = prepare("clip-vertical", VERTICAL_SEGMENTS).await?;
     let limits = EncodeLimits::default();
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-    let (mut ours_len, mut theirs_len) = (0.0, 0.0);
-    let cpu = crate::machine::CpuTimes::now();
-    for run in 0..runs {
-        let out = dir.path().join(format!("ours{run}.mp4"));
-        let started = Instant::now();
-        make_clip(
-            ClipSpec {
-                dir: &dir.path().join("replay"),
-                first: chosen[0].seq,
-                last: chosen.last().unwrap().seq,
-                format: Format::Vertical,
-                limits,
-                expected: Duration::from_millis(expected_ms as u64),
-                cut_after: None,
-                out: &out,
-            },
-            |_| {},
-        )
-        .await?;
-        ours.push(started.elapsed());
-        ours_len = checked_duration(&out, expected_ms)?;
-        check_size(&out, (1080, 1920))?;
-
-        let out = dir.path().join(format!("ffmpeg{run}.mp4"));
-        let concat = chosen
-            .iter()
-            .map(|s| s.path.to_string_lossy().to_string())
-            .collect::<Vec<_>>()
-            .join("|");
-        let threads = limits.threads.to_string();
-        let bitrate = format!("{}k", limits.bitrate_kbps);
-        let started = Instant::now();
-        let status = Command::new("ffmpeg")
-            .args(["-v", "error", "-nostdin", "-y", "-threads", &threads, "-i"])
-            .arg(format!("concat:{concat}"))
-            .args(["-vf", "crop=ih*9/16:ih,scale=1080:1920", "-c:v", "libx264"])
-            .args([
-                "-preset", "veryfast", "-threads", &threads, "-b:v", &bitrate,
-            ])
-            .args(["-g", "60", "-profile:v", "high", "-pix_fmt", "yuv420p"])
-            .args([
-                "-filter_threads",
-                "1",
-                "-c:a",
-                "copy",
-                "-movflags",
-                "+faststart",
-            ])
-            .arg(&out)
-            .status()?;
-        theirs.push(started.elapsed());
-        if !status.success() {
-            return Err("ffmpeg failed".into());
-        }
-        theirs_len = checked_duration(&out, expected_ms)?;
-        check_size(&out, (1080, 1920))?;
-        eprintln!(
-            "clip-vertical: run {}/{runs}: ours {:.0} ms, ffmpeg {:.0} ms",
-            run + 1,
-            ours[run].as_secs_f64() * 1000.0,
-            theirs[run].as_secs_f64() * 1000.0
-        );
-    }
-    let steal_pct = cpu.steal_pct_since();
-    let (ours_ms, theirs_ms) = (crate::median_ms(&ours), crate::median_ms(&theirs));
+    let threads = limits.threads.to_string();
+    let bitrate = format!("{}k", limits.bitrate_kbps);
+    let task = Task {
+        label: "clip-vertical",
+        format: Format::Vertical,
+        ffmpeg_in: &["-threads", &threads],
+        ffmpeg_out: &[
+            "-vf",
+            "crop=ih*9/16:ih,scale=1080:1920",
+            "-filter_threads",
+            "1",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-threads",
+            &threads,
+            "-b:v",
+            &bitrate,
+            "-g",
+            "60",
+            "-profile:v",
+            "high",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "copy",
+        ],
+        size: Some((1080, 1920)),
+    };
+    let (ours, theirs, steal_pct) = alternate(&task, dir.path(), &chosen, span_ms, runs).await?;
+    let (ours_ms, theirs_ms) = (ours.median_ms(), theirs.median_ms());
     let result = json!({
         "machine": crate::machine::describe(),
         "runs": runs,
         "segments": VERTICAL_SEGMENTS,
-        "span_ms": expected_ms,
+        "span_ms": span_ms,
         "threads": limits.threads,
         "bitrate_kbps": limits.bitrate_kbps,
         "ours_median_ms": ours_ms,
-        "ours_samples_ms": ours.iter().map(|d| d.as_secs_f64() * 1000.0).collect::<Vec<_>>(),
-        "ours_duration_s": ours_len,
+        "ours_samples_ms": ours.samples_ms(),
+        "ours_duration_s": ours.duration_s,
         "ffmpeg_median_ms": theirs_ms,
-        "ffmpeg_samples_ms": theirs.iter().map(|d| d.as_secs_f64() * 1000.0).collect::<Vec<_>>(),
-        "ffmpeg_duration_s": theirs_len,
+        "ffmpeg_samples_ms": theirs.samples_ms(),
+        "ffmpeg_duration_s": theirs.duration_s,
         "ratio": ours_ms / theirs_ms,
-        "realtime_factor": expected_ms as f64 / ours_ms,
+        "realtime_factor": span_ms as f64 / ours_ms,
         "steal_pct": steal_pct,
     });
     eprintln!("clip-vertical: ours {ours_ms:.0} ms, ffmpeg {theirs_ms:.0} ms (median of {runs})");
@@ -290,7 +326,7 @@ async fn buffer(dir: &Path) -> Result<Vec<Segment>, Error> {
 
 /// The file's duration in seconds, if it holds audio and video spanning the
 /// segments (±1 GOP).
-fn checked_duration(path: &PathBuf, expected_ms: i64) -> Result<f64, Error> {
+fn checked_duration(path: &Path, expected_ms: i64) -> Result<f64, Error> {
     let out = Command::new("ffprobe")
         .args([
             "-v",
