@@ -54,6 +54,17 @@ const FRAGMENT_NS: u64 = 2_000_000_000;
 /// can hold the video's thread back for a while, so not too short).
 const AUDIO_WAIT: Duration = Duration::from_secs(2);
 
+/// How long a stream's EOS waits for the other stream's at the muxer.
+/// fmp4mux 0.14 in manual-split mode panics (an assertion in its drain)
+/// when one stream is at EOS with data after its last cut while the other
+/// is not; seen about once in twenty full test runs with a stream cut off
+/// mid-GOP, under load. Holding each EOS until both streams have one makes
+/// the muxer get them microseconds apart instead of as far apart as the
+/// streams' threads drift; it narrows the race, it cannot close it from
+/// outside the muxer. Bounded, so a stream that never ends cannot hold the
+/// other forever.
+const EOS_WAIT: Duration = Duration::from_secs(2);
+
 /// How long the muxer waits for a stream that is late before it makes a
 /// chunk without it (aggregator latency in a live pipeline).
 const MUX_LATENCY_NS: u64 = 1_000_000_000;
@@ -292,6 +303,7 @@ impl LiveBranch {
                 if let Some(gst::PadProbeData::Event(event)) = &info.data {
                     if event.type_() == gst::EventType::Eos {
                         this.ended(kind);
+                        this.wait_for_both_ends();
                     }
                     return gst::PadProbeReturn::Ok;
                 }
@@ -385,6 +397,17 @@ impl LiveBranch {
         }
         drop(cuts);
         self.moved.notify_all();
+    }
+
+    /// Holds an EOS until every stream of the branch has one ([`EOS_WAIT`]).
+    fn wait_for_both_ends(&self) {
+        let cuts = self.cuts.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = self
+            .moved
+            .wait_timeout_while(cuts, EOS_WAIT, |c| {
+                !(c.video_done && (c.audio_done || !c.has_audio))
+            })
+            .unwrap_or_else(|e| e.into_inner());
     }
 
     /// The cuts due before an audio frame at `pts`, once the video is there.
