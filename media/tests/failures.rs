@@ -11,34 +11,7 @@ use media::live::{Track, TrackConfig};
 use media::segmenter::{Container, FloodLimits, Segmenter, StreamCut};
 
 mod common;
-use common::encode;
-
-fn start(
-    container: Container,
-    dir: &Path,
-    limits: FloodLimits,
-    track: Option<&Track>,
-) -> (
-    Segmenter,
-    tokio::sync::mpsc::UnboundedReceiver<media::segmenter::Segment>,
-) {
-    media::init().unwrap();
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let seg = Segmenter::start(
-        container,
-        dir,
-        media::segmenter::Numbering {
-            first_seq: 0,
-            not_before_ms: 0,
-        },
-        Duration::from_secs(1),
-        tx,
-        track,
-        limits,
-    )
-    .unwrap();
-    (seg, rx)
-}
+use common::{encode, start_segmenter as start};
 
 /// Pushes `bytes` in `chunk`-sized pieces, `pause` apart, until a push
 /// fails; the cut it failed with, if it did.

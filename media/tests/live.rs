@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use media::hls::{LlPlaylist, ll_problems, read_ll_playlist};
 use media::live::{Track, TrackConfig};
-use media::segmenter::{Container, Segmenter};
+use media::segmenter::{Container, FloodLimits};
 
 mod common;
-use common::encode_gop;
+use common::{encode_gop, start_segmenter};
 
 /// Pushes `bytes` through a segmenter feeding a fresh track.
 async fn run(
@@ -26,20 +26,12 @@ async fn run(
         },
         0,
     );
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let seg = Segmenter::start(
+    let (seg, mut rx) = start_segmenter(
         container,
         &dir.join("replay"),
-        media::segmenter::Numbering {
-            first_seq: 0,
-            not_before_ms: 0,
-        },
-        Duration::from_secs(1),
-        tx,
+        FloodLimits::unpaced(),
         Some(&track),
-        media::segmenter::FloodLimits::unpaced(),
-    )
-    .unwrap();
+    );
     for chunk in bytes.chunks(4096) {
         seg.push(chunk).unwrap();
     }

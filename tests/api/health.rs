@@ -45,15 +45,7 @@ async fn metrics_count_requests_by_route_and_responses_carry_request_ids(db: Db)
     assert_eq!(id.len(), 16);
     let (_, token) = app.creator("Metric Maker").await;
     app.show(&token, "Counted").await;
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     assert!(
         text.contains(
             r#"dropcast_http_requests_total{method="POST",route="/api/v1/shows",status="201"} 1"#

@@ -398,6 +398,12 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
+    /// `GET /metrics` (open in tests: no metrics token is set), as text.
+    pub async fn metrics(&self) -> String {
+        let res = self.client.get(self.url("/metrics")).send().await.unwrap();
+        res.text().await.unwrap()
+    }
+
     pub fn ws_url(&self, path: &str) -> String {
         format!("ws://127.0.0.1:{}{}", self.port, path)
     }

@@ -110,15 +110,7 @@ async fn the_keyframe_interval_is_measured_and_a_long_one_gets_the_obs_fix(db: D
 
 /// The Prometheus count of cuts for `reason`.
 async fn cuts_counted(app: &TestApp, reason: &str) -> u64 {
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     let needle = format!("dropcast_ingest_cuts_total{{reason=\"{reason}\"}} ");
     text.lines()
         .find_map(|l| l.strip_prefix(&needle))

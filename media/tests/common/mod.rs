@@ -5,7 +5,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use media::segmenter::{Container, Segment, Segmenter};
+use media::live::Track;
+use media::segmenter::{Container, FloodLimits, Segment, Segmenter};
 
 /// `seconds` of test pattern and tone, H.264 (2 s GOP) and AAC, as `format`.
 pub fn encode(dir: &Path, seconds: u32, format: &str, file: &str) -> Vec<u8> {
@@ -51,23 +52,41 @@ pub fn encode_gop(dir: &Path, seconds: u32, gop: u32, format: &str, file: &str) 
     std::fs::read(out).unwrap()
 }
 
-/// Segments of a fresh `seconds`-long stream in `dir/replay`.
-pub async fn buffer(dir: &Path, seconds: u32) -> Vec<Segment> {
-    let ts = encode(dir, seconds, "mpegts", "in.ts");
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+/// A segmenter numbering from 0 into `dir` (1 s minimum segments), and
+/// the receiver of the segments it closes.
+pub fn start_segmenter(
+    container: Container,
+    dir: &Path,
+    limits: FloodLimits,
+    track: Option<&Track>,
+) -> (Segmenter, tokio::sync::mpsc::UnboundedReceiver<Segment>) {
+    media::init().unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let seg = Segmenter::start(
-        Container::MpegTs,
-        &dir.join("replay"),
+        container,
+        dir,
         media::segmenter::Numbering {
             first_seq: 0,
             not_before_ms: 0,
         },
         Duration::from_secs(1),
         tx,
-        None,
-        media::segmenter::FloodLimits::unpaced(),
+        track,
+        limits,
     )
     .unwrap();
+    (seg, rx)
+}
+
+/// Segments of a fresh `seconds`-long stream in `dir/replay`.
+pub async fn buffer(dir: &Path, seconds: u32) -> Vec<Segment> {
+    let ts = encode(dir, seconds, "mpegts", "in.ts");
+    let (seg, mut rx) = start_segmenter(
+        Container::MpegTs,
+        &dir.join("replay"),
+        FloodLimits::unpaced(),
+        None,
+    );
     for chunk in ts.chunks(4096) {
         seg.push(chunk).unwrap();
     }
