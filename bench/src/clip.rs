@@ -160,6 +160,39 @@ async fn alternate(
     Ok((ours, theirs, cpu.steal_pct_since()))
 }
 
+/// The figures both comparisons save: the machine, the runs, each side's
+/// median, samples and output length, their ratio, the CPU stolen, and
+/// `extra` (what only one of them has).
+fn figures(
+    label: &str,
+    runs: usize,
+    segments: usize,
+    span_ms: i64,
+    (ours, theirs, steal_pct): &(Side, Side, f64),
+    extra: serde_json::Value,
+) -> serde_json::Value {
+    let (ours_ms, theirs_ms) = (ours.median_ms(), theirs.median_ms());
+    eprintln!("{label}: ours {ours_ms:.0} ms, ffmpeg {theirs_ms:.0} ms (median of {runs})");
+    let mut result = json!({
+        "machine": crate::machine::describe(),
+        "runs": runs,
+        "segments": segments,
+        "span_ms": span_ms,
+        "ours_median_ms": ours_ms,
+        "ours_samples_ms": ours.samples_ms(),
+        "ours_duration_s": ours.duration_s,
+        "ffmpeg_median_ms": theirs_ms,
+        "ffmpeg_samples_ms": theirs.samples_ms(),
+        "ffmpeg_duration_s": theirs.duration_s,
+        "ratio": ours_ms / theirs_ms,
+        "steal_pct": steal_pct,
+    });
+    if let (Some(all), serde_json::Value::Object(more)) = (result.as_object_mut(), extra) {
+        all.extend(more);
+    }
+    result
+}
+
 pub async fn run(runs: usize) -> Result<(), Error> {
     let (dir, chosen, span_ms) = prepare("clip", CLIP_SEGMENTS).await?;
     let input_bytes: u64 = chosen.iter().map(|s| s.bytes).sum();
@@ -170,7 +203,7 @@ pub async fn run(runs: usize) -> Result<(), Error> {
         ffmpeg_out: &["-c", "copy"],
         size: None,
     };
-    let (ours, theirs, steal_pct) = alternate(&task, dir.path(), &chosen, span_ms, runs).await?;
+    let measured = alternate(&task, dir.path(), &chosen, span_ms, runs).await?;
     // What starting the ffmpeg process alone costs, since ours runs in-process.
     let mut start = Vec::new();
     for _ in 0..runs {
@@ -178,25 +211,18 @@ pub async fn run(runs: usize) -> Result<(), Error> {
         Command::new("ffmpeg").arg("-version").output()?;
         start.push(started.elapsed());
     }
-    let (ours_ms, theirs_ms) = (ours.median_ms(), theirs.median_ms());
-    let result = json!({
-        "machine": crate::machine::describe(),
-        "runs": runs,
-        "stream_s": STREAM_S,
-        "segments": CLIP_SEGMENTS,
-        "input_mib": input_bytes as f64 / 1024.0 / 1024.0,
-        "span_ms": span_ms,
-        "ours_median_ms": ours_ms,
-        "ours_samples_ms": ours.samples_ms(),
-        "ours_duration_s": ours.duration_s,
-        "ffmpeg_median_ms": theirs_ms,
-        "ffmpeg_samples_ms": theirs.samples_ms(),
-        "ffmpeg_duration_s": theirs.duration_s,
-        "ffmpeg_start_median_ms": crate::median_ms(&start),
-        "ratio": ours_ms / theirs_ms,
-        "steal_pct": steal_pct,
-    });
-    eprintln!("clip: ours {ours_ms:.0} ms, ffmpeg {theirs_ms:.0} ms (median of {runs})");
+    let result = figures(
+        "clip",
+        runs,
+        CLIP_SEGMENTS,
+        span_ms,
+        &measured,
+        json!({
+            "stream_s": STREAM_S,
+            "input_mib": input_bytes as f64 / 1024.0 / 1024.0,
+            "ffmpeg_start_median_ms": crate::median_ms(&start),
+        }),
+    );
     crate::save("clip", &result)
 }
 
@@ -236,26 +262,19 @@ pub async fn run_vertical(runs: usize) -> Result<(), Error> {
         ],
         size: Some((1080, 1920)),
     };
-    let (ours, theirs, steal_pct) = alternate(&task, dir.path(), &chosen, span_ms, runs).await?;
-    let (ours_ms, theirs_ms) = (ours.median_ms(), theirs.median_ms());
-    let result = json!({
-        "machine": crate::machine::describe(),
-        "runs": runs,
-        "segments": VERTICAL_SEGMENTS,
-        "span_ms": span_ms,
-        "threads": limits.threads,
-        "bitrate_kbps": limits.bitrate_kbps,
-        "ours_median_ms": ours_ms,
-        "ours_samples_ms": ours.samples_ms(),
-        "ours_duration_s": ours.duration_s,
-        "ffmpeg_median_ms": theirs_ms,
-        "ffmpeg_samples_ms": theirs.samples_ms(),
-        "ffmpeg_duration_s": theirs.duration_s,
-        "ratio": ours_ms / theirs_ms,
-        "realtime_factor": span_ms as f64 / ours_ms,
-        "steal_pct": steal_pct,
-    });
-    eprintln!("clip-vertical: ours {ours_ms:.0} ms, ffmpeg {theirs_ms:.0} ms (median of {runs})");
+    let measured = alternate(&task, dir.path(), &chosen, span_ms, runs).await?;
+    let result = figures(
+        "clip-vertical",
+        runs,
+        VERTICAL_SEGMENTS,
+        span_ms,
+        &measured,
+        json!({
+            "threads": limits.threads,
+            "bitrate_kbps": limits.bitrate_kbps,
+            "realtime_factor": span_ms as f64 / measured.0.median_ms(),
+        }),
+    );
     crate::save("clip_vertical", &result)
 }
 
