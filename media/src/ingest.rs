@@ -101,7 +101,21 @@ pub trait IngestHandler: Send + Sync + 'static {
     }
     /// Called in order for each session: `Live(true)`, segments, `Live(false)`.
     fn event(&self, event: IngestEvent);
+    /// Takes the right to publish the show for `session` (numbered within
+    /// this process), beyond this process: in a cluster, one publisher per
+    /// show across every node. Asked once this process has no other
+    /// publisher of the show; false refuses the publisher. By default, this
+    /// process is the only one.
+    fn claim<'a>(&'a self, _show_id: &'a str, _session: u64) -> BoxFuture<'a, bool> {
+        Box::pin(async { true })
+    }
+    /// The session that claimed the show is over (after its `Live(false)`,
+    /// or without any event when its pipeline never started).
+    fn unclaim(&self, _show_id: &str, _session: u64) {}
 }
+
+/// Numbers the publishing sessions of this process.
+static SESSIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Why a publisher was turned away.
 #[derive(Debug, thiserror::Error)]
@@ -216,6 +230,11 @@ impl Ingest {
                 return Err(Refusal::AlreadyLive);
             }
         }
+        let session = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if !self.0.handler.claim(&auth.show_id, session).await {
+            self.release(&auth.show_id);
+            return Err(Refusal::AlreadyLive);
+        }
         let (tx, mut rx) = mpsc::unbounded_channel();
         let segmenter = match Segmenter::start(
             container,
@@ -232,6 +251,7 @@ impl Ingest {
             Ok(s) => s,
             Err(e) => {
                 self.release(&auth.show_id);
+                self.0.handler.unclaim(&auth.show_id, session);
                 return Err(Refusal::Failed(e));
             }
         };
@@ -264,6 +284,7 @@ impl Ingest {
         tracing::info!(show = %auth.show_id, ?container, "publisher connected");
         Ok(Session {
             ingest: self.clone(),
+            session,
             show_id: auth.show_id,
             segmenter: Some(segmenter),
             forward: Some(forward),
@@ -280,6 +301,8 @@ impl Ingest {
 /// frees the show (the last segment may then be lost).
 pub struct Session {
     ingest: Ingest,
+    /// This session's number, under which it claimed the show.
+    session: u64,
     show_id: String,
     segmenter: Option<Segmenter>,
     forward: Option<JoinHandle<()>>,
@@ -328,6 +351,7 @@ impl Session {
             show_id: self.show_id.clone(),
             live: false,
         });
+        self.ingest.0.handler.unclaim(&self.show_id, self.session);
         tracing::info!(show = %self.show_id, "publisher disconnected");
     }
 }

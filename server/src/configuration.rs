@@ -76,6 +76,10 @@ pub struct Settings {
     /// Where other nodes reach this one (`DROPCAST_INTERNAL_URL`); `None`:
     /// `http://` and the bound HTTP address.
     pub internal_url: Option<url::Url>,
+    /// Redis, through which the nodes of a cluster fan live changes out and
+    /// sum their counts (`REDIS_URL`); `None`: this process is the only node.
+    /// Needs PostgreSQL: a SQLite file belongs to one process.
+    pub redis_url: Option<String>,
     /// Rate limits (`DROPCAST_RATE_LIMITS`: `default`, `off` or overrides).
     pub rate_limits: crate::limits::RateLimitSettings,
     /// Proxies whose `X-Forwarded-For` is believed for the client address
@@ -280,6 +284,24 @@ impl Settings {
                     })?,
             ),
         };
+        let redis_url = get("REDIS_URL");
+        if let Some(url) = &redis_url {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(ConfigError::Invalid {
+                    var: "REDIS_URL",
+                    value: redact_url(url),
+                    reason: "must start with redis:// or rediss://",
+                });
+            }
+            if database_url.starts_with("sqlite:") {
+                return Err(ConfigError::Invalid {
+                    var: "REDIS_URL",
+                    value: redact_url(url),
+                    reason: "a cluster needs PostgreSQL: with SQLite (one file, one process) \
+                             Dropcast runs as a single node; set DATABASE_URL=postgres://… or unset REDIS_URL",
+                });
+            }
+        }
         let metrics_token = get("DROPCAST_METRICS_TOKEN");
         let smtp_url = get("DROPCAST_SMTP_URL");
         let mail_from = get("DROPCAST_MAIL_FROM");
@@ -332,6 +354,7 @@ impl Settings {
             hold_sca_seconds,
             node_id,
             internal_url,
+            redis_url,
             metrics_token,
             rate_limits,
             trusted_proxies,
@@ -485,6 +508,26 @@ mod tests {
         let stripe = s.stripe.unwrap();
         assert_eq!(stripe.api_base, "http://127.0.0.1:8420/");
         assert!(!format!("{stripe:?}").contains("sk_test_x"));
+    }
+
+    #[test]
+    fn redis_needs_postgres() {
+        let err = settings(&[("REDIS_URL", "redis://127.0.0.1:6379")])
+            .expect_err("SQLite with Redis is refused");
+        assert!(err.to_string().contains("needs PostgreSQL"), "{err}");
+        let s = settings(&[
+            ("REDIS_URL", "redis://127.0.0.1:6379"),
+            ("DATABASE_URL", "postgres://u@h/db"),
+        ])
+        .unwrap();
+        assert_eq!(s.redis_url.as_deref(), Some("redis://127.0.0.1:6379"));
+        assert!(
+            settings(&[
+                ("REDIS_URL", "http://x"),
+                ("DATABASE_URL", "postgres://u@h/db")
+            ])
+            .is_err()
+        );
     }
 
     #[test]

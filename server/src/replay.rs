@@ -13,6 +13,14 @@
 //! small JPEG), made by one task, one at a time, so thumbnails never take
 //! more than a sliver of one core; segments a restart left without one are
 //! queued again at start.
+//!
+//! One publisher per show across the cluster: a publishing session takes
+//! the show's lease in the database (`shows.ingest_*`), which lives as long
+//! as its node's heartbeat. The session's end gives it back and sets the
+//! show offline — only if the session still held it, so a node whose lease
+//! lapsed cannot switch off another node's stream. Every node settles the
+//! leases of processes that are gone (at start and every heartbeat): their
+//! shows go offline and can be published again.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -39,10 +47,22 @@ pub struct ReplayBudget {
     pub max_bytes: Option<u64>,
 }
 
+/// What the writer task is given, in order.
+enum Write {
+    Event(IngestEvent),
+    /// A publishing session is over: give its lease back (`session` as stored).
+    End {
+        show_id: String,
+        session: String,
+    },
+}
+
 pub struct Recorder {
     pool: AnyPool,
     data_dir: PathBuf,
-    events: mpsc::UnboundedSender<IngestEvent>,
+    events: mpsc::UnboundedSender<Write>,
+    /// Whose leases this process's sessions take.
+    node: Arc<crate::node::NodeIdentity>,
     /// Connection attempts per address are limited (`ingest_ip`).
     limits: Arc<crate::limits::RateLimits>,
     /// Each show's live edge (LL-HLS), fed by its publisher, and its
@@ -51,8 +71,10 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Starts the writer task. Shows left "live" by a previous process are
-    /// set offline first: no publisher is connected to a process just started.
+    /// Starts the writer task, and the settling of leases left by
+    /// processes that are gone: at once (this node's previous process among
+    /// them), then every heartbeat until `shutdown`.
+    #[allow(clippy::too_many_arguments)]
     pub async fn start(
         pool: AnyPool,
         hub: Hub,
@@ -61,8 +83,16 @@ impl Recorder {
         metrics: Arc<Metrics>,
         limits: Arc<crate::limits::RateLimits>,
         playback: crate::state::Playback,
+        node: Arc<crate::node::NodeIdentity>,
+        shutdown: tokio_util::sync::CancellationToken,
     ) -> Result<Recorder, sqlx::Error> {
-        store::clear_live(&pool).await?;
+        settle_orphans(&pool, &hub, &node).await?;
+        tokio::spawn(run_settle(
+            pool.clone(),
+            hub.clone(),
+            node.clone(),
+            shutdown,
+        ));
         let (thumbs, thumbs_rx) = mpsc::unbounded_channel();
         for missing in store::segments_without_thumbnail(&pool).await? {
             let _ = thumbs.send(missing);
@@ -85,6 +115,7 @@ impl Recorder {
             pool,
             data_dir,
             events,
+            node,
             limits,
             playback,
         })
@@ -134,7 +165,92 @@ impl IngestHandler for Recorder {
     }
 
     fn event(&self, event: IngestEvent) {
-        let _ = self.events.send(event);
+        let _ = self.events.send(Write::Event(event));
+    }
+
+    fn claim<'a>(&'a self, show_id: &'a str, session: u64) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            let claimed = store::claim_ingest(
+                &self.pool,
+                show_id,
+                &self.node.node_id,
+                &self.node.instance_id,
+                &self.session(session),
+                crate::node::NodeIdentity::stale_before_ms(),
+            )
+            .await;
+            match claimed {
+                Ok(true) => true,
+                Ok(false) => {
+                    tracing::warn!(show = %show_id, "publisher refused: the show is published on another node");
+                    false
+                }
+                Err(e) => {
+                    tracing::error!(show = %show_id, error = %e, "cannot take the show's publishing lease");
+                    false
+                }
+            }
+        })
+    }
+
+    fn unclaim(&self, show_id: &str, session: u64) {
+        let _ = self.events.send(Write::End {
+            show_id: show_id.to_string(),
+            session: self.session(session),
+        });
+    }
+}
+
+impl Recorder {
+    /// A session as its lease names it: unique across processes.
+    fn session(&self, session: u64) -> String {
+        format!("{}/{session}", self.node.instance_id)
+    }
+}
+
+/// Sets offline the shows whose publishing process is gone, and tells their rooms.
+async fn settle_orphans(
+    pool: &AnyPool,
+    hub: &Hub,
+    node: &crate::node::NodeIdentity,
+) -> Result<(), sqlx::Error> {
+    let settled = store::settle_orphaned_ingest(
+        pool,
+        &node.node_id,
+        &node.instance_id,
+        crate::node::NodeIdentity::stale_before_ms(),
+    )
+    .await?;
+    for (show_id, version) in settled {
+        tracing::info!(show = %show_id, "set offline: its publisher's node is gone");
+        hub.publish(
+            &show_id,
+            Change::Live {
+                live: false,
+                version,
+            },
+        );
+    }
+    Ok(())
+}
+
+async fn run_settle(
+    pool: AnyPool,
+    hub: Hub,
+    node: Arc<crate::node::NodeIdentity>,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let mut tick = tokio::time::interval(crate::node::HEARTBEAT);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {
+                if let Err(e) = settle_orphans(&pool, &hub, &node).await {
+                    tracing::warn!(error = %e, "cannot settle the leases of gone publishers");
+                }
+            }
+        }
     }
 }
 
@@ -151,7 +267,7 @@ struct Told {
 
 /// Applies ingest events in the order they happened.
 async fn write(
-    mut rx: mpsc::UnboundedReceiver<IngestEvent>,
+    mut rx: mpsc::UnboundedReceiver<Write>,
     pool: AnyPool,
     data_dir: PathBuf,
     budget: ReplayBudget,
@@ -170,6 +286,28 @@ async fn write(
     // Shows whose next segment starts a new publishing session.
     let mut fresh: HashSet<String> = HashSet::new();
     while let Some(event) = rx.recv().await {
+        let event = match event {
+            Write::Event(event) => event,
+            Write::End { show_id, session } => {
+                match store::end_ingest(&pool, &show_id, &session).await {
+                    Ok(Some(version)) => hub.publish(
+                        &show_id,
+                        Change::Live {
+                            live: false,
+                            version,
+                        },
+                    ),
+                    Ok(None) => {
+                        tracing::warn!(show = %show_id, "the session's lease had passed to another node: the show's state is theirs")
+                    }
+                    Err(e) => {
+                        tracing::error!(show = %show_id, error = %e, "cannot record the end of a stream")
+                    }
+                }
+                replays.forget(&show_id);
+                continue;
+            }
+        };
         // Forgotten once the index has changed (a request in between would
         // otherwise keep the old playlist for its second).
         let changes_index = match &event {
@@ -187,13 +325,16 @@ async fn write(
                         tracing::warn!(show = %show_id, error = %e, "cannot reset the stream's health");
                     }
                 } else {
+                    // Offline is recorded when the session gives its lease back.
                     metrics.live_streams.dec();
                 }
-                match store::set_live(&pool, &show_id, live).await {
-                    Ok(Some(version)) => hub.publish(&show_id, Change::Live { live, version }),
-                    Ok(None) => {}
-                    Err(e) => {
-                        tracing::error!(show = %show_id, error = %e, "cannot record live state")
+                if live {
+                    match store::set_live(&pool, &show_id, true).await {
+                        Ok(Some(version)) => hub.publish(&show_id, Change::Live { live, version }),
+                        Ok(None) => {}
+                        Err(e) => {
+                            tracing::error!(show = %show_id, error = %e, "cannot record live state")
+                        }
                     }
                 }
             }

@@ -6,7 +6,8 @@
 //!
 //! Shutdown: on SIGINT or SIGTERM the live sockets are closed with "going
 //! away" (clients reconnect elsewhere), in-flight requests get up to five
-//! seconds to finish, then the database pool closes.
+//! seconds to finish, the node's lease ends (other nodes take over what it
+//! still owned at once), then the database pool closes.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -41,6 +42,8 @@ pub enum StartupError {
     Media(String),
     #[error("mail: {0}")]
     Mail(String),
+    #[error("cannot reach Redis (REDIS_URL): {0}")]
+    Redis(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -83,6 +86,7 @@ impl Application {
         };
         let hub = Hub::new(pool.clone(), settings.live.clone(), metrics.clone())
             .with_edges(playback.edges.clone());
+        let shutdown = CancellationToken::new();
         let stripe = match &settings.stripe {
             Some(s) => Some(Stripe::new(s.clone()).map_err(StartupError::Stripe)?),
             None => None,
@@ -111,6 +115,16 @@ impl Application {
                 .map_or_else(|| format!("http://{bound}"), |u| u.to_string()),
         );
         node.register(&pool).await.map_err(DbError::Query)?;
+        let hub = match &settings.redis_url {
+            None => hub,
+            Some(url) => {
+                let (bus, events) = bus::Bus::connect(url, &node.instance_id)
+                    .await
+                    .map_err(|e| StartupError::Redis(e.to_string()))?;
+                tracing::info!(node = %node.node_id, "live changes fan out across the cluster through Redis");
+                hub.with_bus(bus, events, node.node_id.clone(), shutdown.clone())
+            }
+        };
         let checkout = Checkout::new(
             pool.clone(),
             hub.clone(),
@@ -123,7 +137,6 @@ impl Application {
             node.clone(),
             metrics.clone(),
         );
-        let shutdown = CancellationToken::new();
         let limits = Arc::new(crate::limits::RateLimits::new(&settings.rate_limits));
         tokio::spawn(crate::limits::run_cleaner(limits.clone(), shutdown.clone()));
         let ingest = start_ingest(
@@ -133,6 +146,7 @@ impl Application {
             &metrics,
             &limits,
             &playback,
+            &node,
             &shutdown,
         )
         .await?;
@@ -275,6 +289,12 @@ impl Application {
         shutdown.cancel();
         handle.stop(true).await;
         let result = server.await.unwrap_or(Ok(()));
+        let node = &self.state.node;
+        if let Err(e) =
+            crate::store::nodes::leave(&self.state.pool, &node.node_id, &node.instance_id).await
+        {
+            tracing::warn!(error = %e, "could not end this node's lease: other nodes take its work over once it lapses");
+        }
         self.state.pool.close().await;
         result
     }
@@ -283,6 +303,7 @@ impl Application {
 /// Binds RTMP and SRT ingest and starts serving publishers. Ports given as 0
 /// are replaced in `settings` by the ones taken, so the ingest URLs handed out
 /// are right.
+#[allow(clippy::too_many_arguments)]
 async fn start_ingest(
     settings: &mut Settings,
     pool: &AnyPool,
@@ -290,6 +311,7 @@ async fn start_ingest(
     metrics: &Arc<Metrics>,
     limits: &Arc<crate::limits::RateLimits>,
     playback: &crate::state::Playback,
+    node: &Arc<NodeIdentity>,
     shutdown: &CancellationToken,
 ) -> Result<media::ingest::Ingest, StartupError> {
     media::init().map_err(|e| StartupError::Media(e.to_string()))?;
@@ -304,6 +326,8 @@ async fn start_ingest(
         metrics.clone(),
         limits.clone(),
         playback.clone(),
+        node.clone(),
+        shutdown.clone(),
     )
     .await
     .map_err(|e| StartupError::Media(format!("cannot open the replay index: {e}")))?;

@@ -118,6 +118,95 @@ impl PrivateStripe {
     }
 }
 
+/// A Redis of the test's own (Debian's `redis-server`, which
+/// `scripts/test.sh` installs), on a free port, that it can stop and start
+/// again on the same port (an outage). Nothing is saved to disk: a restart
+/// comes back empty, as a Redis used only for fan-out may.
+pub struct PrivateRedis {
+    pub url: String,
+    port: u16,
+    child: Option<tokio::process::Child>,
+}
+
+impl PrivateRedis {
+    pub async fn start() -> PrivateRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut redis = PrivateRedis {
+            url: format!("redis://127.0.0.1:{port}"),
+            port,
+            child: None,
+        };
+        redis.resume().await;
+        redis
+    }
+
+    /// Kills it: connections are refused until [`PrivateRedis::resume`].
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+        }
+    }
+
+    /// Starts it (again) and waits until it takes connections.
+    pub async fn resume(&mut self) {
+        let child = tokio::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("redis-server starts ({e}); run scripts/test.sh"));
+        self.child = Some(child);
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not take connections");
+    }
+}
+
+/// Nodes of one cluster: one fresh PostgreSQL database, one Redis, each node
+/// with its own data dir, HTTP, RTMP and SRT listeners and node id.
+pub struct TestCluster {
+    pub nodes: Vec<TestApp>,
+    pub redis: PrivateRedis,
+}
+
+/// Starts `n` nodes (`node-a`, `node-b`, …), each adjusted by `adjust`.
+pub async fn spawn_cluster(n: usize, adjust: impl Fn(&mut Settings)) -> TestCluster {
+    let redis = PrivateRedis::start().await;
+    let first_dir = tempfile::tempdir().expect("temp dir");
+    let database_url = fresh_database(Db::Postgres, first_dir.path()).await;
+    let mut nodes = Vec::new();
+    let mut first_dir = Some(first_dir);
+    for i in 0..n {
+        let dir = first_dir
+            .take()
+            .unwrap_or_else(|| tempfile::tempdir().expect("temp dir"));
+        let name = format!("node-{}", (b'a' + i as u8) as char);
+        let url = redis.url.clone();
+        nodes.push(
+            spawn_app_on(Db::Postgres, database_url.clone(), dir, |s| {
+                s.redis_url = Some(url);
+                s.node_id = Some(name);
+                adjust(s);
+            })
+            .await,
+        );
+    }
+    TestCluster { nodes, redis }
+}
+
 /// A real SMTP server of the test's own (aiosmtpd, from PyPI, run by
 /// `tests/smtp_sink.py`), which it can stop and start again on the same
 /// port (an outage). Each message it accepts is a JSON file in its dir,

@@ -7,6 +7,7 @@ mod authz;
 mod bad_input;
 mod checkout;
 mod clips;
+mod cluster;
 mod creators;
 mod health;
 mod limits;

@@ -18,6 +18,16 @@
 //! - [`socket`]: one websocket's task.
 //! - [`timeline`]: every change also goes, stamped, to the show's timeline.
 //!
+//! Across nodes (`REDIS_URL`): [`Hub::publish`] also hands the change to the
+//! [`bus`] on the show's channel; every other node's hub hears it and gives
+//! it to its own room, exactly as a local change (the row versions below make
+//! the order of arrival harmless). Each room subscribes to its show's channel
+//! before it loads its state, so no change committed after the load can be
+//! missed; when the bus says messages may have been missed (Redis lost and
+//! back, or a publisher that could not send), the rooms reload from the
+//! database and send their sockets a fresh snapshot. Viewer counts are summed
+//! over the nodes by the bus's leased counts.
+//!
 //! Ordering: concurrent requests may publish in another order than they
 //! committed. Every product and show row carries a `version` bumped by each
 //! update, and a room ignores a change whose version it has already passed
@@ -103,6 +113,33 @@ pub enum JoinError {
 
 pub(crate) type Rooms = Arc<Mutex<HashMap<String, RoomHandle>>>;
 
+/// A change as it travels between nodes.
+#[derive(Debug, Serialize, Deserialize)]
+struct Envelope {
+    show_id: String,
+    /// When the publishing node published it (the moment marked on the video).
+    at_ms: i64,
+    change: Change,
+}
+
+/// The bus channel of a show's changes.
+fn channel(show_id: &str) -> String {
+    format!("dc:live:{show_id}")
+}
+
+/// The bus key under which the nodes count a show's viewers.
+fn viewers_key(show_id: &str) -> String {
+    format!("dc:viewers:{show_id}")
+}
+
+/// This node's place on the bus.
+#[derive(Clone)]
+pub(crate) struct Cluster {
+    pub bus: bus::Bus,
+    /// Whose viewer counts these are (a restarted node replaces its own).
+    pub node_id: String,
+}
+
 /// The live rooms of this process. Cheap to clone.
 #[derive(Clone)]
 pub struct Hub {
@@ -114,6 +151,8 @@ pub struct Hub {
     timeline: timeline::Timeline,
     /// Marks pins, countdowns and sell-outs on the shows' live video.
     edges: Option<crate::edge::LiveEdges>,
+    /// The other nodes, when there are any (`REDIS_URL`).
+    cluster: Option<Cluster>,
 }
 
 impl Hub {
@@ -126,7 +165,29 @@ impl Hub {
             settings,
             metrics,
             edges: None,
+            cluster: None,
         }
+    }
+
+    /// Joins the cluster on `bus`: publishes every change to the other nodes
+    /// and delivers theirs (from `events`) to this node's rooms, until
+    /// `shutdown`. Viewer counts become the sum over the nodes.
+    pub fn with_bus(
+        mut self,
+        bus: bus::Bus,
+        events: tokio::sync::mpsc::UnboundedReceiver<bus::Event>,
+        node_id: String,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> Hub {
+        self.cluster = Some(Cluster { bus, node_id });
+        tokio::spawn(run_bus_events(self.clone(), events, shutdown.clone()));
+        tokio::spawn(run_viewer_counts(self.clone(), shutdown));
+        self
+    }
+
+    /// The bus, when this node is part of a cluster.
+    pub fn bus(&self) -> Option<&bus::Bus> {
+        self.cluster.as_ref().map(|c| &c.bus)
     }
 
     /// Marks the commerce moments on `edges`' live video too.
@@ -143,14 +204,47 @@ impl Hub {
     /// no room has no sockets, and its next room loads the state afresh.
     pub fn publish(&self, show_id: &str, change: Change) {
         self.timeline.record(show_id, &change);
+        let at_ms = crate::now_ms();
+        if let Some(cluster) = &self.cluster {
+            let envelope = Envelope {
+                show_id: show_id.to_string(),
+                at_ms,
+                change,
+            };
+            // Our own types always serialize.
+            let payload = serde_json::to_vec(&envelope).unwrap_or_default();
+            cluster.bus.publish(&channel(show_id), payload);
+            self.deliver(show_id, at_ms, envelope.change);
+        } else {
+            self.deliver(show_id, at_ms, change);
+        }
+    }
+
+    /// Gives a change, made here or on another node, to this node's room
+    /// and live video.
+    fn deliver(&self, show_id: &str, at_ms: i64, change: Change) {
         if let Some(edges) = &self.edges
             && let Some(mark) = edge_mark(&change)
         {
-            edges.mark(show_id, crate::now_ms(), mark);
+            edges.mark(show_id, at_ms, mark);
         }
         let rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(room) = rooms.get(show_id) {
             room.send(change);
+        }
+    }
+
+    /// Has every room (or the one of `show_id`) reload its state from the
+    /// database and send its sockets a fresh snapshot.
+    fn reload(&self, show_id: Option<&str>) {
+        let rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
+        match show_id {
+            Some(id) => {
+                if let Some(room) = rooms.get(id) {
+                    room.reload();
+                }
+            }
+            None => rooms.values().for_each(RoomHandle::reload),
         }
     }
 
@@ -168,6 +262,9 @@ impl Hub {
                         self.settings.clone(),
                         self.metrics.clone(),
                         self.rooms.clone(),
+                        self.cluster
+                            .as_ref()
+                            .map(|c| (c.bus.clone(), channel(show_id))),
                     )
                 })
                 .clone();
@@ -180,15 +277,104 @@ impl Hub {
         Ok(Subscription::new(room, frames, staff))
     }
 
-    /// Sockets of this process on the show now.
-    pub fn viewers(&self, show_id: &str) -> u64 {
-        let rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
-        rooms.get(show_id).map_or(0, RoomHandle::viewers)
+    /// Viewers on the show now: this node's sockets, or in a cluster the
+    /// sum over the nodes (this node's own figure if Redis does not answer).
+    pub async fn viewers(&self, show_id: &str) -> u64 {
+        let local = {
+            let rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
+            rooms.get(show_id).map_or(0, RoomHandle::viewers)
+        };
+        let Some(cluster) = &self.cluster else {
+            return local;
+        };
+        match cluster.bus.sum_counts(&[viewers_key(show_id)]).await {
+            Ok(sums) => sums.first().copied().unwrap_or(0),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the cluster's viewer count");
+                local
+            }
+        }
     }
 
     /// Rooms in memory now.
     pub fn room_count(&self) -> usize {
         self.rooms.lock().map(|r| r.len()).unwrap_or(0)
+    }
+}
+
+/// Delivers the other nodes' changes to this node's rooms; reloads the
+/// rooms the bus says may have missed some.
+async fn run_bus_events(
+    hub: Hub,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<bus::Event>,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        let event = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            event = events.recv() => match event {
+                Some(event) => event,
+                None => return,
+            },
+        };
+        match event {
+            bus::Event::Message { payload, .. } => {
+                match serde_json::from_slice::<Envelope>(&payload) {
+                    Ok(envelope) => hub.deliver(&envelope.show_id, envelope.at_ms, envelope.change),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "a live change from another node could not be read")
+                    }
+                }
+            }
+            bus::Event::Lost { channel: ch } => {
+                if let Some(show_id) = ch.strip_prefix("dc:live:") {
+                    hub.reload(Some(show_id));
+                }
+            }
+            bus::Event::Reconnected => hub.reload(None),
+        }
+    }
+}
+
+/// Reports this node's viewers of each show it has a room for, and gives
+/// each room the cluster's sum, every `viewers_interval`.
+async fn run_viewer_counts(hub: Hub, shutdown: tokio_util::sync::CancellationToken) {
+    let Some(cluster) = hub.cluster.clone() else {
+        return;
+    };
+    let every = hub.settings.viewers_interval;
+    // A node that stops reporting stops counting after this.
+    let lease = (every * 3).max(std::time::Duration::from_secs(2));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let rooms: Vec<RoomHandle> = {
+            let rooms = hub.rooms.lock().unwrap_or_else(|e| e.into_inner());
+            rooms.values().cloned().collect()
+        };
+        if rooms.is_empty() {
+            continue;
+        }
+        let counts: Vec<(String, u64)> = rooms
+            .iter()
+            .map(|r| (viewers_key(r.show_id()), r.viewers()))
+            .collect();
+        match cluster
+            .bus
+            .report_counts(&cluster.node_id, &counts, lease)
+            .await
+        {
+            Ok(sums) => {
+                for (room, sum) in rooms.iter().zip(sums) {
+                    room.set_cluster_viewers(sum);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot report viewer counts to Redis"),
+        }
     }
 }
 

@@ -100,13 +100,28 @@ pub enum RoomState {
     Failed,
 }
 
+/// What a room's task is told to do.
+// Changes were sent unboxed before Reload existed; boxing each one to shrink
+// the rare Reload would cost an allocation per change.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Command {
+    /// A committed change, from this node or another.
+    Apply(Change),
+    /// Changes may have been missed (the bus said so): load the state again
+    /// and send every socket a fresh snapshot.
+    Reload,
+}
+
 struct RoomShared {
     show_id: String,
-    commands: mpsc::UnboundedSender<Change>,
+    commands: mpsc::UnboundedSender<Command>,
     frames: broadcast::Sender<Frame>,
     state: watch::Sender<RoomState>,
     /// Sockets of this process on the show now.
     viewers: AtomicU64,
+    /// In a cluster, the viewers of every node, as last summed; the figure
+    /// sockets are shown then.
+    cluster_viewers: Option<AtomicU64>,
 }
 
 /// A cloneable handle to a room's task.
@@ -120,6 +135,7 @@ impl RoomHandle {
         settings: LiveSettings,
         metrics: Arc<Metrics>,
         rooms: Rooms,
+        bus: Option<(bus::Bus, String)>,
     ) -> RoomHandle {
         let (commands, rx) = mpsc::unbounded_channel();
         let (frames, _) = broadcast::channel(settings.broadcast_capacity.max(1));
@@ -130,15 +146,39 @@ impl RoomHandle {
             frames,
             state,
             viewers: AtomicU64::new(0),
+            cluster_viewers: bus.is_some().then(|| AtomicU64::new(0)),
         }));
         metrics.live_rooms.inc();
-        tokio::spawn(run(handle.clone(), rx, pool, settings, metrics, rooms));
+        tokio::spawn(run(handle.clone(), rx, pool, settings, metrics, rooms, bus));
         handle
     }
 
     pub(super) fn send(&self, change: Change) {
         // Fails only once the task ended, and then nobody is listening.
-        let _ = self.0.commands.send(change);
+        let _ = self.0.commands.send(Command::Apply(change));
+    }
+
+    pub(super) fn reload(&self) {
+        let _ = self.0.commands.send(Command::Reload);
+    }
+
+    pub fn show_id(&self) -> &str {
+        &self.0.show_id
+    }
+
+    pub(super) fn set_cluster_viewers(&self, count: u64) {
+        if let Some(c) = &self.0.cluster_viewers {
+            c.store(count, Ordering::Relaxed);
+        }
+    }
+
+    /// The viewer count sockets are shown: the cluster's in a cluster,
+    /// this node's otherwise.
+    pub fn shown_viewers(&self) -> u64 {
+        match &self.0.cluster_viewers {
+            Some(c) => c.load(Ordering::Relaxed),
+            None => self.viewers(),
+        }
     }
 
     pub(super) fn subscribe_frames(&self) -> broadcast::Receiver<Frame> {
@@ -212,7 +252,7 @@ impl Subscription {
     pub fn snapshot_frame(&self) -> Option<Frame> {
         self.room
             .snapshot()
-            .map(|s| s.to_frame(self.room.viewers()))
+            .map(|s| s.to_frame(self.room.shown_viewers()))
     }
 
     pub async fn recv(&mut self) -> Next {
@@ -285,6 +325,20 @@ impl Model {
             peak_recorded: 0,
             out: Vec::new(),
         }
+    }
+
+    /// Replaces the state with `state` as loaded again, and queues the whole
+    /// of it as a snapshot frame: numbered on from the current `seq`, so a
+    /// socket takes it as the next frame and replaces what it had.
+    fn reload(&mut self, state: ShowState, viewers: u64) {
+        let seq = self.snapshot.seq + 1;
+        let mut fresh = Model::new(state);
+        fresh.snapshot.seq = seq;
+        fresh.viewers_sent = viewers;
+        fresh.peak_recorded = self.peak_recorded;
+        *self = fresh;
+        let frame = self.snapshot.to_frame(viewers);
+        self.out.push(frame);
     }
 
     /// Numbers and serializes one event.
@@ -481,20 +535,40 @@ const BATCH: usize = 256;
 
 async fn run(
     handle: RoomHandle,
-    mut commands: mpsc::UnboundedReceiver<Change>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
     pool: AnyPool,
     settings: LiveSettings,
     metrics: Arc<Metrics>,
     rooms: Rooms,
+    bus: Option<(bus::Bus, String)>,
+) {
+    // Subscribed before the state is loaded: a change committed after the
+    // load is heard, one committed before it is in it.
+    if let Some((bus, channel)) = &bus {
+        bus.subscribe(channel).await;
+    }
+    run_loaded(&handle, &mut commands, &pool, &settings, &metrics, &rooms).await;
+    if let Some((bus, channel)) = &bus {
+        bus.unsubscribe(channel);
+    }
+}
+
+async fn run_loaded(
+    handle: &RoomHandle,
+    commands: &mut mpsc::UnboundedReceiver<Command>,
+    pool: &AnyPool,
+    settings: &LiveSettings,
+    metrics: &Metrics,
+    rooms: &Rooms,
 ) {
     let room = &*handle.0;
-    let mut model = match store::load_show_state(&pool, &room.show_id).await {
+    let mut model = match store::load_show_state(pool, &room.show_id).await {
         Ok(Some(state)) => Model::new(state),
         outcome => {
             if let Err(err) = &outcome {
                 tracing::warn!(show = %room.show_id, error = %err, "live room could not load its show");
             }
-            remove_room(&rooms, &handle);
+            remove_room(rooms, handle);
             let final_state = if outcome.is_err() {
                 RoomState::Failed
             } else {
@@ -514,32 +588,49 @@ async fn run(
     loop {
         let flush_at = model.next_flush;
         tokio::select! {
-            change = commands.recv() => {
-                let Some(change) = change else { break };
+            command = commands.recv() => {
+                let Some(command) = command else { break };
                 let now = Instant::now();
-                model.apply(change, now, &settings);
-                for _ in 1..BATCH {
-                    match commands.try_recv() {
-                        Ok(change) => model.apply(change, now, &settings),
-                        Err(_) => break,
+                let mut reload = false;
+                for command in std::iter::once(command)
+                    .chain(std::iter::from_fn(|| commands.try_recv().ok()))
+                    .take(BATCH)
+                {
+                    match command {
+                        Command::Apply(change) => model.apply(change, now, settings),
+                        Command::Reload => reload = true,
+                    }
+                }
+                if reload {
+                    match store::load_show_state(pool, &room.show_id).await {
+                        Ok(Some(state)) => model.reload(state, handle.shown_viewers()),
+                        Ok(None) => break,
+                        Err(e) => {
+                            tracing::warn!(show = %room.show_id, error = %e, "live room could not reload its show; trying again");
+                            let retry = handle.clone();
+                            tokio::spawn(async move {
+                                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                                retry.reload();
+                            });
+                        }
                     }
                 }
             }
             _ = tokio::time::sleep_until(flush_at.unwrap_or_else(Instant::now)), if flush_at.is_some() => {
-                model.flush_stock(Instant::now(), &settings);
+                model.flush_stock(Instant::now(), settings);
             }
             _ = viewers_tick.tick() => {
-                let count = room.viewers.load(Ordering::Relaxed);
+                let count = handle.shown_viewers();
                 model.viewers_changed(count);
                 if count > model.peak_recorded {
-                    match store::raise_viewers_peak(&pool, &room.show_id, count as i64).await {
+                    match store::raise_viewers_peak(pool, &room.show_id, count as i64).await {
                         Ok(()) => model.peak_recorded = count,
                         Err(e) => tracing::warn!(show = %room.show_id, error = %e, "could not record the viewer peak"),
                     }
                 }
                 if room.frames.receiver_count() == 0 {
                     let since = *idle_since.get_or_insert_with(Instant::now);
-                    if since.elapsed() >= settings.room_idle && remove_if_idle(&rooms, &handle) {
+                    if since.elapsed() >= settings.room_idle && remove_if_idle(rooms, handle) {
                         break;
                     }
                 } else {
@@ -547,7 +638,7 @@ async fn run(
                 }
             }
         }
-        publish(room, &mut model, &metrics);
+        publish(room, &mut model, metrics);
     }
     room.state.send_replace(RoomState::Gone);
     metrics.live_rooms.dec();

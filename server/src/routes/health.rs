@@ -60,5 +60,45 @@ pub async fn metrics(
     }
     Ok(HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(state.metrics.render()))
+        .body(with_bus(state.metrics.render(), state.hub.bus())))
+}
+
+/// The exposition with the bus's counters added before its end, in a cluster.
+fn with_bus(mut text: String, bus: Option<&bus::Bus>) -> String {
+    use std::fmt::Write;
+    use std::sync::atomic::Ordering::Relaxed;
+    let Some(bus) = bus else { return text };
+    let stats = bus.stats();
+    let body_end = text.rfind("# EOF").unwrap_or(text.len());
+    text.truncate(body_end);
+    for (name, help, value) in [
+        (
+            "bus_published",
+            "Live changes handed to Redis for the other nodes.",
+            &stats.published,
+        ),
+        (
+            "bus_lost",
+            "Live changes Redis could not take (announced, and reloaded by the other nodes).",
+            &stats.lost,
+        ),
+        (
+            "bus_received",
+            "Live changes heard from the other nodes.",
+            &stats.received,
+        ),
+        (
+            "bus_reconnects",
+            "Times the Redis subscription came back after a loss.",
+            &stats.reconnects,
+        ),
+    ] {
+        let _ = write!(
+            text,
+            "# HELP dropcast_{name} {help}\n# TYPE dropcast_{name} counter\ndropcast_{name}_total {}\n",
+            value.load(Relaxed)
+        );
+    }
+    text.push_str("# EOF\n");
+    text
 }

@@ -58,7 +58,7 @@ pub async fn get(
     let pins = store::pins_of_show(&state.pool, &show.id).await?;
     let countdowns = store::countdowns_of_show(&state.pool, &show.id).await?;
     let viewers_peak = store::viewers_peak(&state.pool, &show.id).await?;
-    let viewers_now = state.hub.viewers(&show.id);
+    let viewers_now = state.hub.viewers(&show.id).await;
     let stats = compute(
         &products.iter().map(|p| p.sold).collect::<Vec<_>>(),
         &paid,

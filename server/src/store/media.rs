@@ -235,11 +235,81 @@ pub async fn set_live(
     .await
 }
 
-/// At start: no publisher is connected yet, whatever the last process left.
-pub async fn clear_live(pool: &AnyPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "UPDATE shows SET live = 0, version = version + 1 WHERE live = 1 RETURNING id, version",
+/// Takes the show's publishing lease for `session`: true if nobody holds
+/// it, or this node does (a session of this process whose end is still on
+/// its way, or of the node's earlier process), or its holder's heartbeat is
+/// older than `stale_before_ms` or names another process of its node.
+pub async fn claim_ingest(
+    pool: &AnyPool,
+    show_id: &str,
+    node_id: &str,
+    instance_id: &str,
+    session: &str,
+    stale_before_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE shows SET ingest_node = $2, ingest_instance = $3, ingest_session = $4
+         WHERE id = $1 AND (
+             ingest_session IS NULL
+             OR ingest_node = $2
+             OR NOT EXISTS (SELECT 1 FROM nodes n
+                 WHERE n.node_id = shows.ingest_node AND n.instance_id = shows.ingest_instance
+                   AND n.heartbeat_at_ms >= $5))",
     )
+    .bind(show_id)
+    .bind(node_id)
+    .bind(instance_id)
+    .bind(session)
+    .bind(stale_before_ms)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// `session` ended: if it still holds the show's lease, the show goes
+/// offline and the lease is free. The show's version then, or `None` if
+/// the lease had passed to someone else.
+pub async fn end_ingest(
+    pool: &AnyPool,
+    show_id: &str,
+    session: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE shows SET live = 0, version = version + 1,
+             ingest_node = NULL, ingest_instance = NULL, ingest_session = NULL
+         WHERE id = $1 AND ingest_session = $2 RETURNING version",
+    )
+    .bind(show_id)
+    .bind(session)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Shows whose publisher is gone with its process: those leased by this
+/// node's earlier processes, by a node whose heartbeat is older than
+/// `stale_before_ms` (or that another process of the node replaced), and
+/// those left live with no lease. They go offline and their lease is
+/// freed; returns each one's id and new version.
+pub async fn settle_orphaned_ingest(
+    pool: &AnyPool,
+    node_id: &str,
+    instance_id: &str,
+    stale_before_ms: i64,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE shows SET live = 0, version = version + 1,
+             ingest_node = NULL, ingest_instance = NULL, ingest_session = NULL
+         WHERE (live = 1 OR ingest_session IS NOT NULL) AND (
+             ingest_session IS NULL
+             OR (ingest_node = $1 AND ingest_instance <> $2)
+             OR (ingest_node <> $1 AND NOT EXISTS (SELECT 1 FROM nodes n
+                 WHERE n.node_id = shows.ingest_node AND n.instance_id = shows.ingest_instance
+                   AND n.heartbeat_at_ms >= $3)))
+         RETURNING id, version",
+    )
+    .bind(node_id)
+    .bind(instance_id)
+    .bind(stale_before_ms)
     .fetch_all(pool)
     .await
 }

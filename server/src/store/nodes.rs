@@ -44,3 +44,15 @@ pub async fn heartbeat(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// This process is leaving (a graceful stop): its lease ends now, so other
+/// nodes take its remaining work over at their next sweep instead of after
+/// the lease would have lapsed.
+pub async fn leave(pool: &AnyPool, node_id: &str, instance_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE nodes SET heartbeat_at_ms = 0 WHERE node_id = $1 AND instance_id = $2")
+        .bind(node_id)
+        .bind(instance_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
