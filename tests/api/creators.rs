@@ -106,7 +106,7 @@ async fn tokens_never_reach_the_logs() {
         .unwrap()
         .port();
     let admin = "admin-secret-token-for-the-log-test";
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dropcast"))
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dropcast"))
         .arg("serve")
         .env("DROPCAST_HTTP_ADDR", format!("127.0.0.1:{port}"))
         .env("DROPCAST_DATA_DIR", dir.path())
@@ -119,6 +119,15 @@ async fn tokens_never_reach_the_logs() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
+    // Read while it runs: trace logs outgrow a pipe's buffer, and a server
+    // blocked on a full stderr answers nothing.
+    let mut stderr = child.stderr.take().unwrap();
+    let logs = tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let mut all = Vec::new();
+        let _ = stderr.read_to_end(&mut all).await;
+        all
+    });
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let mut ready = false;
@@ -177,11 +186,12 @@ async fn tokens_never_reach_the_logs() {
         .args(["-TERM", &pid])
         .status()
         .unwrap();
-    let out = tokio::time::timeout(std::time::Duration::from_secs(15), child.wait_with_output())
+    tokio::time::timeout(std::time::Duration::from_secs(15), child.wait())
         .await
         .expect("server stops on SIGTERM")
         .unwrap();
-    let logs = String::from_utf8_lossy(&out.stderr);
+    let logs = logs.await.unwrap();
+    let logs = String::from_utf8_lossy(&logs);
     assert!(logs.contains("handled"), "request logs expected: {logs}");
     assert!(logs.contains("shutting down"), "{logs}");
     for secret in [admin, creator.as_str(), &creator[4..], stream_key.as_str()] {
