@@ -1,8 +1,9 @@
 //! Clip exports: which segments a request means, and the workers that make
 //! the files.
 //!
-//! Jobs live in the `clips` table, so a restart finds them again: a clip that
-//! was running goes back to the queue. Two workers take jobs: one for
+//! Jobs live in the `clips` table, so a restart finds them again: a running
+//! clip names the process making it, and goes back to the queue once that
+//! process is gone (this node restarted, or another node's lease lapsed). Two workers take jobs: one for
 //! `original` cuts (remux only, well under a second each) and one for
 //! `vertical` re-encodes, so a long encode never delays a quick cut. The
 //! encoder uses one thread (`x264enc threads=1`, `avdec_h264 max-threads=1`):
@@ -148,23 +149,42 @@ struct Worker {
     settings: Arc<Settings>,
     notify: Arc<Notify>,
     format: media::clip::Format,
+    /// Whose running clips these are.
+    node: Arc<crate::node::NodeIdentity>,
+}
+
+async fn requeue_orphans(
+    pool: &AnyPool,
+    node: &crate::node::NodeIdentity,
+) -> Result<(), sqlx::Error> {
+    let requeued = store::requeue_orphaned(
+        pool,
+        &node.node_id,
+        &node.instance_id,
+        crate::node::NodeIdentity::stale_before_ms(),
+    )
+    .await?;
+    if requeued > 0 {
+        tracing::info!(
+            clips = requeued,
+            "clips left running by a process that is gone are queued again"
+        );
+    }
+    Ok(())
 }
 
 impl ClipWorkers {
-    /// Requeues what a previous process left running and starts the workers.
+    /// Requeues what a process that is gone left running (this node's
+    /// previous one, or a node whose lease lapsed: at start, then with every
+    /// look at the queue) and starts the workers.
     pub async fn start(
         pool: AnyPool,
         hub: Hub,
         settings: Arc<Settings>,
+        node: Arc<crate::node::NodeIdentity>,
         shutdown: CancellationToken,
     ) -> Result<ClipWorkers, sqlx::Error> {
-        let requeued = store::requeue_running(&pool).await?;
-        if requeued > 0 {
-            tracing::info!(
-                clips = requeued,
-                "clips interrupted by a restart are queued again"
-            );
-        }
+        requeue_orphans(&pool, &node).await?;
         let notify = Arc::new(Notify::new());
         for format in [media::clip::Format::Original, media::clip::Format::Vertical] {
             let worker = Worker {
@@ -173,6 +193,7 @@ impl ClipWorkers {
                 settings: settings.clone(),
                 notify: notify.clone(),
                 format,
+                node: node.clone(),
             };
             tokio::spawn(worker.run(shutdown.clone()));
         }
@@ -194,8 +215,19 @@ fn format_name(format: media::clip::Format) -> &'static str {
 impl Worker {
     async fn run(self, shutdown: CancellationToken) {
         loop {
+            if let Err(e) = requeue_orphans(&self.pool, &self.node).await {
+                tracing::warn!(error = %e, "cannot requeue clips of gone processes");
+            }
             loop {
-                match store::claim_next(&self.pool, format_name(self.format)).await {
+                match store::claim_next(
+                    &self.pool,
+                    format_name(self.format),
+                    &self.node.node_id,
+                    &self.node.instance_id,
+                    self.settings.redis_url.is_some(),
+                )
+                .await
+                {
                     Ok(Some(clip)) => self.make(clip).await,
                     Ok(None) => break,
                     Err(e) => {

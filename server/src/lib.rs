@@ -49,6 +49,7 @@ pub mod limits;
 pub mod live;
 pub mod node;
 pub mod notices;
+pub mod origin;
 pub mod payments;
 pub mod replay;
 pub mod replay_playlists;

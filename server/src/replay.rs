@@ -109,6 +109,7 @@ impl Recorder {
                 metrics,
                 thumbs,
                 replays: playback.replays.clone(),
+                node_id: node.node_id.clone(),
             },
         ));
         Ok(Recorder {
@@ -263,6 +264,8 @@ struct Told {
     thumbs: mpsc::UnboundedSender<(String, i64)>,
     /// This node's replay playlists, which forget a show whose index changed.
     replays: crate::replay_playlists::ReplayPlaylists,
+    /// Recorded with each segment: its file is in this node's data dir.
+    node_id: String,
 }
 
 /// Applies ingest events in the order they happened.
@@ -278,6 +281,7 @@ async fn write(
         metrics,
         thumbs,
         replays,
+        node_id,
     } = told;
     let replay_ms = budget.seconds as i64 * 1000;
     let max_bytes = budget
@@ -365,7 +369,7 @@ async fn write(
                     end_ms: segment.end_ms,
                     bytes: segment.bytes as i64,
                 };
-                if let Err(e) = store::insert_segment(&pool, &row).await {
+                if let Err(e) = store::insert_segment(&pool, &row, &node_id).await {
                     tracing::error!(show = %show_id, error = %e, "cannot index a segment");
                     continue;
                 }

@@ -156,6 +156,7 @@ impl Application {
             pool.clone(),
             hub.clone(),
             settings.clone(),
+            node.clone(),
             shutdown.clone(),
         )
         .await
@@ -192,7 +193,9 @@ impl Application {
         if assets.is_none() {
             tracing::warn!(dir = %settings.assets_dir.display(), "pages not built (scripts/build_widget.sh): they answer 503");
         }
+        let origins = crate::origin::Origins::new(node.clone(), settings.data_dir.clone());
         let state = web::Data::new(AppState {
+            origins,
             assets,
             pool,
             settings,

@@ -44,6 +44,8 @@ pub struct AppState {
     /// What players are served from memory here: live edges and replay
     /// playlists.
     pub playback: Playback,
+    /// Media of shows published to, or recorded on, other nodes.
+    pub origins: crate::origin::Origins,
     /// The built pages' files (`None` until `scripts/build_widget.sh` ran).
     pub assets: Option<crate::routes::pages::Manifest>,
     /// Clip export workers, woken when a clip is queued.

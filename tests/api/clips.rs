@@ -10,7 +10,7 @@ use crate::helpers::{Db, Live, TestApp, publish_gop, spawn_app, spawn_app_on};
 
 /// Pushes `seconds` of stream over RTMP as fast as ffmpeg can encode it,
 /// then waits for the show to go offline.
-async fn stream(app: &TestApp, token: &str, show_id: &str, seconds: u32) {
+pub(crate) async fn stream(app: &TestApp, token: &str, show_id: &str, seconds: u32) {
     stream_gop(app, token, show_id, seconds, 60).await;
 }
 
@@ -43,7 +43,7 @@ async fn stream_gop(app: &TestApp, token: &str, show_id: &str, seconds: u32, gop
     panic!("the stream never ended");
 }
 
-async fn clip_until_done(app: &TestApp, token: &str, clip_id: &str) -> Value {
+pub(crate) async fn clip_until_done(app: &TestApp, token: &str, clip_id: &str) -> Value {
     let mut last = Value::Null;
     for _ in 0..600 {
         last = app

@@ -262,3 +262,303 @@ async fn a_show_has_one_publisher_across_the_cluster() {
         "C could not publish once A was done"
     );
 }
+
+/// The URIs a live (LL-HLS) playlist lists: init sections, parts, segments.
+fn live_uris(playlist: &str) -> Vec<String> {
+    let mut uris = Vec::new();
+    for line in playlist.lines() {
+        if let Some(rest) = line
+            .strip_prefix("#EXT-X-MAP:")
+            .or_else(|| line.strip_prefix("#EXT-X-PART:"))
+            && let Some(uri) = rest
+                .split("URI=\"")
+                .nth(1)
+                .and_then(|u| u.split('"').next())
+        {
+            uris.push(uri.to_string());
+        } else if !line.starts_with('#') && !line.is_empty() {
+            uris.push(line.to_string());
+        }
+    }
+    uris.dedup();
+    uris
+}
+
+async fn hls_get(node: &TestApp, show: &str, file: &str) -> (u16, bytes::Bytes) {
+    let res = node
+        .client
+        .get(node.url(&format!("/hls/{show}/{file}")))
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.bytes().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_show_published_to_one_node_plays_from_the_others_with_their_own_data_dirs() {
+    let cluster = spawn_cluster(3, |_| {}).await;
+    let [a, b, c] = &cluster.nodes[..] else {
+        unreachable!()
+    };
+    let (token, show, _product) = a.creator_show_product(1).await;
+    let rtmp = a.rtmp_url(&token, &show).await;
+    let pushing = tokio::spawn(async move { publish(&rtmp, 8, true).await });
+
+    // While it is live on A, B's playlist is A's LL-HLS playlist…
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let on_b = loop {
+        let (status, body) = hls_get(b, &show, "index.m3u8").await;
+        let text = String::from_utf8_lossy(&body).to_string();
+        if status == 200 && text.contains("#EXT-X-PART:") && text.contains(".m4s") {
+            break text;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B never served the live playlist: {status} {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // …and everything it lists comes through B, byte for byte A's.
+    let uris = live_uris(&on_b);
+    assert!(uris.iter().any(|u| u.starts_with("init")), "{on_b}");
+    for uri in &uris {
+        let (from_b, body_b) = hls_get(b, &show, uri).await;
+        let (from_a, body_a) = hls_get(a, &show, uri).await;
+        if from_a == 404 {
+            continue; // left A's window in between
+        }
+        assert_eq!((from_b, from_a), (200, 200), "{uri}");
+        assert_eq!(body_b, body_a, "{uri}");
+    }
+    // A blocking reload through B waits on A for the next part.
+    let msn: u64 = on_b
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("a media sequence");
+    let whole = on_b
+        .lines()
+        .filter(|l| l.ends_with(".m4s") && !l.starts_with('#'))
+        .count() as u64;
+    // The segment being made now, complete: a wait of up to a GOP.
+    let next = msn + whole;
+    let (status, body) = hls_get(b, &show, &format!("index.m3u8?_HLS_msn={next}")).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(
+        String::from_utf8_lossy(&body).contains(&format!("seg{next}.m4s")),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    assert!(pushing.await.unwrap(), "ffmpeg failed to publish");
+
+    // Afterwards the replay, recorded on A, plays from C: its segments are
+    // fetched from A once and kept in C's own data dir.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, body) = hls_get(c, &show, "index.m3u8").await;
+        if String::from_utf8_lossy(&body).ends_with("#EXT-X-ENDLIST\n") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "C never served the replay"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (duration, codecs) = crate::media::probe(&c.url(&format!("/hls/{show}/index.m3u8"))).await;
+    assert!((duration - 8.0).abs() < 1.0, "{duration} s");
+    assert_eq!(codecs, ["aac", "h264"]);
+    // Every segment C lists comes through C, byte for byte A's file.
+    let (_, listing) = hls_get(c, &show, "index.m3u8").await;
+    let listing = String::from_utf8_lossy(&listing).to_string();
+    let segments: Vec<&str> = listing.lines().filter(|l| l.ends_with(".ts")).collect();
+    assert!(segments.len() >= 3, "{listing}");
+    for seg in &segments {
+        let (from_c, body_c) = hls_get(c, &show, seg).await;
+        let (from_a, body_a) = hls_get(a, &show, seg).await;
+        assert_eq!((from_c, from_a), (200, 200), "{seg}");
+        assert_eq!(body_c, body_a, "{seg}");
+    }
+    let kept = std::fs::read_dir(c.data_dir.path().join("edge").join(&show))
+        .expect("C kept the fetched segments")
+        .count();
+    assert_eq!(kept, segments.len(), "C keeps each segment once");
+    assert!(
+        !b.data_dir.path().join("replay").join(&show).exists()
+            && !c.data_dir.path().join("replay").join(&show).exists(),
+        "only A recorded the show"
+    );
+}
+
+#[tokio::test]
+async fn a_running_clip_is_left_to_its_node_until_that_node_is_gone() {
+    let cluster = spawn_cluster(2, |_| {}).await;
+    let [a, b] = &cluster.nodes[..] else {
+        unreachable!()
+    };
+    let (token, show, _product) = a.creator_show_product(1).await;
+    crate::clips::stream(a, &token, &show, 6).await;
+    let pool = &a.state.pool;
+    let (first, last, start, end): (i64, i64, i64, i64) =
+        sqlx::query_as("SELECT MIN(seq), MAX(seq), MIN(start_ms), MAX(end_ms) FROM segments")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    // A clip B is making (B is alive and renews its lease).
+    let b_instance = b.state.node.instance_id.clone();
+    sqlx::query(
+        "INSERT INTO clips (id, show_id, status, progress_permille, format, first_seq, last_seq, start_ms, end_ms,
+             created_at_ms, updated_at_ms, owner_node, owner_instance)
+         VALUES ('clp_on_b', $1, 'running', 420, 'original', $2, $3, $4, $5, 0, 0, 'node-b', $6)",
+    )
+    .bind(&show)
+    .bind(first)
+    .bind(last)
+    .bind(start)
+    .bind(end)
+    .bind(&b_instance)
+    .execute(pool)
+    .await
+    .unwrap();
+    // A wakes its clip workers (a clip of its own) and looks at the queue
+    // again every 5 s: B's stays B's.
+    let mine = a
+        .post(
+            &format!("/api/v1/shows/{show}/clips"),
+            Some(&token),
+            json!({"last_seconds": 4}),
+        )
+        .await
+        .expect(202);
+    crate::clips::clip_until_done(a, &token, mine["id"].as_str().unwrap()).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let status: String = sqlx::query_scalar("SELECT status FROM clips WHERE id = 'clp_on_b'")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        status, "running",
+        "A took over a clip of a node that is alive"
+    );
+    // B dies (its work stops, its heartbeat lapses): A queues the clip again and makes it.
+    b.state.shutdown.cancel();
+    sqlx::query("UPDATE nodes SET heartbeat_at_ms = 0 WHERE node_id = 'node-b'")
+        .execute(pool)
+        .await
+        .unwrap();
+    let done = crate::clips::clip_until_done(a, &token, "clp_on_b").await;
+    assert!(done["bytes"].as_i64().unwrap() > 0);
+    let owner: String = sqlx::query_scalar("SELECT owner_node FROM clips WHERE id = 'clp_on_b'")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(owner, "node-a");
+    // The file is on A; B serves it too (fetched from A once, then its own).
+    let get = async |node: &TestApp| {
+        let res = node
+            .client
+            .get(node.url("/api/v1/clips/clp_on_b/file"))
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.bytes().await.unwrap())
+    };
+    let ((on_a, body_a), (on_b, body_b)) = (get(a).await, get(b).await);
+    assert_eq!((on_a, on_b), (200, 200));
+    assert_eq!(body_a, body_b);
+    assert!(
+        b.data_dir
+            .path()
+            .join("clips")
+            .join("clp_on_b.mp4")
+            .exists()
+    );
+}
+
+#[tokio::test]
+async fn sigterm_sends_sockets_elsewhere_and_hands_the_nodes_work_over_at_once() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+    let cluster = spawn_cluster(1, |_| {}).await;
+    let a = &cluster.nodes[0];
+    let (_token, show, _product) = a.creator_show_product(3).await;
+    // Node B as a process of its own: SIGTERM is for processes.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut b = tokio::process::Command::new(env!("CARGO_BIN_EXE_dropcast"))
+        .arg("serve")
+        .env("DROPCAST_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("DROPCAST_DATA_DIR", dir.path())
+        .env("DROPCAST_RTMP_ADDR", "127.0.0.1:0")
+        .env("DROPCAST_SRT_ADDR", "127.0.0.1:0")
+        .env("DATABASE_URL", &a.database_url)
+        .env("REDIS_URL", &cluster.redis.url)
+        .env("DROPCAST_NODE_ID", "node-b")
+        .env("DROPCAST_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("dropcast starts");
+    let base = format!("127.0.0.1:{port}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !a
+        .client
+        .get(format!("http://{base}/healthz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 200)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "B never became healthy"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{base}/api/v1/shows/{show}/live"))
+            .await
+            .expect("B's socket");
+    let first = ws.next().await.unwrap().unwrap();
+    assert!(first.to_text().unwrap().contains("\"snapshot\""));
+
+    let pid = b.id().expect("B runs").to_string();
+    let term = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(term.success());
+    // The socket is told "going away" (the widget reconnects, with jitter,
+    // through the load balancer to another node)…
+    let close = loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a close within 10 s")
+        {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("the socket ended without a close frame: {other:?}"),
+        }
+    };
+    assert_eq!(close.map(|f| f.code), Some(CloseCode::Away));
+    // …the process exits cleanly, and its lease ended as it left: the
+    // others take what it still owned now, not after 20 s.
+    let status = tokio::time::timeout(Duration::from_secs(15), b.wait())
+        .await
+        .expect("B exits within 15 s")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let heartbeat: i64 =
+        sqlx::query_scalar("SELECT heartbeat_at_ms FROM nodes WHERE node_id = 'node-b'")
+            .fetch_one(&a.state.pool)
+            .await
+            .unwrap();
+    assert_eq!(heartbeat, 0);
+}

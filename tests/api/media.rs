@@ -10,7 +10,7 @@ use crate::db_tests;
 use crate::helpers::{Db, TestApp, publish, spawn_app, spawn_app_on, spawn_app_with};
 
 /// ffprobe's view of a URL: `(duration seconds, codec names)`.
-async fn probe(url: &str) -> (f64, Vec<String>) {
+pub(crate) async fn probe(url: &str) -> (f64, Vec<String>) {
     let out = Command::new("ffprobe")
         .args([
             "-v",

@@ -211,7 +211,18 @@ pub async fn file(
             format!("the clip is {}", clip.status),
         ));
     }
-    let file = NamedFile::open_async(clip_file(&state.settings, &clip.id))
+    let mut path = clip_file(&state.settings, &clip.id);
+    if !tokio::fs::try_exists(&path).await.unwrap_or(false)
+        && !req.headers().contains_key(crate::origin::HOP)
+    {
+        // Made on another node: fetched from there once, then kept here.
+        path = state
+            .origins
+            .clip_file(&state.pool, &clip.id, path)
+            .await?
+            .ok_or_else(clip_not_found)?;
+    }
+    let file = NamedFile::open_async(path)
         .await
         .map_err(|_| clip_not_found())?
         .set_content_type(

@@ -15,6 +15,12 @@
 //! them to the socket; a segment is a few hundred KB read once per viewer,
 //! and a CDN or a reverse proxy in front is where zero-copy serving belongs.
 //!
+//! On a node that does not have the show's media — it is published to, or
+//! was recorded on, another node — every request is answered from that
+//! node ([`crate::origin`]): playlists passed through (blocking reloads
+//! too), live objects fetched once per edge and kept for their window,
+//! replay segments fetched once and kept on disk.
+//!
 //! Playlists are never cached. Live objects are short-lived (they leave the
 //! window within a minute and their numbers start again in a new process),
 //! so they are cached briefly; replay segments never change and are cached
@@ -74,7 +80,52 @@ fn playlist_response(body: Bytes) -> HttpResponse {
         .body(body)
 }
 
+/// Whether another node asked (it must be answered from here).
+fn from_a_node(req: &HttpRequest) -> bool {
+    req.headers().contains_key(crate::origin::HOP)
+}
+
+/// The origin's answer to the same request, passed on.
+async fn from_origin(
+    state: &AppState,
+    origin: &str,
+    req: &HttpRequest,
+    keep: bool,
+) -> Result<HttpResponse, ApiError> {
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.path().to_string(), |p| p.as_str().to_string());
+    let fetched = state
+        .origins
+        .fetch(origin, &path, keep)
+        .await
+        .map_err(|e| {
+            tracing::warn!(%origin, error = %e, "the show's origin node did not answer");
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "origin_unreachable",
+                "the node streaming this show did not answer",
+            )
+        })?;
+    let status = StatusCode::from_u16(fetched.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut response = HttpResponse::build(status);
+    if let Some(ct) = &fetched.content_type {
+        response.content_type(ct.as_str());
+    }
+    let cache = if keep && status == StatusCode::OK {
+        "public, max-age=30"
+    } else {
+        "no-cache, no-store"
+    };
+    Ok(response
+        .insert_header(("cache-control", cache))
+        .insert_header(("access-control-allow-origin", "*"))
+        .body(fetched.body))
+}
+
 pub async fn playlist(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     query: web::Query<Reload>,
@@ -88,6 +139,11 @@ pub async fn playlist(
         && (reload.is_some() || track.is_live())
     {
         return live_playlist(&track, reload).await.map(playlist_response);
+    }
+    if !from_a_node(&req)
+        && let Some(origin) = state.origins.live_origin(&state.pool, &show_id).await?
+    {
+        return from_origin(&state, &origin, &req, false).await;
     }
     let replay = state
         .playback
@@ -175,7 +231,15 @@ pub async fn segment(
         return Err(not_found());
     }
     if let Some(live) = parse_live_file(&file) {
-        let track = state.playback.edges.get(&show_id).ok_or_else(not_found)?;
+        let Some(track) = state.playback.edges.get(&show_id) else {
+            if !from_a_node(&req)
+                && let Some(origin) = state.origins.live_origin(&state.pool, &show_id).await?
+            {
+                // Init sections, segments and parts never change once made.
+                return from_origin(&state, &origin, &req, true).await;
+            }
+            return Err(not_found());
+        };
         return match live {
             LiveFile::Init(n) => track
                 .init_section(n)
@@ -216,7 +280,15 @@ pub async fn segment(
                 .file
         }
     };
-    let path = replay_dir(&state.settings.data_dir, &show_id).join(&file);
+    let mut path = replay_dir(&state.settings.data_dir, &show_id).join(&file);
+    if !tokio::fs::try_exists(&path).await.unwrap_or(false) && !from_a_node(&req) {
+        // Recorded on another node: fetched from there once, then kept here.
+        path = state
+            .origins
+            .replay_file(&state.pool, &show_id, seq, &file)
+            .await?
+            .ok_or_else(not_found)?;
+    }
     let file = actix_files::NamedFile::open_async(&path)
         .await
         .map_err(|_| not_found())?

@@ -92,21 +92,40 @@ pub async fn clips_of_show(pool: &AnyPool, show_id: &str) -> Result<Vec<ClipRow>
 
 /// Takes the oldest queued clip of `format` for a worker, if any. The
 /// conditional update makes two workers never take the same clip.
-pub async fn claim_next(pool: &AnyPool, format: &str) -> Result<Option<ClipRow>, sqlx::Error> {
+/// Takes the oldest queued clip of `format` for this process (`node_id`,
+/// `instance_id`), if any. In a cluster (`recorded_here`), only a clip
+/// whose first segment this node recorded, or whose recorder is unknown
+/// (recorded before there were clusters): clips are cut where the segments are.
+pub async fn claim_next(
+    pool: &AnyPool,
+    format: &str,
+    node_id: &str,
+    instance_id: &str,
+    recorded_here: bool,
+) -> Result<Option<ClipRow>, sqlx::Error> {
     loop {
         let next: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM clips WHERE status = 'queued' AND format = $1 ORDER BY created_at_ms, id LIMIT 1",
+            "SELECT c.id FROM clips c WHERE c.status = 'queued' AND c.format = $1
+               AND ($3 = 0 OR EXISTS (SELECT 1 FROM segments s
+                   WHERE s.show_id = c.show_id AND s.seq = c.first_seq
+                     AND (s.node_id IS NULL OR s.node_id = $2)))
+             ORDER BY c.created_at_ms, c.id LIMIT 1",
         )
         .bind(format)
+        .bind(node_id)
+        .bind(i64::from(recorded_here))
         .fetch_optional(pool)
         .await?;
         let Some(id) = next else { return Ok(None) };
         let claimed: Option<ClipRow> = sqlx::query_as(concat!(
-            "UPDATE clips SET status = 'running', updated_at_ms = $2 WHERE id = $1 AND status = 'queued' RETURNING ",
+            "UPDATE clips SET status = 'running', updated_at_ms = $2, owner_node = $3, owner_instance = $4
+             WHERE id = $1 AND status = 'queued' RETURNING ",
             clip_columns!()
         ))
         .bind(&id)
         .bind(now_ms())
+        .bind(node_id)
+        .bind(instance_id)
         .fetch_optional(pool)
         .await?;
         if claimed.is_some() {
@@ -162,11 +181,42 @@ pub async fn fail(pool: &AnyPool, id: &str, error: &str) -> Result<Option<ClipRo
     .await
 }
 
-/// At start: clips a dead process was making go back in the queue.
-pub async fn requeue_running(pool: &AnyPool) -> Result<u64, sqlx::Error> {
-    let r = sqlx::query(
-        "UPDATE clips SET status = 'queued', progress_permille = 0 WHERE status = 'running'",
+/// The internal URL of the node that made a clip, unless it is `me`.
+pub async fn maker_origin(
+    pool: &AnyPool,
+    clip_id: &str,
+    me: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT n.internal_url FROM clips c JOIN nodes n ON n.node_id = c.owner_node
+         WHERE c.id = $1 AND c.owner_node <> $2",
     )
+    .bind(clip_id)
+    .bind(me)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Clips a process that is gone was making go back in the queue: this
+/// node's earlier processes', those of nodes whose heartbeat is older than
+/// `stale_before_ms`, and those that name no maker.
+pub async fn requeue_orphaned(
+    pool: &AnyPool,
+    node_id: &str,
+    instance_id: &str,
+    stale_before_ms: i64,
+) -> Result<u64, sqlx::Error> {
+    let r = sqlx::query(
+        "UPDATE clips SET status = 'queued', progress_permille = 0, owner_node = NULL, owner_instance = NULL
+         WHERE status = 'running' AND (
+             owner_node IS NULL
+             OR (owner_node = $1 AND COALESCE(owner_instance, '') <> $2)
+             OR (owner_node <> $1 AND NOT EXISTS (SELECT 1 FROM nodes n
+                 WHERE n.node_id = clips.owner_node AND n.heartbeat_at_ms >= $3)))",
+    )
+    .bind(node_id)
+    .bind(instance_id)
+    .bind(stale_before_ms)
     .execute(pool)
     .await?;
     Ok(r.rows_affected())

@@ -36,10 +36,14 @@ pub async fn next_segment_seq(pool: &AnyPool, show_id: &str) -> Result<i64, sqlx
         .await
 }
 
-pub async fn insert_segment(pool: &AnyPool, s: &SegmentRow) -> Result<(), sqlx::Error> {
+pub async fn insert_segment(
+    pool: &AnyPool,
+    s: &SegmentRow,
+    node_id: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO segments (show_id, seq, file, start_ms, end_ms, bytes, starts_session)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (show_id, seq) DO NOTHING",
+        "INSERT INTO segments (show_id, seq, file, start_ms, end_ms, bytes, starts_session, node_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (show_id, seq) DO NOTHING",
     )
     .bind(&s.show_id)
     .bind(s.seq)
@@ -48,9 +52,50 @@ pub async fn insert_segment(pool: &AnyPool, s: &SegmentRow) -> Result<(), sqlx::
     .bind(s.end_ms)
     .bind(s.bytes)
     .bind(s.starts_session)
+    .bind(node_id)
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// The internal URL of the node that recorded a segment, unless it is
+/// `me` (or unknown).
+pub async fn segment_origin(
+    pool: &AnyPool,
+    show_id: &str,
+    seq: i64,
+    me: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT n.internal_url FROM segments s JOIN nodes n ON n.node_id = s.node_id
+         WHERE s.show_id = $1 AND s.seq = $2 AND s.node_id <> $3",
+    )
+    .bind(show_id)
+    .bind(seq)
+    .bind(me)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The internal URL of the node publishing the show now, unless it is `me`
+/// (or nobody, or a node whose heartbeat is older than `stale_before_ms`).
+pub async fn live_origin(
+    pool: &AnyPool,
+    show_id: &str,
+    me: &str,
+    stale_before_ms: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT n.internal_url FROM shows s JOIN nodes n
+             ON n.node_id = s.ingest_node AND n.instance_id = s.ingest_instance
+         WHERE s.id = $1 AND s.ingest_session IS NOT NULL AND s.ingest_node <> $2
+           AND n.heartbeat_at_ms >= $3",
+    )
+    .bind(show_id)
+    .bind(me)
+    .bind(stale_before_ms)
+    .fetch_optional(pool)
+    .await
 }
 
 /// The show's newest `limit` segments, oldest first.
