@@ -52,17 +52,7 @@ export DROPCAST_ADMIN_TOKEN="${DROPCAST_ADMIN_TOKEN:-dca_cluster_$(head -c 12 /d
 # Every node sits behind HAProxy: believe its X-Forwarded-For.
 export DROPCAST_TRUSTED_PROXIES=127.0.0.1
 
-if [ -z "${STRIPE_SECRET_KEY:-}" ]; then
-    start_localstripe "$(free_port)" "$dir/localstripe.log"
-    export STRIPE_SECRET_KEY=sk_test_dropcast_demo
-    export STRIPE_PUBLISHABLE_KEY=pk_test_dropcast_demo
-    export STRIPE_API_BASE="$LOCALSTRIPE_URL"
-    export DROPCAST_STRIPE_JS_URL="$LOCALSTRIPE_URL/js.stripe.com/v3/"
-    export STRIPE_WEBHOOK_SECRET="whsec_demo_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-    curl -sf -o /dev/null -u "$STRIPE_SECRET_KEY:" -X POST "$LOCALSTRIPE_URL/_config/webhooks/dropcast" \
-        -d "url=$DROPCAST_PUBLIC_URL/api/v1/stripe/webhook" -d "secret=$STRIPE_WEBHOOK_SECRET"
-    say "no STRIPE_SECRET_KEY set: using localstripe, a local Stripe-compatible TEST server (no real money moves)"
-fi
+use_localstripe "$dir/localstripe.log" "$DROPCAST_PUBLIC_URL/api/v1/stripe/webhook"
 
 servers=""
 for i in 1 2 3; do
@@ -89,9 +79,12 @@ for i in 1 2 3; do
     done
 done
 
+# Two descriptors a connection (client and node side), within this machine's limit.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+maxconn=$((($(ulimit -n) - 100) / 2))
 cat >"$dir/haproxy.cfg" <<EOF
 global
-    maxconn 200000
+    maxconn $maxconn
 defaults
     mode http
     option forwardfor

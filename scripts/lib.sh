@@ -134,6 +134,22 @@ start_localstripe() {
     die "localstripe did not answer on $LOCALSTRIPE_URL"
 }
 
+# use_localstripe LOG WEBHOOK_URL: when STRIPE_SECRET_KEY is not set, starts
+# localstripe (a local Stripe-compatible TEST server), points the STRIPE_*
+# variables at it and registers WEBHOOK_URL as its webhook; says so.
+use_localstripe() {
+    [ -z "${STRIPE_SECRET_KEY:-}" ] || return 0
+    start_localstripe "$(free_port)" "$1"
+    export STRIPE_SECRET_KEY=sk_test_dropcast_demo
+    export STRIPE_PUBLISHABLE_KEY=pk_test_dropcast_demo
+    export STRIPE_API_BASE="$LOCALSTRIPE_URL"
+    export DROPCAST_STRIPE_JS_URL="$LOCALSTRIPE_URL/js.stripe.com/v3/"
+    export STRIPE_WEBHOOK_SECRET="whsec_demo_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    curl -sf -o /dev/null -u "$STRIPE_SECRET_KEY:" -X POST "$LOCALSTRIPE_URL/_config/webhooks/dropcast" \
+        -d "url=$2" -d "secret=$STRIPE_WEBHOOK_SECRET"
+    say "no STRIPE_SECRET_KEY set: using localstripe, a local Stripe-compatible TEST server, at $LOCALSTRIPE_URL (no real money moves)"
+}
+
 # ensure_wasm_bindgen: wasm-bindgen-cli at exactly the version Cargo.lock
 # pins (the CLI and the library must match), built into .dev/tools.
 ensure_wasm_bindgen() {

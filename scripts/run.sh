@@ -21,16 +21,8 @@ export DROPCAST_HTTP_ADDR="${DROPCAST_HTTP_ADDR:-127.0.0.1:8080}"
 mkdir -p "$DROPCAST_DATA_DIR"
 
 if [ -z "${STRIPE_SECRET_KEY:-}" ]; then
-    start_localstripe "$(free_port)" "$DROPCAST_DATA_DIR/localstripe.log"
     trap stop_localstripe EXIT
-    export STRIPE_SECRET_KEY=sk_test_dropcast_demo
-    export STRIPE_PUBLISHABLE_KEY=pk_test_dropcast_demo
-    export STRIPE_API_BASE="$LOCALSTRIPE_URL"
-    export DROPCAST_STRIPE_JS_URL="$LOCALSTRIPE_URL/js.stripe.com/v3/"
-    export STRIPE_WEBHOOK_SECRET="whsec_demo_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-    curl -sf -o /dev/null -u "$STRIPE_SECRET_KEY:" -X POST "$LOCALSTRIPE_URL/_config/webhooks/dropcast" \
-        -d "url=http://$DROPCAST_HTTP_ADDR/api/v1/stripe/webhook" -d "secret=$STRIPE_WEBHOOK_SECRET"
-    say "no STRIPE_SECRET_KEY set: using localstripe, a local Stripe-compatible TEST server, at $LOCALSTRIPE_URL (no real money moves)"
+    use_localstripe "$DROPCAST_DATA_DIR/localstripe.log" "http://$DROPCAST_HTTP_ADDR/api/v1/stripe/webhook"
     say "buy from the command line: scripts/demo_buy.sh SHOW_ID PRODUCT_ID  (STRIPE_API_BASE=$LOCALSTRIPE_URL)"
 fi
 

@@ -51,6 +51,12 @@ impl NodeIdentity {
     }
 }
 
+/// `DROPCAST_INTERNAL_URL` as other nodes' paths are appended to it:
+/// without a trailing slash (`http://10.0.0.2:8080/` would make `//hls/…`).
+pub fn internal_base(url: &url::Url) -> String {
+    url.as_str().trim_end_matches('/').to_string()
+}
+
 /// The default node id: this host and the HTTP port.
 pub fn default_node_id(port: u16) -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -77,5 +83,21 @@ pub async fn run_heartbeat(pool: AnyPool, me: Arc<NodeIdentity>, shutdown: Cance
                 Err(e) => tracing::warn!(error = %e, "node heartbeat failed"),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_urls_take_paths_without_a_double_slash() {
+        let url = url::Url::parse("http://10.0.0.2:8080").unwrap();
+        assert_eq!(internal_base(&url), "http://10.0.0.2:8080");
+        let url = url::Url::parse("http://node-b.internal:8080/").unwrap();
+        assert_eq!(
+            format!("{}/hls/x", internal_base(&url)),
+            "http://node-b.internal:8080/hls/x"
+        );
     }
 }

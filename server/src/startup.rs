@@ -112,7 +112,7 @@ impl Application {
             settings
                 .internal_url
                 .as_ref()
-                .map_or_else(|| format!("http://{bound}"), |u| u.to_string()),
+                .map_or_else(|| format!("http://{bound}"), crate::node::internal_base),
         );
         node.register(&pool).await.map_err(DbError::Query)?;
         let hub = match &settings.redis_url {

@@ -485,11 +485,7 @@ async fn sigterm_sends_sockets_elsewhere_and_hands_the_nodes_work_over_at_once()
     let a = &cluster.nodes[0];
     let (_token, show, _product) = a.creator_show_product(3).await;
     // Node B as a process of its own: SIGTERM is for processes.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::helpers::free_port();
     let dir = tempfile::tempdir().unwrap();
     let mut b = tokio::process::Command::new(env!("CARGO_BIN_EXE_dropcast"))
         .arg("serve")
@@ -561,4 +557,84 @@ async fn sigterm_sends_sockets_elsewhere_and_hands_the_nodes_work_over_at_once()
             .await
             .unwrap();
     assert_eq!(heartbeat, 0);
+}
+
+/// 300 buyers spread over three nodes for 20 units: exactly 20 paid, none
+/// oversold, and a socket on each node ends on 0 without ever seeing a
+/// negative figure.
+#[tokio::test]
+async fn three_hundred_buyers_over_three_nodes_for_twenty_units() {
+    use futures_util::future::join_all;
+
+    let cluster = spawn_cluster(3, |s| {
+        with_stripe(s);
+        // A crowd from one address (127.0.0.1): limits off, as for a benchmark.
+        s.rate_limits = dropcast::limits::RateLimitSettings::parse("off").unwrap();
+    })
+    .await;
+    let nodes = &cluster.nodes;
+    let (_, show, product) = nodes[0].creator_show_product(20).await;
+    let mut buyers = Vec::new();
+    for round in 0..15 {
+        let node = &nodes[round % 3];
+        buyers.extend(join_all((0..20).map(|_| node.buyer(CARD_OK))).await);
+    }
+    let mut sockets = Vec::new();
+    for node in nodes {
+        let mut s = node.live(&show).await;
+        s.until("snapshot").await;
+        sockets.push(s);
+    }
+    let keys: Vec<String> = (0..buyers.len()).map(|i| format!("rush-{i}")).collect();
+    let answers = join_all(
+        buyers
+            .iter()
+            .zip(&keys)
+            .enumerate()
+            .map(|(i, (buyer, key))| nodes[i % 3].order(buyer, &show, &product, 1, key)),
+    )
+    .await;
+    let paid = answers
+        .iter()
+        .filter(|a| a.status == 201 && a.body["status"] == "paid")
+        .count();
+    let sold_out = answers.iter().filter(|a| a.code() == "sold_out").count();
+    let other: Vec<_> = answers
+        .iter()
+        .filter(|a| !(a.status == 201 && a.body["status"] == "paid") && a.code() != "sold_out")
+        .map(|a| (a.status.as_u16(), a.body.clone()))
+        .collect();
+    assert!(other.is_empty(), "unexpected answers: {other:?}");
+    assert_eq!((paid, sold_out), (20, 280));
+    for node in nodes {
+        assert_eq!(node.stock(&product).await, (0, 0, 20));
+    }
+    nodes[0].assert_stock_invariant().await;
+    let paid_units: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(CAST(SUM(quantity) AS BIGINT), 0) FROM orders WHERE product_id = $1 AND status = 'paid'",
+    )
+    .bind(&product)
+    .fetch_one(&nodes[0].state.pool)
+    .await
+    .unwrap();
+    assert_eq!(paid_units, 20);
+    // One charge per paid order at Stripe, whichever node took it.
+    let intents = all_intents(&nodes[0]).await;
+    for answer in answers.iter().filter(|a| a.body["status"] == "paid") {
+        let id = answer.body["id"].as_str().unwrap();
+        let charged = intents
+            .iter()
+            .filter(|i| i["metadata"]["order_id"] == id && i["status"] == "succeeded")
+            .count();
+        assert_eq!(charged, 1, "{id}");
+    }
+    for s in &mut sockets {
+        let seen = until_available(s, &product, 0, Duration::from_secs(15)).await;
+        assert!(
+            seen.iter()
+                .filter_map(|f| available_in(f, &product))
+                .all(|n| n >= 0),
+            "{seen:?}"
+        );
+    }
 }

@@ -100,11 +100,7 @@ db_tests!(
 #[tokio::test]
 async fn tokens_never_reach_the_logs() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::helpers::free_port();
     let admin = "admin-secret-token-for-the-log-test";
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dropcast"))
         .arg("serve")

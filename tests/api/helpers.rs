@@ -48,6 +48,37 @@ pub fn with_stripe(settings: &mut Settings) {
     });
 }
 
+/// A free port on loopback (free when asked: the caller binds it soon).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Kills a test's private server process and waits for it to be gone.
+async fn stop_child(child: &mut Option<tokio::process::Child>) {
+    if let Some(mut child) = child.take() {
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+    }
+}
+
+/// Waits (up to 10 s) until something takes connections on `port`.
+async fn wait_for_port(port: u16, what: &str) {
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what} did not take connections");
+}
+
 /// A localstripe of the test's own, which it can stop and start again on
 /// the same port (an outage of Stripe); its state survives in a file, as
 /// Stripe's would. `scripts/test.sh` installs it in `.dev/venv`.
@@ -62,11 +93,7 @@ pub struct PrivateStripe {
 impl PrivateStripe {
     pub async fn start() -> PrivateStripe {
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let mut stripe = PrivateStripe {
             url: format!("http://127.0.0.1:{port}"),
             port,
@@ -80,10 +107,7 @@ impl PrivateStripe {
 
     /// Stops it: calls to it are refused until [`PrivateStripe::resume`].
     pub async fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.start_kill();
-            let _ = child.wait().await;
-        }
+        stop_child(&mut self.child).await;
     }
 
     /// Starts it (again) with the state it had, and waits until it answers.
@@ -130,11 +154,7 @@ pub struct PrivateRedis {
 
 impl PrivateRedis {
     pub async fn start() -> PrivateRedis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let mut redis = PrivateRedis {
             url: format!("redis://127.0.0.1:{port}"),
             port,
@@ -146,10 +166,7 @@ impl PrivateRedis {
 
     /// Kills it: connections are refused until [`PrivateRedis::resume`].
     pub async fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.start_kill();
-            let _ = child.wait().await;
-        }
+        stop_child(&mut self.child).await;
     }
 
     /// Starts it (again) and waits until it takes connections.
@@ -162,16 +179,7 @@ impl PrivateRedis {
             .spawn()
             .unwrap_or_else(|e| panic!("redis-server starts ({e}); run scripts/test.sh"));
         self.child = Some(child);
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("redis-server did not take connections");
+        wait_for_port(self.port, "redis-server").await;
     }
 }
 
@@ -195,10 +203,15 @@ pub async fn spawn_cluster(n: usize, adjust: impl Fn(&mut Settings)) -> TestClus
             .unwrap_or_else(|| tempfile::tempdir().expect("temp dir"));
         let name = format!("node-{}", (b'a' + i as u8) as char);
         let url = redis.url.clone();
+        // Addresses as an operator writes them (the internal URL with a
+        // trailing slash), not left to the defaults.
+        let port = free_port();
         nodes.push(
             spawn_app_on(Db::Postgres, database_url.clone(), dir, |s| {
                 s.redis_url = Some(url);
                 s.node_id = Some(name);
+                s.http_addr = ([127, 0, 0, 1], port).into();
+                s.internal_url = Some(format!("http://127.0.0.1:{port}/").parse().unwrap());
                 adjust(s);
             })
             .await,
@@ -220,11 +233,7 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub async fn start() -> SmtpSink {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let mut sink = SmtpSink {
             url: format!("smtp://127.0.0.1:{port}"),
             port,
@@ -237,10 +246,7 @@ impl SmtpSink {
 
     /// Stops it: connections are refused until [`SmtpSink::resume`].
     pub async fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.start_kill();
-            let _ = child.wait().await;
-        }
+        stop_child(&mut self.child).await;
     }
 
     /// Starts it (again) and waits until it takes connections.
@@ -258,16 +264,7 @@ impl SmtpSink {
             .spawn()
             .unwrap_or_else(|e| panic!("{python} starts aiosmtpd ({e}); run scripts/test.sh"));
         self.child = Some(child);
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the SMTP sink did not take connections");
+        wait_for_port(self.port, "the SMTP sink").await;
     }
 
     /// Every message received so far, oldest first.
@@ -828,6 +825,15 @@ impl Live {
 
 /// Intents at localstripe whose metadata names `order_id`.
 pub async fn intents_for(app: &TestApp, order_id: &str) -> Vec<Value> {
+    all_intents(app)
+        .await
+        .into_iter()
+        .filter(|i| i["metadata"]["order_id"] == order_id)
+        .collect()
+}
+
+/// Every intent at localstripe, page by page.
+pub async fn all_intents(app: &TestApp) -> Vec<Value> {
     let mut found = Vec::new();
     let mut after: Option<String> = None;
     loop {
@@ -841,10 +847,7 @@ pub async fn intents_for(app: &TestApp, order_id: &str) -> Vec<Value> {
             .last()
             .and_then(|i| i["id"].as_str())
             .map(str::to_string);
-        found.extend(
-            data.into_iter()
-                .filter(|i| i["metadata"]["order_id"] == order_id),
-        );
+        found.extend(data);
         if page["has_more"] != true {
             return found;
         }

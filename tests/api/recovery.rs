@@ -13,7 +13,7 @@ use tokio::process::{Child, Command};
 
 use crate::db_tests;
 use crate::helpers::{
-    ADMIN_TOKEN, CARD_OK, Db, PrivateStripe, STRIPE_KEY, fresh_database, stripe_url,
+    ADMIN_TOKEN, CARD_OK, Db, PrivateStripe, STRIPE_KEY, free_port, fresh_database, stripe_url,
 };
 
 /// A `dropcast serve` process.
@@ -525,14 +525,6 @@ async fn a_refund_while_stripe_is_down_lands_once_after_a_restart(db: Db) {
         .await;
     assert_eq!(stats["owed"], json!([]), "nothing owed any more");
     second.kill().await;
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 db_tests!(
