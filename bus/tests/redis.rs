@@ -15,14 +15,15 @@ struct Redis {
 
 impl Redis {
     async fn start() -> Redis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut redis = Redis { port, child: None };
-        redis.resume().await;
-        redis
+        loop {
+            let mut redis = Redis {
+                port: free_port(),
+                child: None,
+            };
+            if redis.try_start().await {
+                return redis;
+            }
+        }
     }
 
     fn url(&self) -> String {
@@ -30,6 +31,15 @@ impl Redis {
     }
 
     async fn resume(&mut self) {
+        assert!(
+            self.try_start().await,
+            "redis-server did not come back on its port"
+        );
+    }
+
+    /// Starts redis-server on the port; false if the port turned out to be
+    /// taken (tests run in parallel: another test's Redis may answer there).
+    async fn try_start(&mut self) -> bool {
         let child = tokio::process::Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
@@ -37,17 +47,21 @@ impl Redis {
             .kill_on_drop(true)
             .spawn()
             .expect("redis-server (Debian's redis-server; scripts/test.sh installs it)");
+        let pid = child.id();
         self.child = Some(child);
+        let mut answering = None;
         for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return;
+            answering = answering_pid(self.port).await;
+            if answering.is_some() {
+                break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("redis-server did not start");
+        if answering.is_some() && answering == pid {
+            return true;
+        }
+        self.stop().await;
+        false
     }
 
     async fn stop(&mut self) {
@@ -55,6 +69,27 @@ impl Redis {
             let _ = child.kill().await;
         }
     }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The process id of the Redis answering on `port`, if one does.
+async fn answering_pid(port: u16) -> Option<u32> {
+    let out = tokio::process::Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "INFO", "server"])
+        .output()
+        .await
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .and_then(|p| p.trim().parse().ok())
 }
 
 async fn next(events: &mut UnboundedReceiver<Event>) -> Event {

@@ -154,14 +154,17 @@ pub struct PrivateRedis {
 
 impl PrivateRedis {
     pub async fn start() -> PrivateRedis {
-        let port = free_port();
-        let mut redis = PrivateRedis {
-            url: format!("redis://127.0.0.1:{port}"),
-            port,
-            child: None,
-        };
-        redis.resume().await;
-        redis
+        loop {
+            let port = free_port();
+            let mut redis = PrivateRedis {
+                url: format!("redis://127.0.0.1:{port}"),
+                port,
+                child: None,
+            };
+            if redis.try_start().await {
+                return redis;
+            }
+        }
     }
 
     /// Kills it: connections are refused until [`PrivateRedis::resume`].
@@ -169,8 +172,17 @@ impl PrivateRedis {
         stop_child(&mut self.child).await;
     }
 
-    /// Starts it (again) and waits until it takes connections.
+    /// Starts it again on its port and waits until it takes connections.
     pub async fn resume(&mut self) {
+        assert!(
+            self.try_start().await,
+            "redis-server did not come back on its port"
+        );
+    }
+
+    /// Starts redis-server on the port; false if the port turned out to be
+    /// taken (tests run in parallel: another test's Redis may answer there).
+    async fn try_start(&mut self) -> bool {
         let child = tokio::process::Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
@@ -178,9 +190,35 @@ impl PrivateRedis {
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("redis-server starts ({e}); run scripts/test.sh"));
+        let pid = child.id();
         self.child = Some(child);
         wait_for_port(self.port, "redis-server").await;
+        if redis_pid(self.port).await == pid {
+            return true;
+        }
+        self.stop().await;
+        false
     }
+}
+
+/// The process id of the Redis answering on `port` (Debian's redis-cli).
+async fn redis_pid(port: u16) -> Option<u32> {
+    for _ in 0..100 {
+        let out = tokio::process::Command::new("redis-cli")
+            .args(["-p", &port.to_string(), "INFO", "server"])
+            .output()
+            .await
+            .ok()?;
+        let pid = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("process_id:"))
+            .and_then(|p| p.trim().parse().ok());
+        if pid.is_some() {
+            return pid;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
 }
 
 /// Nodes of one cluster: one fresh PostgreSQL database, one Redis, each node
