@@ -92,6 +92,32 @@ async fn answering_pid(port: u16) -> Option<u32> {
         .and_then(|p| p.trim().parse().ok())
 }
 
+/// Publishes "after" on `show:1` from `from` (waiting `pause` before each
+/// try) until `to` hears it; everything `to` heard meanwhile, in order.
+async fn publish_until_heard(
+    from: &Bus,
+    to: &mut UnboundedReceiver<Event>,
+    pause: Duration,
+) -> Vec<Event> {
+    let mut heard = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !heard
+        .iter()
+        .any(|e| matches!(e, Event::Message { payload, .. } if payload == b"after"))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "heard only {heard:?}"
+        );
+        tokio::time::sleep(pause).await;
+        from.publish("show:1", b"after".to_vec());
+        if let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(200), to.recv()).await {
+            heard.push(e);
+        }
+    }
+    heard
+}
+
 async fn next(events: &mut UnboundedReceiver<Event>) -> Event {
     tokio::time::timeout(Duration::from_secs(10), events.recv())
         .await
@@ -183,22 +209,7 @@ async fn a_restart_of_redis_is_announced_and_the_subscriptions_come_back() {
     assert_eq!(next(&mut b_events).await, Event::Reconnected);
     // B is subscribed again: A's lost notice (if A noticed the loss) and then
     // new messages reach it.
-    let mut heard = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !heard
-        .iter()
-        .any(|e| matches!(e, Event::Message { payload, .. } if payload == b"after"))
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "heard only {heard:?}"
-        );
-        a.publish("show:1", b"after".to_vec());
-        if let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(200), b_events.recv()).await
-        {
-            heard.push(e);
-        }
-    }
+    let heard = publish_until_heard(&a, &mut b_events, Duration::ZERO).await;
     // Whether B also hears A's lost notice depends on whether A sent it
     // before or after B was subscribed again; Reconnected covers both.
     assert!(
@@ -241,23 +252,7 @@ async fn a_publisher_that_lost_its_connection_says_so_once_it_is_back() {
     assert!(killed.status.success());
     a.publish("show:1", b"on the dead connection".to_vec());
     // A reconnects and starts its next pipeline with the lost notice.
-    let mut heard = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !heard
-        .iter()
-        .any(|e| matches!(e, Event::Message { payload, .. } if payload == b"after"))
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "heard only {heard:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        a.publish("show:1", b"after".to_vec());
-        if let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(200), b_events.recv()).await
-        {
-            heard.push(e);
-        }
-    }
+    let heard = publish_until_heard(&a, &mut b_events, Duration::from_millis(150)).await;
     assert_eq!(
         heard[0],
         Event::Lost {

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::db_tests;
 use crate::helpers::{
     CARD_3DS, CARD_CHARGE_DECLINED, CARD_OK, CARD_OK_2, CARD_OK_3, Db, TestApp, intents_for,
-    spawn_app, spawn_app_with, with_stripe,
+    paid_units, rush_outcome, spawn_app, spawn_app_with, with_stripe,
 };
 
 pub async fn paid_app(db: Db) -> TestApp {
@@ -518,28 +518,10 @@ async fn two_hundred_buyers_for_ten_units(db: Db) {
             .map(|(b, key)| app.order(b, &show_id, &product_id, 1, key)),
     )
     .await;
-    let paid = answers
-        .iter()
-        .filter(|a| a.status == 201 && a.body["status"] == "paid")
-        .count();
-    let sold_out = answers.iter().filter(|a| a.code() == "sold_out").count();
-    let other: Vec<_> = answers
-        .iter()
-        .filter(|a| !(a.status == 201 && a.body["status"] == "paid") && a.code() != "sold_out")
-        .map(|a| (a.status.as_u16(), a.body.clone()))
-        .collect();
-    assert!(other.is_empty(), "unexpected answers: {other:?}");
-    assert_eq!((paid, sold_out), (10, 190));
+    assert_eq!(rush_outcome(&answers), (10, 190));
     assert_eq!(app.stock(&product_id).await, (0, 0, 10));
     app.assert_stock_invariant().await;
-    let paid_units: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(CAST(SUM(quantity) AS BIGINT), 0) FROM orders WHERE product_id = $1 AND status = 'paid'",
-    )
-    .bind(&product_id)
-    .fetch_one(&app.state.pool)
-    .await
-    .unwrap();
-    assert_eq!(paid_units, 10);
+    assert_eq!(paid_units(&app, &product_id).await, 10);
     // Every figure the socket saw was >= 0, and it ends on 0.
     let mut last = None;
     while let Ok(Some(frame)) = live.next_within(Duration::from_millis(500)).await {

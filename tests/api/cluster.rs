@@ -594,30 +594,12 @@ async fn three_hundred_buyers_over_three_nodes_for_twenty_units() {
             .map(|(i, (buyer, key))| nodes[i % 3].order(buyer, &show, &product, 1, key)),
     )
     .await;
-    let paid = answers
-        .iter()
-        .filter(|a| a.status == 201 && a.body["status"] == "paid")
-        .count();
-    let sold_out = answers.iter().filter(|a| a.code() == "sold_out").count();
-    let other: Vec<_> = answers
-        .iter()
-        .filter(|a| !(a.status == 201 && a.body["status"] == "paid") && a.code() != "sold_out")
-        .map(|a| (a.status.as_u16(), a.body.clone()))
-        .collect();
-    assert!(other.is_empty(), "unexpected answers: {other:?}");
-    assert_eq!((paid, sold_out), (20, 280));
+    assert_eq!(rush_outcome(&answers), (20, 280));
     for node in nodes {
         assert_eq!(node.stock(&product).await, (0, 0, 20));
     }
     nodes[0].assert_stock_invariant().await;
-    let paid_units: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(CAST(SUM(quantity) AS BIGINT), 0) FROM orders WHERE product_id = $1 AND status = 'paid'",
-    )
-    .bind(&product)
-    .fetch_one(&nodes[0].state.pool)
-    .await
-    .unwrap();
-    assert_eq!(paid_units, 20);
+    assert_eq!(paid_units(&nodes[0], &product).await, 20);
     // One charge per paid order at Stripe, whichever node took it.
     let intents = all_intents(&nodes[0]).await;
     for answer in answers.iter().filter(|a| a.body["status"] == "paid") {

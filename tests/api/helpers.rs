@@ -861,6 +861,32 @@ impl Live {
     }
 }
 
+/// A rush's answers counted: `(paid, sold out)`; any other answer fails the test.
+pub fn rush_outcome(answers: &[Answer]) -> (usize, usize) {
+    let paid = |a: &Answer| a.status == 201 && a.body["status"] == "paid";
+    let other: Vec<_> = answers
+        .iter()
+        .filter(|a| !paid(a) && a.code() != "sold_out")
+        .map(|a| (a.status.as_u16(), a.body.clone()))
+        .collect();
+    assert!(other.is_empty(), "unexpected answers: {other:?}");
+    (
+        answers.iter().filter(|a| paid(a)).count(),
+        answers.iter().filter(|a| a.code() == "sold_out").count(),
+    )
+}
+
+/// Units of the product in paid orders, from the database.
+pub async fn paid_units(app: &TestApp, product_id: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COALESCE(CAST(SUM(quantity) AS BIGINT), 0) FROM orders WHERE product_id = $1 AND status = 'paid'",
+    )
+    .bind(product_id)
+    .fetch_one(&app.state.pool)
+    .await
+    .unwrap()
+}
+
 /// Intents at localstripe whose metadata names `order_id`.
 pub async fn intents_for(app: &TestApp, order_id: &str) -> Vec<Value> {
     all_intents(app)
