@@ -36,6 +36,11 @@ use crate::store;
 /// Set on requests between nodes: answer from here, do not ask on.
 pub const HOP: &str = "x-dropcast-hop";
 
+/// Whether another node asked (it must be answered from what is here).
+pub fn asked_by_a_node(req: &actix_web::HttpRequest) -> bool {
+    req.headers().contains_key(HOP)
+}
+
 /// How long the answer to "who publishes this show" is reused.
 const ORIGIN_FRESH: Duration = Duration::from_secs(1);
 /// How long a live object (init section, segment, part) is kept: it leaves
@@ -73,13 +78,16 @@ pub struct Origins {
     client: reqwest::Client,
     me: Arc<NodeIdentity>,
     data_dir: PathBuf,
+    /// Whether there are other nodes (`REDIS_URL`); a single node never
+    /// asks anyone, and pays no lookup for it.
+    clustered: bool,
     live: Arc<Mutex<LiveOrigins>>,
     /// Fetches in flight, and live objects kept.
     flights: Arc<Mutex<HashMap<String, Entry>>>,
 }
 
 impl Origins {
-    pub fn new(me: Arc<NodeIdentity>, data_dir: PathBuf) -> Origins {
+    pub fn new(me: Arc<NodeIdentity>, data_dir: PathBuf, clustered: bool) -> Origins {
         Origins {
             client: reqwest::Client::builder()
                 .timeout(FETCH_TIMEOUT)
@@ -87,6 +95,7 @@ impl Origins {
                 .unwrap_or_default(),
             me,
             data_dir,
+            clustered,
             live: Arc::default(),
             flights: Arc::default(),
         }
@@ -99,6 +108,9 @@ impl Origins {
         pool: &AnyPool,
         show_id: &str,
     ) -> Result<Option<String>, sqlx::Error> {
+        if !self.clustered {
+            return Ok(None);
+        }
         if let Some((url, at)) = self.lock_live().get(show_id)
             && at.elapsed() < ORIGIN_FRESH
         {
@@ -174,6 +186,9 @@ impl Origins {
         seq: u64,
         file: &str,
     ) -> Result<Option<PathBuf>, sqlx::Error> {
+        if !self.clustered {
+            return Ok(None);
+        }
         let cached = self.cache_path(show_id, file);
         if tokio::fs::try_exists(&cached).await.unwrap_or(false) {
             return Ok(Some(cached));
@@ -196,6 +211,9 @@ impl Origins {
         clip_id: &str,
         dest: PathBuf,
     ) -> Result<Option<PathBuf>, sqlx::Error> {
+        if !self.clustered {
+            return Ok(None);
+        }
         let Some(origin) = store::clips::maker_origin(pool, clip_id, &self.me.node_id).await?
         else {
             return Ok(None);

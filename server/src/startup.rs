@@ -193,7 +193,11 @@ impl Application {
         if assets.is_none() {
             tracing::warn!(dir = %settings.assets_dir.display(), "pages not built (scripts/build_widget.sh): they answer 503");
         }
-        let origins = crate::origin::Origins::new(node.clone(), settings.data_dir.clone());
+        let origins = crate::origin::Origins::new(
+            node.clone(),
+            settings.data_dir.clone(),
+            settings.redis_url.is_some(),
+        );
         let state = web::Data::new(AppState {
             origins,
             assets,

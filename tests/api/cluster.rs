@@ -138,14 +138,10 @@ async fn viewers_are_summed_over_the_nodes_and_a_node_that_is_gone_stops_countin
         s.until("snapshot").await;
     }
     // C has no socket of the show and still counts every node's.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while viewers_now(c, &token, &show).await.0 != 5 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "C never counted 5 viewers"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until("C counting 5 viewers", async || {
+        viewers_now(c, &token, &show).await.0 == 5
+    })
+    .await;
     // A's sockets are shown the cluster's figure.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
@@ -161,19 +157,12 @@ async fn viewers_are_summed_over_the_nodes_and_a_node_that_is_gone_stops_countin
     // B goes away without a word (its work stops; it reports no more):
     // its three stop counting once their lease lapses.
     b.state.shutdown.cancel();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let (now, peak) = viewers_now(c, &token, &show).await;
-        if now == 2 {
-            assert!(peak >= 5, "the peak was over the cluster: {peak}");
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "B's viewers kept counting: {now}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until("B's viewers to stop counting", async || {
+        viewers_now(c, &token, &show).await.0 == 2
+    })
+    .await;
+    let (_, peak) = viewers_now(c, &token, &show).await;
+    assert!(peak >= 5, "the peak was over the cluster: {peak}");
     drop(on_b);
 }
 
@@ -223,14 +212,9 @@ async fn a_show_has_one_publisher_across_the_cluster() {
     );
     assert_ne!(on_a, on_b);
     let pushing = tokio::spawn(async move { publish(&on_a, 6, true).await });
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while c.get(&format!("/api/v1/shows/{show}"), None).await.body["live"] != true {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the show never went live"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let live_on_c =
+        async |live: bool| c.get(&format!("/api/v1/shows/{show}"), None).await.body["live"] == live;
+    wait_until("the show live", async || live_on_c(true).await).await;
     // Live on A: B turns a second publisher away, over SRT as over RTMP.
     assert!(
         !publish(&on_b, 2, false).await,
@@ -249,14 +233,7 @@ async fn a_show_has_one_publisher_across_the_cluster() {
     );
     assert!(pushing.await.unwrap(), "A's publisher was disturbed");
     // A's stream ended and gave the show back: C may publish it now.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while c.get(&format!("/api/v1/shows/{show}"), None).await.body["live"] != false {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the show never went offline"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until("the show offline", async || live_on_c(false).await).await;
     assert!(
         publish(&on_c, 2, false).await,
         "C could not publish once A was done"
@@ -353,18 +330,11 @@ async fn a_show_published_to_one_node_plays_from_the_others_with_their_own_data_
 
     // Afterwards the replay, recorded on A, plays from C: its segments are
     // fetched from A once and kept in C's own data dir.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
+    wait_until("C serving the replay", async || {
         let (_, body) = hls_get(c, &show, "index.m3u8").await;
-        if String::from_utf8_lossy(&body).ends_with("#EXT-X-ENDLIST\n") {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "C never served the replay"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        String::from_utf8_lossy(&body).ends_with("#EXT-X-ENDLIST\n")
+    })
+    .await;
     let (duration, codecs) = crate::media::probe(&c.url(&format!("/hls/{show}/index.m3u8"))).await;
     assert!((duration - 8.0).abs() < 1.0, "{duration} s");
     assert_eq!(codecs, ["aac", "h264"]);
@@ -503,20 +473,14 @@ async fn sigterm_sends_sockets_elsewhere_and_hands_the_nodes_work_over_at_once()
         .spawn()
         .expect("dropcast starts");
     let base = format!("127.0.0.1:{port}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while !a
-        .client
-        .get(format!("http://{base}/healthz"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status() == 200)
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "B never became healthy"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until("B healthy", async || {
+        a.client
+            .get(format!("http://{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
     let (mut ws, _) =
         tokio_tungstenite::connect_async(format!("ws://{base}/api/v1/shows/{show}/live"))
             .await

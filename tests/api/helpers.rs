@@ -861,6 +861,18 @@ impl Live {
     }
 }
 
+/// Polls `check` for up to a minute: a deadline, generous because the tests
+/// share two cores with ffmpeg encoders, not a measure of speed.
+pub async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..1200 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
 /// A rush's answers counted: `(paid, sold out)`; any other answer fails the test.
 pub fn rush_outcome(answers: &[Answer]) -> (usize, usize) {
     let paid = |a: &Answer| a.status == 201 && a.body["status"] == "paid";

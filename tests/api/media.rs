@@ -7,7 +7,7 @@ use serde_json::Value;
 use tokio::process::Command;
 
 use crate::db_tests;
-use crate::helpers::{Db, TestApp, publish, spawn_app, spawn_app_on, spawn_app_with};
+use crate::helpers::{Db, TestApp, publish, spawn_app, spawn_app_on, spawn_app_with, wait_until};
 
 /// ffprobe's view of a URL: `(duration seconds, codec names)`.
 pub(crate) async fn probe(url: &str) -> (f64, Vec<String>) {
@@ -42,18 +42,6 @@ pub(crate) async fn probe(url: &str) -> (f64, Vec<String>) {
         .collect();
     codecs.sort();
     (duration, codecs)
-}
-
-/// Polls `check` for up to a minute: a deadline, generous because the tests
-/// share two cores with ffmpeg encoders, not a measure of speed.
-async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    for _ in 0..1200 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 async fn playlist(app: &TestApp, show_id: &str) -> (reqwest::header::HeaderMap, String) {

@@ -122,9 +122,12 @@ struct Envelope {
     change: Change,
 }
 
+/// The bus channels of shows' changes: this, then the show's id.
+const CHANNEL_PREFIX: &str = "dc:live:";
+
 /// The bus channel of a show's changes.
 fn channel(show_id: &str) -> String {
-    format!("dc:live:{show_id}")
+    format!("{CHANNEL_PREFIX}{show_id}")
 }
 
 /// The bus key under which the nodes count a show's viewers.
@@ -327,7 +330,7 @@ async fn run_bus_events(
                 }
             }
             bus::Event::Lost { channel: ch } => {
-                if let Some(show_id) = ch.strip_prefix("dc:live:") {
+                if let Some(show_id) = ch.strip_prefix(CHANNEL_PREFIX) {
                     hub.reload(Some(show_id));
                 }
             }

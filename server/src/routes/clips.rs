@@ -211,20 +211,23 @@ pub async fn file(
             format!("the clip is {}", clip.status),
         ));
     }
-    let mut path = clip_file(&state.settings, &clip.id);
-    if !tokio::fs::try_exists(&path).await.unwrap_or(false)
-        && !req.headers().contains_key(crate::origin::HOP)
-    {
+    let local = clip_file(&state.settings, &clip.id);
+    let named = match NamedFile::open_async(&local).await {
+        Ok(named) => named,
         // Made on another node: fetched from there once, then kept here.
-        path = state
-            .origins
-            .clip_file(&state.pool, &clip.id, path)
-            .await?
-            .ok_or_else(clip_not_found)?;
-    }
-    let file = NamedFile::open_async(path)
-        .await
-        .map_err(|_| clip_not_found())?
+        Err(_) if !crate::origin::asked_by_a_node(&req) => {
+            let kept = state
+                .origins
+                .clip_file(&state.pool, &clip.id, local)
+                .await?
+                .ok_or_else(clip_not_found)?;
+            NamedFile::open_async(kept)
+                .await
+                .map_err(|_| clip_not_found())?
+        }
+        Err(_) => return Err(clip_not_found()),
+    };
+    let file = named
         .set_content_type(
             "video/mp4"
                 .parse()

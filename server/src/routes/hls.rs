@@ -34,6 +34,7 @@ use media::live::{Refused, Track};
 
 use crate::domain::ids::looks_like_id;
 use crate::error::ApiError;
+use crate::origin::asked_by_a_node;
 use crate::replay::replay_dir;
 use crate::routes::show_not_found;
 use crate::state::AppState;
@@ -78,11 +79,6 @@ fn playlist_response(body: Bytes) -> HttpResponse {
         .insert_header(("cache-control", "no-cache, no-store"))
         .insert_header(("access-control-allow-origin", "*"))
         .body(body)
-}
-
-/// Whether another node asked (it must be answered from here).
-fn from_a_node(req: &HttpRequest) -> bool {
-    req.headers().contains_key(crate::origin::HOP)
 }
 
 /// The origin's answer to the same request, passed on.
@@ -140,7 +136,7 @@ pub async fn playlist(
     {
         return live_playlist(&track, reload).await.map(playlist_response);
     }
-    if !from_a_node(&req)
+    if !asked_by_a_node(&req)
         && let Some(origin) = state.origins.live_origin(&state.pool, &show_id).await?
     {
         return from_origin(&state, &origin, &req, false).await;
@@ -232,7 +228,7 @@ pub async fn segment(
     }
     if let Some(live) = parse_live_file(&file) {
         let Some(track) = state.playback.edges.get(&show_id) else {
-            if !from_a_node(&req)
+            if !asked_by_a_node(&req)
                 && let Some(origin) = state.origins.live_origin(&state.pool, &show_id).await?
             {
                 // Init sections, segments and parts never change once made.
@@ -280,18 +276,23 @@ pub async fn segment(
                 .file
         }
     };
-    let mut path = replay_dir(&state.settings.data_dir, &show_id).join(&file);
-    if !tokio::fs::try_exists(&path).await.unwrap_or(false) && !from_a_node(&req) {
+    let local = replay_dir(&state.settings.data_dir, &show_id).join(&file);
+    let named = match actix_files::NamedFile::open_async(&local).await {
+        Ok(named) => named,
         // Recorded on another node: fetched from there once, then kept here.
-        path = state
-            .origins
-            .replay_file(&state.pool, &show_id, seq, &file)
-            .await?
-            .ok_or_else(not_found)?;
-    }
-    let file = actix_files::NamedFile::open_async(&path)
-        .await
-        .map_err(|_| not_found())?
+        Err(_) if !asked_by_a_node(&req) => {
+            let kept = state
+                .origins
+                .replay_file(&state.pool, &show_id, seq, &file)
+                .await?
+                .ok_or_else(not_found)?;
+            actix_files::NamedFile::open_async(&kept)
+                .await
+                .map_err(|_| not_found())?
+        }
+        Err(_) => return Err(not_found()),
+    };
+    let file = named
         .set_content_type("video/mp2t".parse().expect("a valid mime type"))
         .use_last_modified(false);
     let mut response = file.into_response(&req);
