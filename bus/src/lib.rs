@@ -33,6 +33,8 @@
 //!   with a lease and returns each key's sum over the reports whose lease has
 //!   not lapsed, so a dead node stops counting within one lease. Leases use
 //!   the nodes' clocks, which must agree to well within a lease (NTP).
+//! - Rate limits: [`Bus::take`] counts a request against a limit shared by
+//!   every node (GCRA in a Lua script, on Redis's clock).
 //!
 //! The bus knows nothing of shows, sockets or databases: channels, keys and
 //! payloads are the caller's.
@@ -230,6 +232,37 @@ impl Bus {
         Ok(reports.iter().map(|r| sum_live(r, now)).collect())
     }
 
+    /// Counts one request against `key`'s limit of `limit` requests per
+    /// `period` (a burst of `limit`), shared by every node that asks:
+    /// `Ok(None)` if it is let through, `Ok(Some(wait))` if it is over the
+    /// limit and may try again after `wait`. A refusal is not counted.
+    ///
+    /// GCRA (the algorithm governor runs in memory) in one Lua script, on
+    /// Redis's own clock: nodes' clocks do not enter into it.
+    pub async fn take(
+        &self,
+        key: &str,
+        limit: u32,
+        period: Duration,
+    ) -> Result<Option<Duration>, BusError> {
+        let limit = limit.max(1);
+        let interval_us = (period.as_micros() / u128::from(limit)).max(1) as u64;
+        let key = key.to_string();
+        let wait_us: u64 = self
+            .kv(|mut c| async move {
+                redis::cmd("EVAL")
+                    .arg(GCRA)
+                    .arg(1)
+                    .arg(key)
+                    .arg(interval_us)
+                    .arg(limit)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok((wait_us > 0).then(|| Duration::from_micros(wait_us)))
+    }
+
     /// Runs `f` on the counts connection, connecting first if needed; a
     /// failed call drops the connection so the next one starts afresh.
     async fn kv<T, F, Fut>(&self, f: F) -> Result<T, BusError>
@@ -259,6 +292,25 @@ impl Bus {
         }
     }
 }
+
+/// GCRA: `KEYS[1]` holds the theoretical arrival time (µs, Redis's clock);
+/// `ARGV[1]` is the emission interval (µs), `ARGV[2]` the burst. Returns 0
+/// when the request is let through (and counted), else the µs to wait.
+const GCRA: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + interval
+local allow_at = new_tat - burst * interval
+if now < allow_at then
+  return math.floor(allow_at - now)
+end
+redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.floor((new_tat - now) / 1000) + 1)
+return 0
+"#;
 
 /// The sum of the counts in `reports` (`member → "count:until_ms"`) still leased at `now`.
 fn sum_live(reports: &[(String, String)], now: u64) -> u64 {

@@ -300,6 +300,51 @@ async fn counts_sum_over_members_whose_lease_runs() {
 }
 
 #[tokio::test]
+async fn a_rate_limit_is_shared_by_every_bus() {
+    let redis = Redis::start().await;
+    let (a, _) = Bus::connect(&redis.url(), "node-a").await.unwrap();
+    let (b, _) = Bus::connect(&redis.url(), "node-b").await.unwrap();
+    let period = Duration::from_secs(60);
+    // A burst of 5 per minute, wherever the requests land.
+    for bus in [&a, &b, &a, &b, &a] {
+        assert_eq!(bus.take("rl:ip:1", 5, period).await.unwrap(), None);
+    }
+    for bus in [&a, &b] {
+        let wait = bus.take("rl:ip:1", 5, period).await.unwrap().expect("over");
+        // One request's worth of the period (12 s), give or take the run time.
+        assert!(
+            wait > Duration::from_secs(11) && wait <= Duration::from_secs(12),
+            "{wait:?}"
+        );
+    }
+    assert_eq!(b.take("rl:ip:2", 5, period).await.unwrap(), None, "per key");
+    // 4 per second: after a quarter second one more gets through, then not.
+    for _ in 0..4 {
+        assert_eq!(
+            a.take("rl:fast", 4, Duration::from_secs(1)).await.unwrap(),
+            None
+        );
+    }
+    assert!(
+        b.take("rl:fast", 4, Duration::from_secs(1))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        b.take("rl:fast", 4, Duration::from_secs(1)).await.unwrap(),
+        None
+    );
+    assert!(
+        a.take("rl:fast", 4, Duration::from_secs(1))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
 async fn connecting_to_nothing_fails_clearly() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -95,9 +95,10 @@ pub trait IngestHandler: Send + Sync + 'static {
     /// The show a stream key publishes to; `None` refuses the publisher.
     fn authorize<'a>(&'a self, stream_key: &'a str) -> BoxFuture<'a, Option<Authorized>>;
     /// Whether a connection attempt from `peer` may go on at all (rate
-    /// limits), asked before anything is read from it.
-    fn admit(&self, _peer: std::net::IpAddr) -> bool {
-        true
+    /// limits, which may be shared with other processes), asked before
+    /// anything is read from it.
+    fn admit(&self, _peer: std::net::IpAddr) -> BoxFuture<'_, bool> {
+        Box::pin(async { true })
     }
     /// Called in order for each session: `Live(true)`, segments, `Live(false)`.
     fn event(&self, event: IngestEvent);
@@ -212,8 +213,8 @@ impl Ingest {
     }
 
     /// Whether a connection attempt from `peer` may go on (the handler's rate limits).
-    pub fn admit(&self, peer: std::net::IpAddr) -> bool {
-        self.0.handler.admit(peer)
+    pub async fn admit(&self, peer: std::net::IpAddr) -> bool {
+        self.0.handler.admit(peer).await
     }
 
     /// Starts publishing `stream_key`, or says why not.

@@ -58,17 +58,16 @@ pub async fn serve(
             _ = &mut shutdown => return,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    if !ingest.admit(peer.ip()) {
-                        drop(stream);
-                        continue;
-                    }
-                    let Some(slot) = ingest.connect(peer.ip()) else {
-                        drop(stream);
-                        continue;
-                    };
                     let ingest = ingest.clone();
+                    // Admission may ask another process (shared rate
+                    // limits): in the connection's task, not the accept loop.
                     tokio::spawn(async move {
-                        let _slot = slot;
+                        if !ingest.admit(peer.ip()).await {
+                            return;
+                        }
+                        let Some(_slot) = ingest.connect(peer.ip()) else {
+                            return;
+                        };
                         if let Err(e) = connection(stream, peer, ingest).await {
                             tracing::info!(%peer, error = %e, "RTMP connection ended");
                         }

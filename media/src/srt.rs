@@ -51,7 +51,7 @@ pub async fn serve(
         let ingest = ingest.clone();
         tokio::spawn(async move {
             let peer = request.remote();
-            if !ingest.admit(peer.ip()) {
+            if !ingest.admit(peer.ip()).await {
                 let _ = request
                     .reject(RejectReason::Server(ServerRejectReason::Overload))
                     .await;

@@ -245,10 +245,15 @@ impl ClientIp {
     }
 
     /// Counts one request of `limit` from this address.
-    pub fn limit(self, state: &AppState, limit: crate::limits::Limit) -> Result<(), ApiError> {
+    pub async fn limit(
+        self,
+        state: &AppState,
+        limit: crate::limits::Limit,
+    ) -> Result<(), ApiError> {
         state
             .limits
             .check_ip(limit, self.0)
+            .await
             .map_err(ApiError::rate_limited)
     }
 }
@@ -267,10 +272,15 @@ impl FromRequest for ClientIp {
 }
 
 /// Counts one request of `limit` for `key` (a session).
-pub fn limit_key(state: &AppState, limit: crate::limits::Limit, key: &str) -> Result<(), ApiError> {
+pub async fn limit_key(
+    state: &AppState,
+    limit: crate::limits::Limit,
+    key: &str,
+) -> Result<(), ApiError> {
     state
         .limits
         .check(limit, key)
+        .await
         .map_err(ApiError::rate_limited)
 }
 

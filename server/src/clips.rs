@@ -200,6 +200,14 @@ impl ClipWorkers {
         Ok(ClipWorkers { notify })
     }
 
+    /// On a node without the ingest role: clips are made where the
+    /// segments are, by ingest nodes, which look at the queue every 5 s.
+    pub fn elsewhere() -> ClipWorkers {
+        ClipWorkers {
+            notify: Arc::new(Notify::new()),
+        }
+    }
+
     pub fn wake(&self) {
         self.notify.notify_waiters();
     }

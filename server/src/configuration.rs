@@ -70,6 +70,11 @@ pub struct Settings {
     /// (`DROPCAST_HOLD_SCA_SECONDS`, default 120), so abandoned bank prompts
     /// do not lock a drop.
     pub hold_sca_seconds: u64,
+    /// How long a stopping node (SIGTERM) lets requests in flight finish —
+    /// orders waiting on the bank among them — before it closes what is
+    /// left (`DROPCAST_DRAIN_SECONDS`, default 30). An order cut off even so
+    /// is settled by another node: the stopping node's lease ends as it goes.
+    pub drain: Duration,
     /// This node's name in a cluster (`DROPCAST_NODE_ID`); `None`: this host
     /// and the HTTP port, decided once the port is bound.
     pub node_id: Option<String>,
@@ -80,6 +85,13 @@ pub struct Settings {
     /// sum their counts (`REDIS_URL`); `None`: this process is the only node.
     /// Needs PostgreSQL: a SQLite file belongs to one process.
     pub redis_url: Option<String>,
+    /// What this node does (`DROPCAST_ROLES`: `all`, the default, or some of
+    /// `api`, `ingest`, `workers`). Anything short of all needs a cluster
+    /// (PostgreSQL): one SQLite node must do everything.
+    pub roles: crate::node::Roles,
+    /// The host publishers reach this node's RTMP and SRT listeners at
+    /// (`DROPCAST_INGEST_HOST`); `None`: the public URL's host.
+    pub ingest_host: Option<String>,
     /// Rate limits (`DROPCAST_RATE_LIMITS`: `default`, `off` or overrides).
     pub rate_limits: crate::limits::RateLimitSettings,
     /// Proxies whose `X-Forwarded-For` is believed for the client address
@@ -261,6 +273,7 @@ impl Settings {
         };
         let hold_seconds = number(&get, "DROPCAST_HOLD_SECONDS", 600, 1..=86_400)?;
         let hold_sca_seconds = number(&get, "DROPCAST_HOLD_SCA_SECONDS", 120, 1..=86_400)?;
+        let drain = Duration::from_secs(number(&get, "DROPCAST_DRAIN_SECONDS", 30, 1..=600)?);
         let node_id = get("DROPCAST_NODE_ID");
         if let Some(id) = &node_id
             && (id.len() > 100 || id.chars().any(|c| c.is_control() || c.is_whitespace()))
@@ -302,6 +315,24 @@ impl Settings {
                 });
             }
         }
+        let roles = match get("DROPCAST_ROLES") {
+            None => crate::node::Roles::ALL,
+            Some(spec) => {
+                crate::node::Roles::parse(&spec).map_err(|reason| ConfigError::Listed {
+                    var: "DROPCAST_ROLES",
+                    reason,
+                })?
+            }
+        };
+        if roles != crate::node::Roles::ALL && database_url.starts_with("sqlite:") {
+            return Err(ConfigError::Listed {
+                var: "DROPCAST_ROLES",
+                reason: "with SQLite Dropcast is one node, which has every role; roles are for a \
+                         cluster on PostgreSQL (DATABASE_URL=postgres://…)"
+                    .into(),
+            });
+        }
+        let ingest_host = get("DROPCAST_INGEST_HOST");
         let metrics_token = get("DROPCAST_METRICS_TOKEN");
         let smtp_url = get("DROPCAST_SMTP_URL");
         let mail_from = get("DROPCAST_MAIL_FROM");
@@ -352,9 +383,12 @@ impl Settings {
             stripe,
             hold_seconds,
             hold_sca_seconds,
+            drain,
             node_id,
             internal_url,
             redis_url,
+            roles,
+            ingest_host,
             metrics_token,
             rate_limits,
             trusted_proxies,
@@ -382,6 +416,15 @@ impl Settings {
     }
 
     /// The host name viewers and encoders reach us by (from the public URL).
+    /// Where publishers reach this node's own ingest listeners.
+    pub fn own_ingest(&self) -> crate::node::IngestBase {
+        let host = self
+            .ingest_host
+            .clone()
+            .unwrap_or_else(|| self.public_host());
+        crate::node::IngestBase::of(&host, self.rtmp_addr.port(), self.srt_addr.port())
+    }
+
     pub fn public_host(&self) -> String {
         match self.public_url.host() {
             Some(url::Host::Ipv6(ip)) => format!("[{ip}]"),
@@ -528,6 +571,20 @@ mod tests {
             ])
             .is_err()
         );
+    }
+
+    #[test]
+    fn roles_need_postgres_and_say_which_are_known() {
+        assert_eq!(settings(&[]).unwrap().roles, crate::node::Roles::ALL);
+        let err = settings(&[("DROPCAST_ROLES", "ingest")]).expect_err("SQLite is one node");
+        assert!(err.to_string().contains("every role"), "{err}");
+        let pg = ("DATABASE_URL", "postgres://u@h/db");
+        let s = settings(&[("DROPCAST_ROLES", "api,workers"), pg]).unwrap();
+        assert!(s.roles.api && s.roles.workers && !s.roles.ingest);
+        let err = settings(&[("DROPCAST_ROLES", "api,edge"), pg]).unwrap_err();
+        assert!(err.to_string().contains("\"edge\""), "{err}");
+        let s = settings(&[("DROPCAST_INGEST_HOST", "ingest.example.com")]).unwrap();
+        assert_eq!(s.own_ingest().rtmp, "rtmp://ingest.example.com:1935/live");
     }
 
     #[test]

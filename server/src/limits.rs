@@ -8,14 +8,25 @@
 //! buying in the same minute are let through; a script hammering from one
 //! is not. A refusal is 429 `rate_limited` with `Retry-After`.
 //!
-//! Limits are kept by each node in memory: behind a load balancer spreading
-//! over N nodes a client gets up to N times them.
+//! One node keeps its limits in memory. In a cluster (`REDIS_URL`) every
+//! node counts against the same limits in Redis ([`bus::Bus::take`]), so a
+//! client behind a load balancer gets the limit once, not once per node. If
+//! Redis does not answer within [`SHARED_WAIT`], the node falls back on its
+//! own in-memory limiters (each node then holds the limit by itself) and
+//! tries Redis again after [`SHARED_RETRY`]: a Redis outage never stops a
+//! checkout.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+/// How long a request waits for the shared count before the node counts it alone.
+pub const SHARED_WAIT: Duration = Duration::from_millis(250);
+/// After Redis failed to answer, how long the node counts alone before asking again.
+pub const SHARED_RETRY: Duration = Duration::from_secs(1);
 
 /// What is limited, and by what key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -141,11 +152,29 @@ impl RateLimitSettings {
 /// The limiters of this process.
 pub struct RateLimits {
     limiters: Option<Vec<DefaultKeyedRateLimiter<String>>>,
+    /// `(requests, seconds)` of each limit, by [`Limit::index`].
+    quotas: Vec<(u32, u64)>,
+    /// The cluster's shared counts, when there is a cluster.
+    shared: Option<Shared>,
+}
+
+struct Shared {
+    bus: bus::Bus,
+    /// While set and in the future, Redis is not asked.
+    down_until: std::sync::Mutex<Option<tokio::time::Instant>>,
+    /// Requests counted by this node alone because Redis did not answer.
+    fallbacks: AtomicU64,
 }
 
 impl RateLimits {
     pub fn new(settings: &RateLimitSettings) -> RateLimits {
         RateLimits {
+            quotas: settings
+                .quotas
+                .as_ref()
+                .map(|q| q.iter().map(|(_, n, t)| (*n, *t)).collect())
+                .unwrap_or_default(),
+            shared: None,
             limiters: settings.quotas.as_ref().map(|quotas| {
                 quotas
                     .iter()
@@ -161,9 +190,39 @@ impl RateLimits {
         }
     }
 
+    /// Counts against limits shared with every node on the same Redis.
+    pub fn shared(mut self, bus: bus::Bus) -> RateLimits {
+        self.shared = Some(Shared {
+            bus,
+            down_until: std::sync::Mutex::new(None),
+            fallbacks: AtomicU64::new(0),
+        });
+        self
+    }
+
+    /// Requests this node counted alone because Redis did not answer.
+    pub fn fallbacks(&self) -> u64 {
+        self.shared
+            .as_ref()
+            .map_or(0, |s| s.fallbacks.load(Ordering::Relaxed))
+    }
+
     /// Counts one request of `limit` for `key`; `Err(seconds)` to wait when
     /// over the limit.
-    pub fn check(&self, limit: Limit, key: &str) -> Result<(), u64> {
+    pub async fn check(&self, limit: Limit, key: &str) -> Result<(), u64> {
+        if self.limiters.is_none() {
+            return Ok(());
+        }
+        if let Some(shared) = &self.shared
+            && let Some(answer) = shared.check(limit, key, self.quotas[limit.index()]).await
+        {
+            return answer;
+        }
+        self.check_here(limit, key)
+    }
+
+    /// The count of this process alone.
+    fn check_here(&self, limit: Limit, key: &str) -> Result<(), u64> {
         let Some(limiters) = &self.limiters else {
             return Ok(());
         };
@@ -178,8 +237,8 @@ impl RateLimits {
     }
 
     /// [`RateLimits::check`] keyed by a client address.
-    pub fn check_ip(&self, limit: Limit, ip: IpAddr) -> Result<(), u64> {
-        self.check(limit, &ip.to_string())
+    pub async fn check_ip(&self, limit: Limit, ip: IpAddr) -> Result<(), u64> {
+        self.check(limit, &ip.to_string()).await
     }
 
     /// Forgets keys whose limiter is back to full, so memory stays bounded.
@@ -188,6 +247,46 @@ impl RateLimits {
             for limiter in limiters {
                 limiter.retain_recent();
                 limiter.shrink_to_fit();
+            }
+        }
+    }
+}
+
+impl Shared {
+    /// The cluster's answer, or `None` when Redis did not give one in time.
+    async fn check(&self, limit: Limit, key: &str, (n, t): (u32, u64)) -> Option<Result<(), u64>> {
+        let now = tokio::time::Instant::now();
+        if self
+            .down_until
+            .lock()
+            .ok()
+            .and_then(|d| *d)
+            .is_some_and(|until| now < until)
+        {
+            self.fallbacks.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        let redis_key = format!("dc:rl:{}:{key}", limit.name());
+        let taken = tokio::time::timeout(
+            SHARED_WAIT,
+            self.bus.take(&redis_key, n, Duration::from_secs(t)),
+        )
+        .await;
+        match taken {
+            Ok(Ok(None)) => Some(Ok(())),
+            Ok(Ok(Some(wait))) => Some(Err(wait.as_secs_f64().ceil().max(1.0) as u64)),
+            failed => {
+                let error = match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => format!("no answer within {SHARED_WAIT:?}"),
+                };
+                let mut down = self.down_until.lock().unwrap_or_else(|p| p.into_inner());
+                if down.is_none_or(|until| until <= now) {
+                    tracing::warn!(%error, "rate limits: Redis did not answer; this node counts alone for now");
+                }
+                *down = Some(now + SHARED_RETRY);
+                self.fallbacks.fetch_add(1, Ordering::Relaxed);
+                None
             }
         }
     }
@@ -237,21 +336,24 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_burst_passes_then_the_next_waits() {
+    #[tokio::test]
+    async fn a_burst_passes_then_the_next_waits() {
         let limits = RateLimits::new(&RateLimitSettings::parse("orders_session=3/60s").unwrap());
         for _ in 0..3 {
-            assert!(limits.check(Limit::OrdersPerSession, "a").is_ok());
+            assert!(limits.check(Limit::OrdersPerSession, "a").await.is_ok());
         }
-        let wait = limits.check(Limit::OrdersPerSession, "a").unwrap_err();
+        let wait = limits
+            .check(Limit::OrdersPerSession, "a")
+            .await
+            .unwrap_err();
         assert!((1..=20).contains(&wait), "{wait}");
         assert!(
-            limits.check(Limit::OrdersPerSession, "b").is_ok(),
+            limits.check(Limit::OrdersPerSession, "b").await.is_ok(),
             "per key"
         );
         let off = RateLimits::new(&RateLimitSettings::parse("off").unwrap());
         for _ in 0..100 {
-            assert!(off.check(Limit::OrdersPerSession, "a").is_ok());
+            assert!(off.check(Limit::OrdersPerSession, "a").await.is_ok());
         }
     }
 }

@@ -124,15 +124,18 @@ impl Recorder {
 }
 
 impl IngestHandler for Recorder {
-    fn admit(&self, peer: std::net::IpAddr) -> bool {
-        let admitted = self
-            .limits
-            .check_ip(crate::limits::Limit::IngestPerIp, peer)
-            .is_ok();
-        if !admitted {
-            tracing::warn!(%peer, "ingest connection refused: rate limited");
-        }
-        admitted
+    fn admit(&self, peer: std::net::IpAddr) -> BoxFuture<'_, bool> {
+        Box::pin(async move {
+            let admitted = self
+                .limits
+                .check_ip(crate::limits::Limit::IngestPerIp, peer)
+                .await
+                .is_ok();
+            if !admitted {
+                tracing::warn!(%peer, "ingest connection refused: rate limited");
+            }
+            admitted
+        })
     }
 
     fn authorize<'a>(&'a self, stream_key: &'a str) -> BoxFuture<'a, Option<Authorized>> {
@@ -235,7 +238,8 @@ async fn settle_orphans(
     Ok(())
 }
 
-async fn run_settle(
+/// Settles gone publishers' shows every heartbeat until shutdown.
+pub(crate) async fn run_settle(
     pool: AnyPool,
     hub: Hub,
     node: Arc<crate::node::NodeIdentity>,

@@ -4,10 +4,12 @@
 //! database, bind the port) before anything is served, so `/healthz` answering
 //! means migrations ran. Tests bind port 0 and read [`Application::port`].
 //!
-//! Shutdown: on SIGINT or SIGTERM the live sockets are closed with "going
-//! away" (clients reconnect elsewhere), in-flight requests get up to five
-//! seconds to finish, the node's lease ends (other nodes take over what it
-//! still owned at once), then the database pool closes.
+//! Shutdown: on SIGINT or SIGTERM the node stops accepting, the live
+//! sockets are closed with "going away" (clients reconnect elsewhere, with
+//! jitter), requests in flight — orders waiting on the bank among them — get
+//! up to `DROPCAST_DRAIN_SECONDS` (30) to finish, the node's lease ends
+//! (other nodes take over what it still owned at once), then the database
+//! pool closes.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -113,15 +115,18 @@ impl Application {
                 .internal_url
                 .as_ref()
                 .map_or_else(|| format!("http://{bound}"), crate::node::internal_base),
+            settings.roles,
         );
         node.register(&pool).await.map_err(DbError::Query)?;
+        let mut limits = crate::limits::RateLimits::new(&settings.rate_limits);
         let hub = match &settings.redis_url {
             None => hub,
             Some(url) => {
                 let (bus, events) = bus::Bus::connect(url, &node.instance_id)
                     .await
                     .map_err(|e| StartupError::Redis(e.to_string()))?;
-                tracing::info!(node = %node.node_id, "live changes fan out across the cluster through Redis");
+                tracing::info!(node = %node.node_id, "live changes fan out across the cluster through Redis; rate limits are shared there");
+                limits = limits.shared(bus.clone());
                 hub.with_bus(bus, events, node.node_id.clone(), shutdown.clone())
             }
         };
@@ -137,30 +142,61 @@ impl Application {
             node.clone(),
             metrics.clone(),
         );
-        let limits = Arc::new(crate::limits::RateLimits::new(&settings.rate_limits));
+        let limits = Arc::new(limits);
         tokio::spawn(crate::limits::run_cleaner(limits.clone(), shutdown.clone()));
-        let ingest = start_ingest(
-            &mut settings,
-            &pool,
-            &hub,
-            &metrics,
-            &limits,
-            &playback,
-            &node,
-            &shutdown,
-        )
-        .await?;
+        let roles = settings.roles;
+        tracing::info!(node = %node.node_id, roles = %roles.list(), "node starting");
+        let ingest = if roles.ingest {
+            let ingest = start_ingest(
+                &mut settings,
+                &pool,
+                &hub,
+                &metrics,
+                &limits,
+                &playback,
+                &node,
+                &shutdown,
+            )
+            .await?;
+            let base = settings.own_ingest();
+            crate::store::nodes::advertise_ingest(
+                &pool,
+                &node.node_id,
+                &node.instance_id,
+                &base.rtmp,
+                &base.srt,
+            )
+            .await
+            .map_err(DbError::Query)?;
+            Some(ingest)
+        } else {
+            if roles.workers {
+                // No recorder here to notice publishers whose node is gone.
+                tokio::spawn(crate::replay::run_settle(
+                    pool.clone(),
+                    hub.clone(),
+                    node.clone(),
+                    shutdown.clone(),
+                ));
+            }
+            None
+        };
         let workers = settings.http_workers;
+        let drain = settings.drain;
         let settings = Arc::new(settings);
-        let clips = crate::clips::ClipWorkers::start(
-            pool.clone(),
-            hub.clone(),
-            settings.clone(),
-            node.clone(),
-            shutdown.clone(),
-        )
-        .await
-        .map_err(|e| StartupError::Media(format!("cannot open the clip queue: {e}")))?;
+        let clips = if roles.ingest {
+            crate::clips::ClipWorkers::start(
+                pool.clone(),
+                hub.clone(),
+                settings.clone(),
+                node.clone(),
+                shutdown.clone(),
+            )
+            .await
+            .map_err(|e| StartupError::Media(format!("cannot open the clip queue: {e}")))?
+        } else {
+            crate::clips::ClipWorkers::elsewhere()
+        };
         let links = crate::notices::OrderLinks::load(&pool, &settings.public_base())
             .await
             .map_err(DbError::Query)?;
@@ -182,13 +218,15 @@ impl Application {
                 None
             }
         };
-        tokio::spawn(crate::notices::run_mail(
-            pool.clone(),
-            mailer,
-            links.clone(),
-            node.instance_id.clone(),
-            shutdown.clone(),
-        ));
+        if roles.workers {
+            tokio::spawn(crate::notices::run_mail(
+                pool.clone(),
+                mailer,
+                links.clone(),
+                node.instance_id.clone(),
+                shutdown.clone(),
+            ));
+        }
         let assets = crate::routes::pages::Manifest::load(&settings.assets_dir);
         if assets.is_none() {
             tracing::warn!(dir = %settings.assets_dir.display(), "pages not built (scripts/build_widget.sh): they answer 503");
@@ -225,40 +263,59 @@ impl Application {
         );
         let sweep_every = (hold / 4).clamp(Duration::from_millis(200), Duration::from_secs(5));
         let shutdown = state.shutdown.clone();
-        tokio::spawn(crate::checkout::run_outbox(
-            checkout.clone(),
-            shutdown.clone(),
-        ));
+        if roles.workers {
+            tokio::spawn(crate::checkout::run_outbox(
+                checkout.clone(),
+                shutdown.clone(),
+            ));
+        }
         tokio::spawn(crate::node::run_heartbeat(
             state.pool.clone(),
             node.clone(),
             shutdown.clone(),
         ));
-        tokio::spawn(async move {
-            if let Err(e) = checkout.reconcile().await {
-                tracing::error!(error = %e, "reconciliation at start failed; the expiry sweep will retry");
-            }
-            crate::checkout::run_expiry(checkout, sweep_every, shutdown).await;
-        });
+        if roles.api || roles.workers {
+            tokio::spawn(async move {
+                // What this node's previous process left holding stock is
+                // settled at once; the workers sweep for everyone's.
+                if let Err(e) = checkout.reconcile().await {
+                    tracing::error!(error = %e, "reconciliation at start failed; the expiry sweep will retry");
+                }
+                if roles.workers {
+                    crate::checkout::run_expiry(checkout, sweep_every, shutdown).await;
+                }
+            });
+        }
         let app_state = state.clone();
         let server = HttpServer::new(move || {
-            App::new()
+            let app = App::new()
                 .app_data(app_state.clone())
                 .wrap(ErrorHandlers::new().default_handler(json_error_handler))
                 .wrap(from_fn(crate::cors::cors))
-                .wrap(from_fn(observe))
-                .configure(routes::configure)
-                .default_service(web::to(|| async {
-                    Err::<actix_web::HttpResponse, _>(ApiError::not_found(
-                        "not_found",
-                        "no such route",
-                    ))
-                }))
+                .wrap(from_fn(observe));
+            if roles.api {
+                app.configure(routes::configure)
+                    .default_service(web::to(|| async {
+                        Err::<actix_web::HttpResponse, _>(ApiError::not_found(
+                            "not_found",
+                            "no such route",
+                        ))
+                    }))
+            } else {
+                app.configure(routes::configure_media)
+                    .default_service(web::to(|| async {
+                        Err::<actix_web::HttpResponse, _>(ApiError::new(
+                            actix_web::http::StatusCode::MISDIRECTED_REQUEST,
+                            "not_an_api_node",
+                            "this node only takes streams and serves their media to the other nodes (DROPCAST_ROLES); send API calls and viewers to an api node",
+                        ))
+                    }))
+            }
         })
         .workers(workers)
         .backlog(4096)
         .max_connection_rate(4096)
-        .shutdown_timeout(5)
+        .shutdown_timeout(drain.as_secs())
         .disable_signals()
         .listen(listener)
         .map_err(bind_error)?

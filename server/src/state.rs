@@ -39,8 +39,9 @@ pub struct AppState {
     /// Orders and payments; without Stripe settings it refuses to order (503).
     pub checkout: Checkout,
     pub metrics: Arc<Metrics>,
-    /// RTMP and SRT publishers (kept for their live count).
-    pub ingest: media::ingest::Ingest,
+    /// RTMP and SRT publishers (kept for their live count); `None` on a
+    /// node without the ingest role.
+    pub ingest: Option<media::ingest::Ingest>,
     /// What players are served from memory here: live edges and replay
     /// playlists.
     pub playback: Playback,

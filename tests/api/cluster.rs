@@ -445,6 +445,67 @@ async fn a_running_clip_is_left_to_its_node_until_that_node_is_gone() {
     );
 }
 
+/// A node as a `dropcast serve` process of its own, in the cluster's
+/// database and Redis (signals are for processes).
+struct NodeProcess {
+    child: tokio::process::Child,
+    /// `127.0.0.1:PORT` of its HTTP listener.
+    addr: String,
+    rtmp_port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl NodeProcess {
+    async fn start(cluster: &TestCluster, node_id: &str, env: &[(&str, &str)]) -> NodeProcess {
+        let a = &cluster.nodes[0];
+        let (port, rtmp_port) = (free_port(), free_port());
+        let dir = tempfile::tempdir().unwrap();
+        let addr = format!("127.0.0.1:{port}");
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dropcast"))
+            .arg("serve")
+            .env("DROPCAST_HTTP_ADDR", &addr)
+            .env("DROPCAST_INTERNAL_URL", format!("http://{addr}/"))
+            .env("DROPCAST_DATA_DIR", dir.path())
+            .env("DROPCAST_RTMP_ADDR", format!("127.0.0.1:{rtmp_port}"))
+            .env("DROPCAST_SRT_ADDR", "127.0.0.1:0")
+            .env("DATABASE_URL", &a.database_url)
+            .env("REDIS_URL", &cluster.redis.url)
+            .env("DROPCAST_NODE_ID", node_id)
+            .env("DROPCAST_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("dropcast starts");
+        wait_until("the node healthy", async || {
+            a.client
+                .get(format!("http://{addr}/healthz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+        })
+        .await;
+        NodeProcess {
+            child,
+            addr,
+            rtmp_port,
+            _dir: dir,
+        }
+    }
+
+    /// `kill -SIGNAL` of the process.
+    async fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("the node runs").to_string();
+        let sent = tokio::process::Command::new("kill")
+            .args([format!("-{signal}"), pid])
+            .status()
+            .await
+            .unwrap();
+        assert!(sent.success());
+    }
+}
+
 #[tokio::test]
 async fn sigterm_sends_sockets_elsewhere_and_hands_the_nodes_work_over_at_once() {
     use futures_util::StreamExt;
@@ -455,32 +516,8 @@ async fn sigterm_sends_sockets_elsewhere_and_hands_the_nodes_work_over_at_once()
     let a = &cluster.nodes[0];
     let (_token, show, _product) = a.creator_show_product(3).await;
     // Node B as a process of its own: SIGTERM is for processes.
-    let port = crate::helpers::free_port();
-    let dir = tempfile::tempdir().unwrap();
-    let mut b = tokio::process::Command::new(env!("CARGO_BIN_EXE_dropcast"))
-        .arg("serve")
-        .env("DROPCAST_HTTP_ADDR", format!("127.0.0.1:{port}"))
-        .env("DROPCAST_DATA_DIR", dir.path())
-        .env("DROPCAST_RTMP_ADDR", "127.0.0.1:0")
-        .env("DROPCAST_SRT_ADDR", "127.0.0.1:0")
-        .env("DATABASE_URL", &a.database_url)
-        .env("REDIS_URL", &cluster.redis.url)
-        .env("DROPCAST_NODE_ID", "node-b")
-        .env("DROPCAST_ADMIN_TOKEN", ADMIN_TOKEN)
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("dropcast starts");
-    let base = format!("127.0.0.1:{port}");
-    wait_until("B healthy", async || {
-        a.client
-            .get(format!("http://{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-    })
-    .await;
+    let mut b = NodeProcess::start(&cluster, "node-b", &[]).await;
+    let base = b.addr.clone();
     let (mut ws, _) =
         tokio_tungstenite::connect_async(format!("ws://{base}/api/v1/shows/{show}/live"))
             .await
@@ -488,13 +525,7 @@ async fn sigterm_sends_sockets_elsewhere_and_hands_the_nodes_work_over_at_once()
     let first = ws.next().await.unwrap().unwrap();
     assert!(first.to_text().unwrap().contains("\"snapshot\""));
 
-    let pid = b.id().expect("B runs").to_string();
-    let term = tokio::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .unwrap();
-    assert!(term.success());
+    b.signal("TERM").await;
     // The socket is told "going away" (the widget reconnects, with jitter,
     // through the load balancer to another node)…
     let close = loop {
@@ -510,7 +541,7 @@ async fn sigterm_sends_sockets_elsewhere_and_hands_the_nodes_work_over_at_once()
     assert_eq!(close.map(|f| f.code), Some(CloseCode::Away));
     // …the process exits cleanly, and its lease ended as it left: the
     // others take what it still owned now, not after 20 s.
-    let status = tokio::time::timeout(Duration::from_secs(15), b.wait())
+    let status = tokio::time::timeout(Duration::from_secs(15), b.child.wait())
         .await
         .expect("B exits within 15 s")
         .unwrap();
@@ -583,4 +614,224 @@ async fn three_hundred_buyers_over_three_nodes_for_twenty_units() {
             "{seen:?}"
         );
     }
+}
+
+/// Roles: the api nodes (A with the workers, B) never run GStreamer; C only
+/// ingests. Creators are sent to C, C refuses API calls, a show published
+/// to C plays from B, and killing C mid-show leaves checkout on A and B
+/// untouched: every order of a rush made while C dies is paid once.
+#[tokio::test]
+async fn an_ingest_only_node_killed_mid_show_leaves_checkout_on_the_api_nodes_untouched() {
+    use dropcast::node::Roles;
+    use futures_util::future::join_all;
+
+    let cluster = spawn_cluster(2, |s| {
+        with_stripe(s);
+        s.rate_limits = dropcast::limits::RateLimitSettings::parse("off").unwrap();
+        let spec = if s.node_id.as_deref() == Some("node-a") {
+            "api,workers"
+        } else {
+            "api"
+        };
+        s.roles = Roles::parse(spec).unwrap();
+    })
+    .await;
+    let [a, b] = &cluster.nodes[..] else {
+        unreachable!()
+    };
+    let (token, show, product) = a.creator_show_product(30).await;
+    // No ingest node yet: the API hands out no address rather than its own port.
+    let mine = a
+        .get(&format!("/api/v1/shows/{show}"), Some(&token))
+        .await
+        .expect(200);
+    assert!(
+        mine["ingest"].is_null() && mine["stream_key"].is_string(),
+        "{mine}"
+    );
+
+    let mut c = NodeProcess::start(&cluster, "node-c", &[("DROPCAST_ROLES", "ingest")]).await;
+    // Both api nodes send the creator to C's RTMP listener.
+    let rtmp = a.rtmp_url(&token, &show).await;
+    assert!(
+        rtmp.contains(&format!(":{}/live/", c.rtmp_port)),
+        "{rtmp} is not C's"
+    );
+    assert_eq!(b.rtmp_url(&token, &show).await, rtmp);
+    // C serves media, not the API.
+    let refused = a
+        .client
+        .get(format!("http://{}/api/v1/shows/{show}", c.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 421);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_an_api_node", "{body}");
+
+    let pushing = tokio::spawn(async move { publish(&rtmp, 60, true).await });
+    wait_until("the show live on A", async || {
+        a.get(&format!("/api/v1/shows/{show}"), None).await.body["live"] == true
+    })
+    .await;
+    wait_until("B playing C's live playlist", async || {
+        let (status, body) = hls_get(b, &show, "index.m3u8").await;
+        status == 200 && String::from_utf8_lossy(&body).contains("#EXT-X-PART:")
+    })
+    .await;
+    let mut socket = a.live(&show).await;
+    socket.until("snapshot").await;
+
+    // A rush on A and B while C is killed.
+    let mut buyers = Vec::new();
+    for node in [a, b] {
+        buyers.extend(join_all((0..12).map(|_| node.buyer(CARD_OK))).await);
+    }
+    let keys: Vec<String> = (0..buyers.len()).map(|i| format!("roles-{i}")).collect();
+    let nodes = [a, b];
+    let rush = join_all(
+        buyers
+            .iter()
+            .zip(&keys)
+            .enumerate()
+            .map(|(i, (buyer, key))| nodes[i % 2].order(buyer, &show, &product, 1, key)),
+    );
+    let kill = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        c.signal("KILL").await;
+        c.child.wait().await.unwrap()
+    };
+    let (answers, killed) = tokio::join!(rush, kill);
+    assert!(!killed.success(), "C was killed");
+    assert_eq!(rush_outcome(&answers), (24, 0));
+    // And after it: checkout goes on as if nothing happened.
+    let late = a.buyer(CARD_OK).await;
+    let answer = b.order(&late, &show, &product, 1, "roles-late").await;
+    assert_eq!(answer.body["status"], "paid", "{:?}", answer.body);
+    for node in [a, b] {
+        assert_eq!(node.stock(&product).await, (5, 0, 25));
+    }
+    a.assert_stock_invariant().await;
+    assert_eq!(paid_units(a, &product).await, 25);
+    let intents = all_intents(a).await;
+    for answer in answers.iter().chain([&answer]) {
+        let id = answer.body["id"].as_str().unwrap();
+        let charged = intents
+            .iter()
+            .filter(|i| i["metadata"]["order_id"] == id && i["status"] == "succeeded")
+            .count();
+        assert_eq!(charged, 1, "one charge for {id}");
+    }
+    let _ = pushing.await;
+
+    // C's lease lapses (aged here rather than waited for): A, with the
+    // workers, sets the show offline and every socket hears it.
+    sqlx::query("UPDATE nodes SET heartbeat_at_ms = 0 WHERE node_id = 'node-c'")
+        .execute(&a.state.pool)
+        .await
+        .unwrap();
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(15), socket.next())
+            .await
+            .expect("the show set offline within 15 s")
+            .expect("socket open");
+        if frame["type"] == "live" && frame["live"] == false {
+            break;
+        }
+    }
+}
+
+/// Rate limits hold across the nodes: a client spread over A and B by a
+/// load balancer gets the limit once, not once per node. With Redis gone a
+/// node counts alone (and says so in /metrics) rather than refuse everyone.
+#[tokio::test]
+async fn rate_limits_are_shared_by_the_nodes_and_survive_redis_going_away() {
+    let mut cluster = spawn_cluster(2, |s| {
+        s.rate_limits = dropcast::limits::RateLimitSettings::parse("sessions_ip=4/60s").unwrap();
+    })
+    .await;
+    let new_session = async |node: &TestApp| node.post("/api/v1/viewers", None, json!({})).await;
+    let [a, b] = &cluster.nodes[..] else {
+        unreachable!()
+    };
+    for node in [a, b, a, b] {
+        new_session(node).await.expect(201);
+    }
+    for node in [a, b] {
+        let refused = new_session(node).await;
+        assert_eq!(
+            (refused.status.as_u16(), refused.code()),
+            (429, "rate_limited"),
+            "the fifth session from this address, on either node"
+        );
+    }
+    cluster.redis.stop().await;
+    let [a, _] = &cluster.nodes[..] else {
+        unreachable!()
+    };
+    new_session(a).await.expect(201);
+    let metrics = a.metrics().await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("dropcast_rate_limit_fallbacks_total ") && !l.ends_with(" 0")),
+        "{metrics}"
+    );
+}
+
+/// SIGTERM drains: an order waiting on the bank when the node is told to
+/// stop (here 7 s, beyond the 5 s a drain used to allow) still gets its
+/// answer, paid, and the node then exits cleanly; new connections are
+/// refused from the signal on, so a load balancer sends buyers elsewhere.
+#[tokio::test]
+async fn a_stopping_node_finishes_the_orders_at_the_bank_before_it_exits() {
+    let cluster = spawn_cluster(1, with_stripe).await;
+    let a = &cluster.nodes[0];
+    let stripe = stripe_url();
+    let mut b = NodeProcess::start(
+        &cluster,
+        "node-b",
+        &[
+            ("STRIPE_SECRET_KEY", STRIPE_KEY),
+            ("STRIPE_API_BASE", &stripe),
+            ("DROPCAST_RATE_LIMITS", "off"),
+            ("DROPCAST_TEST_PAUSE", "before_confirm:7000"),
+        ],
+    )
+    .await;
+    let (_, show, product) = a.creator_show_product(5).await;
+    let buyer = a.buyer(CARD_OK).await;
+    let order = a
+        .client
+        .post(format!("http://{}/api/v1/shows/{show}/orders", b.addr))
+        .bearer_auth(&buyer)
+        .json(&json!({"product_id": product, "quantity": 1, "idempotency_key": "drain-1"}))
+        .send();
+    let stop = async {
+        // The order is at the bank (stock held) when the signal comes.
+        wait_until("the order holding stock", async || {
+            a.stock(&product).await == (4, 1, 0)
+        })
+        .await;
+        b.signal("TERM").await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let refused = a
+            .client
+            .get(format!("http://{}/healthz", b.addr))
+            .send()
+            .await;
+        assert!(refused.is_err(), "a draining node takes no new connection");
+    };
+    let (answer, ()) = tokio::join!(order, stop);
+    let answer = answer.expect("the order's answer came before the node left");
+    let status = answer.status().as_u16();
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!((status, &body["status"]), (201, &json!("paid")), "{body}");
+    let exit = tokio::time::timeout(Duration::from_secs(30), b.child.wait())
+        .await
+        .expect("B exits once drained")
+        .unwrap();
+    assert!(exit.success(), "{exit}");
+    assert_eq!(a.stock(&product).await, (4, 0, 1));
+    a.assert_stock_invariant().await;
 }

@@ -233,12 +233,26 @@ fn open(live: Live, url: Rc<String>, failures: Rc<Cell<u32>>, current: Socket) {
     };
     ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     on_open.forget();
-    let on_close = Closure::once_into_js(move || {
+    let on_close = Closure::once_into_js(move |e: web_sys::CloseEvent| {
         live.connected.set(false);
-        retry(live, url, failures, current);
+        if e.code() == GOING_AWAY {
+            // The node is being stopped (a deploy): every socket it had hears
+            // this at once, so they come back spread over a few seconds
+            // through the load balancer to the other nodes, and resume from
+            // the snapshot there.
+            let wait = 100.0 + js_sys::Math::random() * GOING_AWAY_SPREAD_MS;
+            after(wait as i32, move || open(live, url, failures, current));
+        } else {
+            retry(live, url, failures, current);
+        }
     });
     ws.set_onclose(Some(on_close.unchecked_ref()));
 }
+
+/// The close code of a node that is stopping (RFC 6455 "going away").
+const GOING_AWAY: u16 = 1001;
+/// Over how long the sockets of a stopping node come back.
+const GOING_AWAY_SPREAD_MS: f64 = 3_000.0;
 
 fn retry(live: Live, url: Rc<String>, failures: Rc<Cell<u32>>, current: Socket) {
     let n = failures.get();

@@ -60,11 +60,16 @@ pub async fn metrics(
     }
     Ok(HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(with_bus(state.metrics.render(), state.hub.bus())))
+        .body(with_bus(
+            state.metrics.render(),
+            state.hub.bus(),
+            state.limits.fallbacks(),
+        )))
 }
 
-/// The exposition with the bus's counters added before its end, in a cluster.
-fn with_bus(mut text: String, bus: Option<&bus::Bus>) -> String {
+/// The exposition with the bus's counters (and the requests rate-limited
+/// without Redis, `rate_limit_fallbacks`) added before its end, in a cluster.
+fn with_bus(mut text: String, bus: Option<&bus::Bus>, fallbacks: u64) -> String {
     use std::fmt::Write;
     use std::sync::atomic::Ordering::Relaxed;
     let Some(bus) = bus else { return text };
@@ -75,28 +80,32 @@ fn with_bus(mut text: String, bus: Option<&bus::Bus>) -> String {
         (
             "bus_published",
             "Live changes handed to Redis for the other nodes.",
-            &stats.published,
+            stats.published.load(Relaxed),
         ),
         (
             "bus_lost",
             "Live changes Redis could not take (announced, and reloaded by the other nodes).",
-            &stats.lost,
+            stats.lost.load(Relaxed),
         ),
         (
             "bus_received",
             "Live changes heard from the other nodes.",
-            &stats.received,
+            stats.received.load(Relaxed),
         ),
         (
             "bus_reconnects",
             "Times the Redis subscription came back after a loss.",
-            &stats.reconnects,
+            stats.reconnects.load(Relaxed),
+        ),
+        (
+            "rate_limit_fallbacks",
+            "Requests rate-limited by this node alone because Redis did not answer in time.",
+            fallbacks,
         ),
     ] {
         let _ = write!(
             text,
-            "# HELP dropcast_{name} {help}\n# TYPE dropcast_{name} counter\ndropcast_{name}_total {}\n",
-            value.load(Relaxed)
+            "# HELP dropcast_{name} {help}\n# TYPE dropcast_{name} counter\ndropcast_{name}_total {value}\n"
         );
     }
     text.push_str("# EOF\n");

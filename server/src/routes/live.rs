@@ -25,7 +25,9 @@ pub async fn socket(
     path: web::Path<String>,
     query: web::Query<LiveQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    ClientIp::of(&req, &state.settings.trusted_proxies).limit(&state, Limit::LivePerIp)?;
+    ClientIp::of(&req, &state.settings.trusted_proxies)
+        .limit(&state, Limit::LivePerIp)
+        .await?;
     let show_id = path.into_inner();
     if !looks_like_id(&show_id) {
         return Err(show_not_found());

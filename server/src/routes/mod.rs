@@ -32,6 +32,17 @@ use crate::store::{self, ShowRow};
 
 /// Mounts every route of the API. One `resource` a path, so a known path
 /// called with an unknown method answers 405, not 404.
+/// The routes of a node without the api role (`DROPCAST_ROLES=ingest`,
+/// say): health, metrics, and the media other nodes fetch from their origin.
+pub fn configure_media(cfg: &mut web::ServiceConfig) {
+    use web::{get, resource};
+    cfg.service(resource("/healthz").route(get().to(health::healthz)))
+        .service(resource("/metrics").route(get().to(health::metrics)))
+        .service(resource("/hls/{show}/index.m3u8").route(get().to(hls::playlist)))
+        .service(resource("/hls/{show}/{file}").route(get().to(hls::segment)))
+        .service(resource("/api/v1/clips/{clip}/file").route(get().to(clips::file)));
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use web::{delete, get, patch, post, put, resource};
     cfg.service(resource("/healthz").route(get().to(health::healthz)))

@@ -126,8 +126,8 @@ pub async fn create(
     mut body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
     let viewer_id = caller.require_viewer()?;
-    ip.limit(&state, Limit::OrdersPerIp)?;
-    limit_key(&state, Limit::OrdersPerSession, viewer_id)?;
+    ip.limit(&state, Limit::OrdersPerIp).await?;
+    limit_key(&state, Limit::OrdersPerSession, viewer_id).await?;
     stripe_of(&state)?;
     let show = find_show(&state, &path).await?;
     let IdRef(product_id) = body.required("product_id")?;
@@ -245,8 +245,10 @@ pub async fn get(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     match &caller.0 {
-        Some(Principal::Viewer { viewer_id }) => limit_key(&state, Limit::OrderReads, viewer_id)?,
-        _ => ip.limit(&state, Limit::OrderReads)?,
+        Some(Principal::Viewer { viewer_id }) => {
+            limit_key(&state, Limit::OrderReads, viewer_id).await?
+        }
+        _ => ip.limit(&state, Limit::OrderReads).await?,
     }
     let (wait, from) = wait_query(req.query_string())?;
     let order = visible_order(&state, &caller, &path).await?;
@@ -382,7 +384,7 @@ pub async fn receipt(
     ip: ClientIp,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    ip.limit(&state, Limit::OrderReads)?;
+    ip.limit(&state, Limit::OrderReads).await?;
     let not_found = || {
         ApiError::not_found(
             "order_not_found",

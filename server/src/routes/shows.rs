@@ -10,6 +10,7 @@ use crate::domain::text::Title;
 use crate::error::ApiError;
 use crate::input::JsonObject;
 use crate::live::Change;
+use crate::node::IngestBase;
 use crate::routes::{owned_show, product_not_found, show_not_found};
 use crate::state::AppState;
 use crate::store::{self, ShowRow};
@@ -40,22 +41,70 @@ pub struct ShowUrls {
 #[derive(Serialize)]
 pub struct ShowPrivate {
     pub stream_key: String,
-    pub ingest: Ingest,
+    /// `null` only in a cluster with no ingest node running (see
+    /// [`IngestChoice`]): the creator has nowhere to stream to yet.
+    pub ingest: Option<Ingest>,
     pub urls: ShowUrls,
 }
 
+/// Which node a creator streams a show to: this one when it ingests, else
+/// the cluster's ingest node for the show ([`crate::node::pick_ingest`]).
+pub struct IngestChoice {
+    own: Option<IngestBase>,
+    nodes: Vec<(String, IngestBase, bool)>,
+}
+
+impl IngestChoice {
+    pub async fn load(state: &AppState) -> Result<IngestChoice, ApiError> {
+        if state.node.roles.ingest {
+            return Ok(IngestChoice {
+                own: Some(state.settings.own_ingest()),
+                nodes: Vec::new(),
+            });
+        }
+        let nodes =
+            store::nodes::ingest_nodes(&state.pool, crate::node::NodeIdentity::stale_before_ms())
+                .await?;
+        Ok(IngestChoice { own: None, nodes })
+    }
+
+    /// `None` when no node of the cluster ingests.
+    pub async fn for_show(
+        &self,
+        state: &AppState,
+        show: &ShowRow,
+    ) -> Result<Option<IngestBase>, ApiError> {
+        if let Some(own) = &self.own {
+            return Ok(Some(own.clone()));
+        }
+        if self.nodes.is_empty() {
+            return Ok(None);
+        }
+        let publishing = store::nodes::publishing_node(&state.pool, &show.id).await?;
+        Ok(crate::node::pick_ingest(&show.id, publishing.as_deref(), &self.nodes).cloned())
+    }
+}
+
 impl ShowPrivate {
-    pub fn of(show: &ShowRow, settings: &Settings) -> ShowPrivate {
+    /// What the owner sees, with this node's (or the cluster's) ingest.
+    pub async fn load(state: &AppState, show: &ShowRow) -> Result<ShowPrivate, ApiError> {
+        let ingest = IngestChoice::load(state)
+            .await?
+            .for_show(state, show)
+            .await?;
+        Ok(ShowPrivate::of(show, &state.settings, ingest.as_ref()))
+    }
+
+    pub fn of(show: &ShowRow, settings: &Settings, ingest: Option<&IngestBase>) -> ShowPrivate {
         let base = settings.public_base();
-        let host = settings.public_host();
         let key = &show.stream_key;
         let id = &show.id;
         ShowPrivate {
             stream_key: key.clone(),
-            ingest: Ingest {
-                rtmp: format!("rtmp://{host}:{}/live/{key}", settings.rtmp_addr.port()),
-                srt: format!("srt://{host}:{}?streamid={key}", settings.srt_addr.port()),
-            },
+            ingest: ingest.map(|ingest| {
+                let (rtmp, srt) = ingest.urls(key);
+                Ingest { rtmp, srt }
+            }),
             urls: ShowUrls {
                 watch: format!("{base}/watch/{id}"),
                 overlay: format!("{base}/overlay/{id}"),
@@ -78,12 +127,12 @@ pub struct ShowCreated {
 }
 
 impl ShowCreated {
-    fn of(show: &ShowRow, settings: &Settings) -> Self {
+    fn of(show: &ShowRow, private: ShowPrivate) -> Self {
         ShowCreated {
             id: show.id.clone(),
             title: show.title.clone(),
             live: show.live != 0,
-            private: ShowPrivate::of(show, settings),
+            private,
         }
     }
 }
@@ -106,7 +155,8 @@ pub async fn create(
     )
     .await?;
     tracing::info!(show = %show.id, creator = %creator_id, "show created");
-    Ok(HttpResponse::Created().json(ShowCreated::of(&show, &state.settings)))
+    let private = ShowPrivate::load(&state, &show).await?;
+    Ok(HttpResponse::Created().json(ShowCreated::of(&show, private)))
 }
 
 /// `POST /api/v1/shows/{show}/stream-key` (creator): a new stream key; the
@@ -123,7 +173,7 @@ pub async fn rotate_stream_key(
     show.stream_key = new_secret("live");
     store::rotate_stream_key(&state.pool, &show.id, &show.stream_key).await?;
     tracing::info!(show = %show.id, "stream key rotated");
-    Ok(HttpResponse::Ok().json(ShowPrivate::of(&show, &state.settings)))
+    Ok(HttpResponse::Ok().json(ShowPrivate::load(&state, &show).await?))
 }
 
 /// `GET /api/v1/shows/{show}/stream` (creator): the incoming stream's
@@ -147,10 +197,16 @@ pub async fn list_mine(
 ) -> Result<HttpResponse, ApiError> {
     let creator_id = caller.require_creator()?;
     let shows = store::shows_of_creator(&state.pool, creator_id).await?;
-    let shows: Vec<ShowCreated> = shows
-        .iter()
-        .map(|s| ShowCreated::of(s, &state.settings))
-        .collect();
+    let ingest = IngestChoice::load(&state).await?;
+    let mut listed = Vec::with_capacity(shows.len());
+    for show in &shows {
+        let base = ingest.for_show(&state, show).await?;
+        listed.push(ShowCreated::of(
+            show,
+            ShowPrivate::of(show, &state.settings, base.as_ref()),
+        ));
+    }
+    let shows = listed;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "shows": shows })))
 }
 
@@ -176,9 +232,11 @@ pub async fn get(
     let show_state = store::load_show_state(&state.pool, &show_id)
         .await?
         .ok_or_else(show_not_found)?;
-    let private = caller
-        .is_owner_of(&show_state.show)
-        .then(|| ShowPrivate::of(&show_state.show, &state.settings));
+    let private = if caller.is_owner_of(&show_state.show) {
+        Some(ShowPrivate::load(&state, &show_state.show).await?)
+    } else {
+        None
+    };
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
         .json(ShowWithPrivate {

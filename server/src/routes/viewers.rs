@@ -75,7 +75,7 @@ pub async fn save_shipping(
     body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
     let viewer_id = caller.require_viewer()?;
-    limit_key(&state, Limit::CardsPerSession, viewer_id)?;
+    limit_key(&state, Limit::CardsPerSession, viewer_id).await?;
     let address = parse_shipping(&body.into_value(), "")?;
     let viewer = store::get_viewer(&state.pool, viewer_id)
         .await?
@@ -96,7 +96,7 @@ pub async fn create(
     ip: ClientIp,
     body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
-    ip.limit(&state, Limit::SessionsPerIp)?;
+    ip.limit(&state, Limit::SessionsPerIp).await?;
     body.finish()?;
     let id = new_id("vw");
     let (token, hash) = new_token(TokenRole::Viewer);
@@ -201,7 +201,7 @@ pub async fn save_payment_method(
     mut body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
     let viewer_id = caller.require_viewer()?;
-    limit_key(&state, Limit::CardsPerSession, viewer_id)?;
+    limit_key(&state, Limit::CardsPerSession, viewer_id).await?;
     let stripe = stripe_of(&state)?;
     let Email(email) = body.required("email")?;
     let PaymentMethodId(payment_method) = body.required("payment_method")?;

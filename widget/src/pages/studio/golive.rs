@@ -92,6 +92,11 @@ pub fn GoLive(private: Value) -> impl IntoView {
                 <li>"Add a "<b>"Browser"</b>" source with the overlay URL, 1920 × 1080, for the product card on stream."</li>
                 <li>"Press "<b>"Start Streaming"</b>": this page shows ● LIVE within a few seconds."</li>
             </ol>
+            {private["ingest"].is_null().then(|| view! {
+                <p class="st-warn" role="status">
+                    "No node of this cluster takes streams right now: the server address appears here once one runs (DROPCAST_ROLES with ingest)."
+                </p>
+            })}
             <CopyField label="Server (RTMP)" class="st-rtmp-server" value=rtmp_server(&rtmp) secret=false />
             <CopyField label="Stream key" class="st-key" value=key secret=true />
             <details class="st-more">
