@@ -11,7 +11,7 @@ ensure_rust
 # One apt run for everything; ffmpeg is the tests' stand-in for OBS,
 # chromium the browser tests' browser, redis-server the cluster tests' Redis
 # (each of those tests starts its own on a free port).
-ensure_apt postgresql curl ffmpeg chromium redis-server "${MEDIA_PACKAGES[@]}"
+ensure_apt postgresql curl ffmpeg chromium redis-server haproxy "${MEDIA_PACKAGES[@]}"
 ensure_localstripe
 ensure_npm "$ROOT/tests/browser"
 

@@ -66,7 +66,7 @@ async fn stop_child(child: &mut Option<tokio::process::Child>) {
 }
 
 /// Waits (up to 10 s) until something takes connections on `port`.
-async fn wait_for_port(port: u16, what: &str) {
+pub async fn wait_for_port(port: u16, what: &str) {
     for _ in 0..200 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
