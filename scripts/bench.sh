@@ -7,8 +7,9 @@ cd "$ROOT"
 
 ensure_rust
 # ffmpeg encodes the test streams and is the clip benchmark's anchor;
-# PostgreSQL for checkout, Chromium for the widget's timing. One apt run.
-ensure_apt ffmpeg gzip curl postgresql chromium "${MEDIA_PACKAGES[@]}"
+# PostgreSQL for checkout and the cluster, Redis for the cluster, Chromium
+# for the widget's timing. One apt run.
+ensure_apt ffmpeg gzip curl postgresql redis-server chromium "${MEDIA_PACKAGES[@]}"
 
 say "building dropcast-bench and dropcast (release)"
 # One invocation, so both share one feature resolution (and one build).
@@ -30,6 +31,9 @@ start_postgres "$work/pg" durable
 start_localstripe "$(free_port)" "$work/localstripe.log"
 DROPCAST_BENCH_PG_URL="$PG_URL/postgres" DROPCAST_BENCH_STRIPE_URL="$LOCALSTRIPE_URL" \
     "$ROOT/target/release/dropcast-bench" checkout "$@"
+
+say "scale-out: fan-out over three nodes (45k and 54k sockets) beside one node, the Redis hop, the hold path over three nodes"
+DROPCAST_BENCH_PG_URL="$PG_URL/postgres" "$ROOT/target/release/dropcast-bench" cluster "$@"
 
 say "ingest: server CPU and memory per live 720p30 stream (1, 3, 10 streams)"
 "$ROOT/target/release/dropcast-bench" ingest

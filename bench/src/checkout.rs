@@ -4,8 +4,9 @@
 //! - *Hold path*: the server's own `store::orders::hold` (the transaction
 //!   that inserts the order and takes the units; what every order does
 //!   before Stripe is asked) called by K concurrent tasks through the
-//!   server's pool: orders held per second, and each attempt's latency
-//!   (waiting for a connection included, as a request would).
+//!   server's pool and its hold gate (`dropcast::hold_gate`, as checkout
+//!   does): orders held per second, and each attempt's latency (waiting
+//!   for the gate and a connection included, as a request would).
 //! - *Whole path*: a release `dropcast serve` with localstripe as Stripe; K
 //!   buyers with saved cards `POST …/orders` at once over HTTP.
 //!
@@ -31,7 +32,24 @@ const PAY_UNITS: i64 = 100;
 
 /// One flash sale on the hold path.
 async fn hold_once(url: &str) -> Result<Value, Error> {
+    hold_on(url, 1).await
+}
+
+/// The hold path with the buyers spread over `nodes` pools, one per node
+/// (each node of a cluster has its own), each order owned by its node.
+pub(crate) async fn hold_over_nodes(url: &str, nodes: usize) -> Result<Value, Error> {
+    let mut figure = hold_on(url, nodes).await?;
+    figure["nodes"] = json!(nodes);
+    eprintln!("hold path over {nodes} node(s): {figure}");
+    Ok(figure)
+}
+
+async fn hold_on(url: &str, nodes: usize) -> Result<Value, Error> {
     let pool = dropcast::db::open(url).await?;
+    let mut pools = vec![pool.clone()];
+    for _ in 1..nodes {
+        pools.push(dropcast::db::open(url).await?);
+    }
     let creator = new_id("crt");
     store::create_creator(&pool, &creator, "Bench", &new_id("hash")).await?;
     let show = new_id("shw");
@@ -63,9 +81,20 @@ async fn hold_once(url: &str) -> Result<Value, Error> {
     }
     let start = Arc::new(Barrier::new(HOLD_BUYERS + 1));
     let mut tasks = Vec::with_capacity(HOLD_BUYERS);
-    for viewer in viewers {
-        let (pool, start, show, product) =
-            (pool.clone(), start.clone(), show.clone(), product.clone());
+    // Each node's gate, as the server's checkout keeps it.
+    let gates: Vec<dropcast::hold_gate::HoldGate> = (0..nodes)
+        .map(|_| dropcast::hold_gate::HoldGate::default())
+        .collect();
+    for (i, viewer) in viewers.into_iter().enumerate() {
+        let node = i % nodes;
+        let gate = gates[node].clone();
+        let (pool, start, show, product) = (
+            pools[node].clone(),
+            start.clone(),
+            show.clone(),
+            product.clone(),
+        );
+        let owner = format!("bench-{node}");
         tasks.push(tokio::spawn(async move {
             start.wait().await;
             let t = Instant::now();
@@ -74,6 +103,7 @@ async fn hold_once(url: &str) -> Result<Value, Error> {
             // Each buyer with a card and an email of their own, as the
             // per-buyer limit counts them.
             let (card, email) = (new_id("fp"), format!("{viewer}@example.com"));
+            let _turn = gate.enter(&product).await;
             let outcome = orders::hold(
                 &pool,
                 orders::NewOrder {
@@ -84,15 +114,16 @@ async fn hold_once(url: &str) -> Result<Value, Error> {
                     quantity: 1,
                     idempotency_key: &key,
                     default_hold_ms: 600_000,
-                    owner_node: "bench",
-                    owner_instance: "bench-1",
+                    owner_node: &owner,
+                    owner_instance: &owner,
                     card_fingerprint: Some(&card),
                     buyer_email: Some(&email),
                 },
             )
             .await;
             let held = matches!(outcome, Ok(orders::Hold::Held { .. }));
-            (t.elapsed(), t, held, outcome.is_err())
+            let error = outcome.err().map(|e| e.to_string());
+            (t.elapsed(), t, held, error)
         }));
     }
     start.wait().await;
@@ -101,8 +132,16 @@ async fn hold_once(url: &str) -> Result<Value, Error> {
     let mut latencies = Vec::with_capacity(HOLD_BUYERS);
     let (mut held, mut errors) = (0i64, 0usize);
     let mut last_held = Duration::ZERO;
+    let mut first_error: Option<String> = None;
     for task in tasks {
         let (took, at, ok, err) = task.await?;
+        let err = match err {
+            Some(e) => {
+                first_error.get_or_insert(e);
+                true
+            }
+            None => false,
+        };
         latencies.push(took.as_secs_f64() * 1000.0);
         if ok {
             held += 1;
@@ -116,7 +155,9 @@ async fn hold_once(url: &str) -> Result<Value, Error> {
     let row = store::get_product(&pool, &show, &product)
         .await?
         .ok_or("the product vanished")?;
-    pool.close().await;
+    for p in pools {
+        p.close().await;
+    }
     Ok(json!({
         "buyers": HOLD_BUYERS,
         "units": HOLD_UNITS,
@@ -127,6 +168,7 @@ async fn hold_once(url: &str) -> Result<Value, Error> {
         "p50_ms": crate::percentile(&latencies, 50.0),
         "p99_ms": crate::percentile(&latencies, 99.0),
         "oversold": (held - HOLD_UNITS).max(0),
+        "first_error": first_error,
         "steal_pct": steal_pct,
         "figures_add_up": row.available + row.held + row.sold == HOLD_UNITS && row.available >= 0 && row.held == held,
     }))

@@ -38,9 +38,9 @@ use crate::server::{Server, rss_kib, split_cores};
 type Error = Box<dyn std::error::Error>;
 
 /// Most sockets one generator process opens (its file limit is the machine's).
-const PER_GENERATOR: usize = 12_500;
+pub(crate) const PER_GENERATOR: usize = 12_500;
 /// Source addresses the generators spread their sockets over.
-const SOURCES: u8 = 8;
+pub(crate) const SOURCES: u8 = 8;
 
 pub(crate) fn now_us() -> i64 {
     SystemTime::now()
@@ -49,13 +49,13 @@ pub(crate) fn now_us() -> i64 {
 }
 
 /// The hard limit on open files for this process and its children.
-fn file_limit() -> u64 {
+pub(crate) fn file_limit() -> u64 {
     rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(_, hard)| hard)
 }
 
 /// One of our own processes (a load generator, or the floor's server) and
 /// its pipes: commands in on stdin, one line per answer on stdout.
-struct Piped {
+pub(crate) struct Piped {
     child: Child,
     stdin: ChildStdin,
     lines: std::sync::mpsc::Receiver<String>,
@@ -107,7 +107,7 @@ impl Piped {
     }
 
     /// A load generator opening `sockets` sockets to `url`.
-    fn generator(url: &str, sockets: usize, first_source: u8) -> Result<Piped, Error> {
+    pub(crate) fn generator(url: &str, sockets: usize, first_source: u8) -> Result<Piped, Error> {
         Piped::spawn(
             &[
                 "fanout-client",
@@ -119,13 +119,13 @@ impl Piped {
         )
     }
 
-    fn say(&mut self, line: &str) -> Result<(), Error> {
+    pub(crate) fn say(&mut self, line: &str) -> Result<(), Error> {
         writeln!(self.stdin, "{line}")?;
         self.stdin.flush()?;
         Ok(())
     }
 
-    fn expect(&self, what: &str, within: Duration) -> Result<String, Error> {
+    pub(crate) fn expect(&self, what: &str, within: Duration) -> Result<String, Error> {
         let line = self
             .lines
             .recv_timeout(within)
@@ -217,7 +217,7 @@ impl Target {
 }
 
 /// The product's stock when the fan-out starts; each run adds one.
-const FIRST_STOCK: i64 = 100_000;
+pub(crate) const FIRST_STOCK: i64 = 100_000;
 
 /// One figure: N sockets, `runs` stock changes, against dropcast or the floor.
 async fn measure(sockets: usize, runs: usize, floor: bool) -> Result<Value, Error> {

@@ -31,6 +31,7 @@
 
 mod checkout;
 mod clip;
+mod cluster;
 mod fanout;
 mod floor;
 mod ingest;
@@ -92,7 +93,7 @@ fn save(name: &str, result: &serde_json::Value) -> Result<(), Box<dyn std::error
 
 fn usage() -> ! {
     eprintln!(
-        "usage: dropcast-bench clip [--runs N] | clip-vertical [--runs N] | widget | fanout [--sockets N,N…] [--runs N] | checkout [--runs N] [--db sqlite|postgres] | ingest [--streams N,N…] | report"
+        "usage: dropcast-bench clip [--runs N] | clip-vertical [--runs N] | widget | fanout [--sockets N,N…] [--runs N] | cluster [--per-node N,N…] [--runs N] | checkout [--runs N] [--db sqlite|postgres] | ingest [--streams N,N…] | report"
     );
     std::process::exit(2)
 }
@@ -131,6 +132,14 @@ async fn main() {
                 .map(|n| n.trim().parse().unwrap_or_else(|_| usage()))
                 .collect();
             fanout::run(&counts, runs).await
+        }
+        Some("cluster") => {
+            let counts: Vec<usize> = flag("--per-node")
+                .unwrap_or_else(|| "15000,18000".into())
+                .split(',')
+                .map(|n| n.trim().parse().unwrap_or_else(|_| usage()))
+                .collect();
+            cluster::run(&counts, runs).await
         }
         Some("fanout-floor") => crate::floor::serve(),
         Some("fanout-client") => match (args.get(1), args.get(2), args.get(3)) {

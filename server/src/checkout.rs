@@ -124,6 +124,8 @@ pub struct Checkout {
     /// Order ids as their state changes here, for long polls of the order.
     moves: tokio::sync::broadcast::Sender<Arc<str>>,
     metrics: Arc<Metrics>,
+    /// Keeps the holds of one product queued here, not on its row lock.
+    gate: crate::hold_gate::HoldGate,
 }
 
 impl Checkout {
@@ -143,6 +145,7 @@ impl Checkout {
             node,
             metrics,
             moves: tokio::sync::broadcast::channel(1024).0,
+            gate: crate::hold_gate::HoldGate::default(),
         }
     }
 
@@ -231,6 +234,7 @@ impl Checkout {
             return Ok(Placed::NoPaymentMethod);
         };
         let order_id = crate::domain::ids::new_id("ord");
+        let turn = self.gate.enter(product_id).await;
         let held = orders::hold(
             &self.pool,
             orders::NewOrder {
@@ -248,6 +252,7 @@ impl Checkout {
             },
         )
         .await?;
+        drop(turn);
         let (order, product) = match held {
             orders::Hold::Held { order, product } => (order, product),
             orders::Hold::SoldOut => {

@@ -17,6 +17,7 @@
 //! - [`auth`]: bearer tokens (stored hashed) and the caller's role.
 //! - [`input`]: the bounded JSON body extractor and per-field validation errors.
 //! - [`error`]: [`error::ApiError`], the one error shape of the API.
+//! - [`hold_gate`]: how many holds of one product go to the database at once.
 //! - [`limits`]: rate limits per client address and buyer session.
 //! - [`live`]: the per-show rooms that fan live events out to websockets.
 //! - [`node`]: this process as a node: its id, instance and lease.
@@ -44,6 +45,7 @@ pub mod demo;
 pub mod domain;
 pub mod edge;
 pub mod error;
+pub mod hold_gate;
 pub mod input;
 pub mod limits;
 pub mod live;
