@@ -149,17 +149,9 @@ async fn fanout(n: usize, per_node: usize, runs: usize, pg_url: &str) -> Result<
         let mut by_node: Vec<Vec<f64>> = vec![Vec::new(); n];
         let mut missing = 0usize;
         for (node, g) in &generators {
-            let line = g.expect("done", Duration::from_secs(60))?;
-            let report: Value = serde_json::from_str(line.trim_start_matches("done "))?;
-            missing += report["missing"].as_u64().unwrap_or(0) as usize;
-            by_node[*node].extend(
-                report["at_us"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_i64)
-                    .map(|at| (at - t0) as f64 / 1000.0),
-            );
+            let (missed, at) = g.arrivals(t0)?;
+            missing += missed;
+            by_node[*node].extend(at);
         }
         let figures = |v: &mut Vec<f64>| {
             v.sort_by(f64::total_cmp);

@@ -137,6 +137,24 @@ impl Piped {
     }
 }
 
+impl Piped {
+    /// A generator's `done` report of the change made just after `t0` (µs):
+    /// how many of its sockets missed it, and each other one's arrival, in
+    /// ms after `t0`.
+    pub(crate) fn arrivals(&self, t0: i64) -> Result<(usize, Vec<f64>), Error> {
+        let line = self.expect("done", Duration::from_secs(60))?;
+        let report: Value = serde_json::from_str(line.trim_start_matches("done "))?;
+        let at = report["at_us"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_i64)
+            .map(|at| (at - t0) as f64 / 1000.0)
+            .collect();
+        Ok((report["missing"].as_u64().unwrap_or(0) as usize, at))
+    }
+}
+
 impl Drop for Piped {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -263,17 +281,9 @@ async fn measure(sockets: usize, runs: usize, floor: bool) -> Result<Value, Erro
         let mut latencies = Vec::with_capacity(sockets);
         let mut missing = 0usize;
         for g in &generators {
-            let line = g.expect("done", Duration::from_secs(60))?;
-            let report: Value = serde_json::from_str(line.trim_start_matches("done "))?;
-            missing += report["missing"].as_u64().unwrap_or(0) as usize;
-            latencies.extend(
-                report["at_us"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_i64)
-                    .map(|at| (at - t0) as f64 / 1000.0),
-            );
+            let (missed, at) = g.arrivals(t0)?;
+            missing += missed;
+            latencies.extend(at);
         }
         latencies.sort_by(f64::total_cmp);
         if run > 0 {

@@ -445,6 +445,21 @@ async fn a_running_clip_is_left_to_its_node_until_that_node_is_gone() {
     );
 }
 
+/// A node process's environment for taking payments through localstripe
+/// (limits off: the crowd comes from one address), with an optional
+/// `DROPCAST_TEST_PAUSE`.
+fn paying_env(stripe: &str, pause: Option<&'static str>) -> Vec<(&'static str, String)> {
+    let mut env = vec![
+        ("STRIPE_SECRET_KEY", STRIPE_KEY.to_string()),
+        ("STRIPE_API_BASE", stripe.to_string()),
+        ("DROPCAST_RATE_LIMITS", "off".to_string()),
+    ];
+    if let Some(pause) = pause {
+        env.push(("DROPCAST_TEST_PAUSE", pause.to_string()));
+    }
+    env
+}
+
 /// A node as a `dropcast serve` process of its own, in the cluster's
 /// database and Redis (signals are for processes).
 struct NodeProcess {
@@ -458,7 +473,11 @@ struct NodeProcess {
 }
 
 impl NodeProcess {
-    async fn start(cluster: &TestCluster, node_id: &str, env: &[(&str, &str)]) -> NodeProcess {
+    async fn start<V: AsRef<str>>(
+        cluster: &TestCluster,
+        node_id: &str,
+        env: &[(&str, V)],
+    ) -> NodeProcess {
         let a = &cluster.nodes[0];
         let (port, rtmp_port) = (free_port(), free_port());
         let dir = tempfile::tempdir().unwrap();
@@ -477,7 +496,10 @@ impl NodeProcess {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-        all.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        all.extend(
+            env.iter()
+                .map(|(k, v)| (k.to_string(), v.as_ref().to_string())),
+        );
         let child = Self::spawn(&all, dir.path());
         let node = NodeProcess {
             child,
@@ -542,7 +564,7 @@ async fn sigterm_sends_sockets_elsewhere_and_hands_the_nodes_work_over_at_once()
     let a = &cluster.nodes[0];
     let (_token, show, _product) = a.creator_show_product(3).await;
     // Node B as a process of its own: SIGTERM is for processes.
-    let mut b = NodeProcess::start(&cluster, "node-b", &[]).await;
+    let mut b = NodeProcess::start::<&str>(&cluster, "node-b", &[]).await;
     let base = b.addr.clone();
     let (mut ws, _) =
         tokio_tungstenite::connect_async(format!("ws://{base}/api/v1/shows/{show}/live"))
@@ -819,18 +841,8 @@ async fn rate_limits_are_shared_by_the_nodes_and_survive_redis_going_away() {
 async fn a_stopping_node_finishes_the_orders_at_the_bank_before_it_exits() {
     let cluster = spawn_cluster(1, with_stripe).await;
     let a = &cluster.nodes[0];
-    let stripe = stripe_url();
-    let mut b = NodeProcess::start(
-        &cluster,
-        "node-b",
-        &[
-            ("STRIPE_SECRET_KEY", STRIPE_KEY),
-            ("STRIPE_API_BASE", &stripe),
-            ("DROPCAST_RATE_LIMITS", "off"),
-            ("DROPCAST_TEST_PAUSE", "before_confirm:7000"),
-        ],
-    )
-    .await;
+    let env = paying_env(&stripe_url(), Some("before_confirm:7000"));
+    let mut b = NodeProcess::start(&cluster, "node-b", &env).await;
     let (_, show, product) = a.creator_show_product(5).await;
     let buyer = a.buyer(CARD_OK).await;
     let order = a
@@ -904,21 +916,11 @@ async fn sigkill_of_a_node_mid_rush_loses_no_sale_and_charges_no_one_twice() {
     let [a, c] = &cluster.nodes[..] else {
         unreachable!()
     };
-    let stripe = stripe_url();
     // B, a process of its own (SIGKILL is for processes); A and C run here
-    // (as node-a and node-b: B needs an id of its own).
-    let mut b = NodeProcess::start(
-        &cluster,
-        "node-killed",
-        &[
-            ("STRIPE_SECRET_KEY", STRIPE_KEY),
-            ("STRIPE_API_BASE", &stripe),
-            ("DROPCAST_RATE_LIMITS", "off"),
-            // Charged, not yet recorded, when the kill comes.
-            ("DROPCAST_TEST_PAUSE", "after_confirm:60000"),
-        ],
-    )
-    .await;
+    // (as node-a and node-b: B needs an id of its own). B's orders are
+    // charged, not yet recorded, when the kill comes.
+    let env = paying_env(&stripe_url(), Some("after_confirm:60000"));
+    let mut b = NodeProcess::start(&cluster, "node-killed", &env).await;
     let (_, show, product) = a.creator_show_product(20).await;
     let buyers = join_all((0..60).map(|_| a.buyer(CARD_OK))).await;
     let keys: Vec<String> = (0..buyers.len()).map(|i| format!("kill-{i}")).collect();
@@ -1130,13 +1132,8 @@ async fn a_rolling_restart_behind_haproxy_drops_no_order_and_every_widget_resume
     })
     .await;
     let a = &cluster.nodes[0];
-    let stripe = stripe_url();
-    let env = [
-        ("STRIPE_SECRET_KEY", STRIPE_KEY),
-        ("STRIPE_API_BASE", stripe.as_str()),
-        ("DROPCAST_RATE_LIMITS", "off"),
-        ("DROPCAST_TRUSTED_PROXIES", "127.0.0.1"),
-    ];
+    let mut env = paying_env(&stripe_url(), None);
+    env.push(("DROPCAST_TRUSTED_PROXIES", "127.0.0.1".to_string()));
     let mut nodes = Vec::new();
     for id in ["node-r1", "node-r2", "node-r3"] {
         nodes.push(NodeProcess::start(&cluster, id, &env).await);
