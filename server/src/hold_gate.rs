@@ -51,13 +51,15 @@ impl HoldGate {
     /// Waits for the product's turn; the hold goes to the database while the
     /// permit lives.
     pub async fn enter(&self, product_id: &str) -> SemaphorePermit<'_> {
-        let hash = product_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-        let stripe = &self.stripes[(hash % STRIPES as u64) as usize];
+        let stripe = &self.stripes[stripe_of(product_id)];
         // Never closed, so acquiring cannot fail.
         stripe.acquire().await.expect("hold gates are never closed")
     }
+}
+
+/// The gate a product shares.
+fn stripe_of(product_id: &str) -> usize {
+    (crate::domain::ids::stable_hash(product_id) % STRIPES as u64) as usize
 }
 
 #[cfg(test)]
@@ -75,14 +77,7 @@ mod tests {
         // Another product on another stripe goes straight in.
         let other = (0..100)
             .map(|i| format!("prd_{i}"))
-            .find(|p| {
-                let h = |s: &str| {
-                    s.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-                        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-                    }) % STRIPES as u64
-                };
-                h(p) != h("prd_a")
-            })
+            .find(|p| stripe_of(p) != stripe_of("prd_a"))
             .unwrap();
         let _b = tokio::time::timeout(Duration::from_millis(50), gate.enter(&other))
             .await

@@ -190,10 +190,7 @@ pub fn pick_ingest<'a>(
     if alive.is_empty() {
         return None;
     }
-    // FNV-1a: stable across processes and builds (std's hasher is seeded).
-    let hash = show_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
+    let hash = crate::domain::ids::stable_hash(show_id);
     Some(&alive[(hash % alive.len() as u64) as usize].1)
 }
 

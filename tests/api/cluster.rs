@@ -645,14 +645,13 @@ async fn three_hundred_buyers_over_three_nodes_for_twenty_units() {
     assert_eq!(paid_units(&nodes[0], &product).await, 20);
     // One charge per paid order at Stripe, whichever node took it.
     let intents = all_intents(&nodes[0]).await;
-    for answer in answers.iter().filter(|a| a.body["status"] == "paid") {
-        let id = answer.body["id"].as_str().unwrap();
-        let charged = intents
+    assert_charged_once(
+        &intents,
+        answers
             .iter()
-            .filter(|i| i["metadata"]["order_id"] == id && i["status"] == "succeeded")
-            .count();
-        assert_eq!(charged, 1, "{id}");
-    }
+            .filter(|a| a.body["status"] == "paid")
+            .map(|a| a.body["id"].as_str().unwrap()),
+    );
     for s in &mut sockets {
         let seen = until_available(s, &product, 0, Duration::from_secs(15)).await;
         assert!(
@@ -760,14 +759,13 @@ async fn an_ingest_only_node_killed_mid_show_leaves_checkout_on_the_api_nodes_un
     a.assert_stock_invariant().await;
     assert_eq!(paid_units(a, &product).await, 25);
     let intents = all_intents(a).await;
-    for answer in answers.iter().chain([&answer]) {
-        let id = answer.body["id"].as_str().unwrap();
-        let charged = intents
+    assert_charged_once(
+        &intents,
+        answers
             .iter()
-            .filter(|i| i["metadata"]["order_id"] == id && i["status"] == "succeeded")
-            .count();
-        assert_eq!(charged, 1, "one charge for {id}");
-    }
+            .chain([&answer])
+            .map(|a| a.body["id"].as_str().unwrap()),
+    );
     let _ = pushing.await;
 
     // C's lease lapses (aged here rather than waited for, unless a slow
@@ -878,6 +876,17 @@ async fn a_stopping_node_finishes_the_orders_at_the_bank_before_it_exits() {
     assert!(exit.success(), "{exit}");
     assert_eq!(a.stock(&product).await, (4, 0, 1));
     a.assert_stock_invariant().await;
+}
+
+/// Each of the `orders` has exactly one succeeded intent among `intents`.
+fn assert_charged_once<'a>(intents: &[Value], orders: impl IntoIterator<Item = &'a str>) {
+    for id in orders {
+        let charged = intents
+            .iter()
+            .filter(|i| i["metadata"]["order_id"] == id && i["status"] == "succeeded")
+            .count();
+        assert_eq!(charged, 1, "one charge for {id}");
+    }
 }
 
 /// The intents at localstripe of the product's orders (other tests share it).
@@ -1019,13 +1028,7 @@ async fn sigkill_of_a_node_mid_rush_loses_no_sale_and_charges_no_one_twice() {
         .map(|x| x.body["id"].as_str().unwrap())
         .collect();
     assert_eq!(paid.len(), 20);
-    for id in &paid {
-        let charged = intents
-            .iter()
-            .filter(|i| i["metadata"]["order_id"] == *id && i["status"] == "succeeded")
-            .count();
-        assert_eq!(charged, 1, "{id}");
-    }
+    assert_charged_once(&intents, paid.iter().copied());
     let succeeded = intents
         .iter()
         .filter(|i| i["status"] == "succeeded")
@@ -1237,14 +1240,12 @@ async fn a_rolling_restart_behind_haproxy_drops_no_order_and_every_widget_resume
     assert_eq!(a.stock(&product).await, (200 - sold, 0, sold));
     a.assert_stock_invariant().await;
     let intents = product_intents(a, &product).await;
-    for (_, body, _) in &outcomes {
-        let id = body["id"].as_str().unwrap();
-        let charged = intents
+    assert_charged_once(
+        &intents,
+        outcomes
             .iter()
-            .filter(|i| i["metadata"]["order_id"] == id && i["status"] == "succeeded")
-            .count();
-        assert_eq!(charged, 1, "{id}");
-    }
+            .map(|(_, body, _)| body["id"].as_str().unwrap()),
+    );
 
     // Every widget was sent elsewhere at least once, came back, and follows
     // the show: a restock after the restart reaches all of them.

@@ -25,6 +25,14 @@ pub fn new_secret(prefix: &str) -> String {
 
 /// Whether `s` could be one of our ids (or secrets): short, ASCII word characters.
 /// Anything else cannot name a row, so lookups skip the database and answer 404.
+/// FNV-1a of `s`: the same on every node and build (std's hasher is
+/// seeded per process), for spreading ids over a fixed set.
+pub fn stable_hash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 pub fn looks_like_id(s: &str) -> bool {
     !s.is_empty() && s.len() <= 80 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }

@@ -69,30 +69,23 @@ impl IngestChoice {
     }
 
     /// `None` when no node of the cluster ingests.
-    pub async fn for_show(
-        &self,
-        state: &AppState,
-        show: &ShowRow,
-    ) -> Result<Option<IngestBase>, ApiError> {
-        if let Some(own) = &self.own {
-            return Ok(Some(own.clone()));
+    pub fn for_show(&self, show: &ShowRow) -> Option<&IngestBase> {
+        match &self.own {
+            Some(own) => Some(own),
+            None => crate::node::pick_ingest(&show.id, show.ingest_node.as_deref(), &self.nodes),
         }
-        if self.nodes.is_empty() {
-            return Ok(None);
-        }
-        let publishing = store::nodes::publishing_node(&state.pool, &show.id).await?;
-        Ok(crate::node::pick_ingest(&show.id, publishing.as_deref(), &self.nodes).cloned())
     }
 }
 
 impl ShowPrivate {
     /// What the owner sees, with this node's (or the cluster's) ingest.
     pub async fn load(state: &AppState, show: &ShowRow) -> Result<ShowPrivate, ApiError> {
-        let ingest = IngestChoice::load(state)
-            .await?
-            .for_show(state, show)
-            .await?;
-        Ok(ShowPrivate::of(show, &state.settings, ingest.as_ref()))
+        let choice = IngestChoice::load(state).await?;
+        Ok(ShowPrivate::of(
+            show,
+            &state.settings,
+            choice.for_show(show),
+        ))
     }
 
     pub fn of(show: &ShowRow, settings: &Settings, ingest: Option<&IngestBase>) -> ShowPrivate {
@@ -198,15 +191,10 @@ pub async fn list_mine(
     let creator_id = caller.require_creator()?;
     let shows = store::shows_of_creator(&state.pool, creator_id).await?;
     let ingest = IngestChoice::load(&state).await?;
-    let mut listed = Vec::with_capacity(shows.len());
-    for show in &shows {
-        let base = ingest.for_show(&state, show).await?;
-        listed.push(ShowCreated::of(
-            show,
-            ShowPrivate::of(show, &state.settings, base.as_ref()),
-        ));
-    }
-    let shows = listed;
+    let shows: Vec<ShowCreated> = shows
+        .iter()
+        .map(|s| ShowCreated::of(s, ShowPrivate::of(s, &state.settings, ingest.for_show(s))))
+        .collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "shows": shows })))
 }
 

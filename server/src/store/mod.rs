@@ -362,6 +362,8 @@ pub struct ShowRow {
     pub scheduled_at_ms: Option<i64>,
     /// When a publisher first streamed to it; a show that never went live can be deleted.
     pub went_live_at_ms: Option<i64>,
+    /// The node publishing it now (its ingest lease), if any.
+    pub ingest_node: Option<String>,
 }
 
 #[macro_export]
@@ -369,7 +371,7 @@ pub struct ShowRow {
 macro_rules! show_columns {
     () => {
         "id, creator_id, title, stream_key, pinned_product_id, live, version, created_at_ms, \
-         shipping_flat_cents, scheduled_at_ms, went_live_at_ms"
+         shipping_flat_cents, scheduled_at_ms, went_live_at_ms, ingest_node"
     };
 }
 

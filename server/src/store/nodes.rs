@@ -104,13 +104,3 @@ pub async fn ingest_nodes(
         })
         .collect())
 }
-
-/// The node publishing the show now, if any (its ingest lease).
-pub async fn publishing_node(pool: &AnyPool, show_id: &str) -> Result<Option<String>, sqlx::Error> {
-    let node: Option<Option<String>> =
-        sqlx::query_scalar("SELECT ingest_node FROM shows WHERE id = $1")
-            .bind(show_id)
-            .fetch_optional(pool)
-            .await?;
-    Ok(node.flatten())
-}
