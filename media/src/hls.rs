@@ -4,7 +4,9 @@
 //! keyframe with SPS/PPS, so its playlist is only text: the newest segments,
 //! their durations, a media sequence number that only moves forward, a
 //! discontinuity wherever a publisher reconnected (timestamps restart), and
-//! `#EXT-X-ENDLIST` once the stream has stopped ([`playlist`]).
+//! `#EXT-X-ENDLIST` once the stream has stopped ([`playlist`]). A finished
+//! recording is played from its start as a seekable `VOD` playlist with the
+//! wall clock of every segment and the show's moments ([`recording`]).
 //!
 //! The live edge ([`ll_playlist`], from [`crate::live`]) is fMP4 with
 //! partial segments (RFC 8216bis, low-latency HLS): `EXT-X-PART-INF`,
@@ -140,6 +142,76 @@ fn quoted(v: &str) -> String {
         .collect()
 }
 
+/// Writes one `EXT-X-DATERANGE` line.
+fn write_daterange(out: &mut String, d: &DateRange) {
+    let _ = write!(
+        out,
+        "#EXT-X-DATERANGE:ID=\"{}\",CLASS=\"{}\",START-DATE=\"{}\"",
+        quoted(&d.id),
+        quoted(&d.class),
+        iso8601(d.start_ms)
+    );
+    if let Some(end) = d.end_ms {
+        let _ = write!(out, ",END-DATE=\"{}\"", iso8601(end));
+    }
+    for (k, v) in &d.attributes {
+        let _ = write!(out, ",{k}=\"{}\"", quoted(v));
+    }
+    let _ = writeln!(out);
+}
+
+/// One segment of a finished recording: an [`Entry`] and the wall clock
+/// of its first frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub entry: Entry,
+    pub wall_ms: i64,
+}
+
+/// Renders a finished recording as a seekable playlist (`VOD`): every
+/// segment with its `EXT-X-PROGRAM-DATE-TIME`, so a player knows the wall
+/// clock of any position, and `dateranges` (oldest first) placed with the
+/// segment each starts in; one from before the first segment goes with it.
+pub fn recording(segments: &[Recorded], dateranges: &[DateRange]) -> String {
+    let target = segments
+        .iter()
+        .map(|s| (s.entry.duration_ms + 999) / 1000)
+        .max()
+        .unwrap_or(2)
+        .max(1);
+    let mut out = String::with_capacity(128 + segments.len() * 96 + dateranges.len() * 128);
+    let _ = writeln!(out, "#EXTM3U");
+    let _ = writeln!(out, "#EXT-X-VERSION:3");
+    let _ = writeln!(out, "#EXT-X-TARGETDURATION:{target}");
+    let _ = writeln!(out, "#EXT-X-PLAYLIST-TYPE:VOD");
+    let _ = writeln!(
+        out,
+        "#EXT-X-MEDIA-SEQUENCE:{}",
+        segments.first().map_or(0, |s| s.entry.seq)
+    );
+    let mut ranges = dateranges.iter().peekable();
+    for (i, s) in segments.iter().enumerate() {
+        let e = &s.entry;
+        if e.starts_session && i > 0 {
+            let _ = writeln!(out, "#EXT-X-DISCONTINUITY");
+        }
+        let _ = writeln!(out, "#EXT-X-PROGRAM-DATE-TIME:{}", iso8601(s.wall_ms));
+        let last = i + 1 == segments.len();
+        while let Some(d) = ranges.next_if(|d| last || d.start_ms < s.wall_ms + e.duration_ms) {
+            write_daterange(&mut out, d);
+        }
+        let _ = writeln!(
+            out,
+            "#EXTINF:{}.{:03},",
+            e.duration_ms / 1000,
+            e.duration_ms % 1000
+        );
+        let _ = writeln!(out, "{}", e.uri);
+    }
+    let _ = writeln!(out, "#EXT-X-ENDLIST");
+    out
+}
+
 /// Renders an LL-HLS media playlist.
 pub fn ll_playlist(p: &LlPlaylist) -> String {
     let mut out = String::with_capacity(512 + p.segments.len() * 96);
@@ -180,20 +252,7 @@ pub fn ll_playlist(p: &LlPlaylist) -> String {
             if !in_this && first_wall.is_some() {
                 break;
             }
-            let _ = write!(
-                out,
-                "#EXT-X-DATERANGE:ID=\"{}\",CLASS=\"{}\",START-DATE=\"{}\"",
-                quoted(&d.id),
-                quoted(&d.class),
-                iso8601(d.start_ms)
-            );
-            if let Some(end) = d.end_ms {
-                let _ = write!(out, ",END-DATE=\"{}\"", iso8601(end));
-            }
-            for (k, v) in &d.attributes {
-                let _ = write!(out, ",{k}=\"{}\"", quoted(v));
-            }
-            let _ = writeln!(out);
+            write_daterange(&mut out, d);
             ranges.next();
         }
         for part in &s.parts {
@@ -482,6 +541,54 @@ mod tests {
         assert!(p.contains("#EXT-X-DISCONTINUITY\n#EXTINF:1.500,\nseg2.ts"));
         assert!(p.ends_with("#EXT-X-ENDLIST\n"));
         assert_eq!(p.matches("DISCONTINUITY").count(), 1);
+    }
+
+    #[test]
+    fn a_recording_dates_every_segment_and_places_its_ranges() {
+        let seg = |seq: u64, wall_ms: i64, starts_session: bool| Recorded {
+            entry: Entry {
+                seq,
+                duration_ms: 2000,
+                starts_session,
+                uri: format!("seg{seq}.ts"),
+            },
+            wall_ms,
+        };
+        let pin = |id: &str, start_ms: i64| DateRange {
+            id: id.into(),
+            class: "com.dropcast.pin".into(),
+            start_ms,
+            end_ms: None,
+            attributes: vec![("X-PRODUCT".into(), "prd_1".into())],
+        };
+        let text = recording(
+            &[
+                seg(7, 10_000, true),
+                seg(8, 12_000, false),
+                seg(9, 20_000, true),
+            ],
+            &[pin("a", 5_000), pin("b", 12_500), pin("c", 30_000)],
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[3], "#EXT-X-PLAYLIST-TYPE:VOD");
+        assert_eq!(lines[4], "#EXT-X-MEDIA-SEQUENCE:7");
+        assert_eq!(
+            lines[5],
+            "#EXT-X-PROGRAM-DATE-TIME:1970-01-01T00:00:10.000Z"
+        );
+        // Before the first segment: with the first.
+        assert!(lines[6].starts_with("#EXT-X-DATERANGE:ID=\"a\""), "{text}");
+        assert_eq!(lines[7], "#EXTINF:2.000,");
+        assert_eq!(
+            lines[9],
+            "#EXT-X-PROGRAM-DATE-TIME:1970-01-01T00:00:12.000Z"
+        );
+        assert!(lines[10].starts_with("#EXT-X-DATERANGE:ID=\"b\""), "{text}");
+        assert!(lines[10].ends_with(",X-PRODUCT=\"prd_1\""), "{text}");
+        assert_eq!(lines[13], "#EXT-X-DISCONTINUITY");
+        // After the last segment's start: with the last.
+        assert!(lines[15].starts_with("#EXT-X-DATERANGE:ID=\"c\""), "{text}");
+        assert_eq!(lines.last(), Some(&"#EXT-X-ENDLIST"));
     }
 
     #[test]

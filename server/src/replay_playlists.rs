@@ -1,5 +1,11 @@
 //! The replay buffer's playlists, from memory.
 //!
+//! While the show is live (played here from the buffer, not a live edge)
+//! the playlist is the newest [`REPLAY_WINDOW`] segments; once it has
+//! ended, the whole buffer as a seekable recording from its start, with
+//! the wall clock of every segment and the show's pins as date ranges, so
+//! the watch page's card follows what was pinned at the playback position.
+//!
 //! A show that is not live here is played from its replay buffer: the
 //! playlist is made from the segment index. Made per request, a crowd
 //! opening a replay (or a thousand players reloading a classic playlist)
@@ -123,22 +129,59 @@ async fn read(pool: &AnyPool, show_id: &str) -> Result<Option<Arc<ReplayPlaylist
     let Some(show) = store::get_show(pool, show_id).await? else {
         return Ok(None);
     };
-    let segments = store::media::latest_segments(pool, &show.id, REPLAY_WINDOW).await?;
+    let ended = show.live == 0;
+    let segments = if ended {
+        store::media::segments_between(pool, &show.id, i64::MIN / 2, i64::MAX / 2).await?
+    } else {
+        store::media::latest_segments(pool, &show.id, REPLAY_WINDOW).await?
+    };
     let files = segments
         .iter()
         .map(|s| (s.seq as u64, s.file.clone()))
         .collect();
-    let entries: Vec<media::hls::Entry> = segments
-        .into_iter()
-        .map(|s| media::hls::Entry {
-            seq: s.seq as u64,
-            duration_ms: s.end_ms - s.start_ms,
-            starts_session: s.starts_session != 0,
-            uri: s.file,
-        })
-        .collect();
+    let entry = |s: &store::media::SegmentRow| media::hls::Entry {
+        seq: s.seq as u64,
+        duration_ms: s.end_ms - s.start_ms,
+        starts_session: s.starts_session != 0,
+        uri: s.file.clone(),
+    };
+    let body = match (ended, segments.first(), segments.last()) {
+        (true, Some(first), Some(last)) => {
+            let pins =
+                store::timeline::pins_over(pool, &show.id, first.start_ms, last.end_ms).await?;
+            let ranges: Vec<media::live::DateRange> = pins
+                .into_iter()
+                .enumerate()
+                .map(|(i, (at_ms, product))| pin_range(i, at_ms, product))
+                .collect();
+            let recorded: Vec<media::hls::Recorded> = segments
+                .iter()
+                .map(|s| media::hls::Recorded {
+                    entry: entry(s),
+                    wall_ms: s.start_ms,
+                })
+                .collect();
+            media::hls::recording(&recorded, &ranges)
+        }
+        _ => {
+            let entries: Vec<media::hls::Entry> = segments.iter().map(entry).collect();
+            media::hls::playlist(&entries, ended)
+        }
+    };
     Ok(Some(Arc::new(ReplayPlaylist {
-        body: Bytes::from(media::hls::playlist(&entries, show.live == 0)),
+        body: Bytes::from(body),
         files,
     })))
+}
+
+/// A pin of the show's timeline as the live edge marks it
+/// ([`crate::edge::CLASS_PIN`]), so the watch page reads both alike.
+fn pin_range(n: usize, at_ms: i64, product_id: Option<String>) -> media::live::DateRange {
+    media::live::DateRange {
+        id: format!("pin-{n}-{at_ms}"),
+        class: crate::edge::CLASS_PIN.into(),
+        start_ms: at_ms,
+        end_ms: None,
+        attributes: vec![("X-PRODUCT".into(), product_id.unwrap_or_default())],
+    }
 }

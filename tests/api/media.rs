@@ -546,7 +546,97 @@ async fn two_shows_live_at_once_over_rtmp_and_srt_and_a_second_publisher_is_refu
     }
 }
 
+/// Once the stream has ended, the playlist is the whole buffer as a
+/// seekable recording: every segment dated, and the pins of the show as
+/// date ranges, each with the segment it was made in, so the watch page's
+/// card follows what was pinned at the playback position.
+async fn an_ended_show_plays_from_its_start_with_its_pins(db: Db) {
+    let app = spawn_app(db).await;
+    let (token, show_id, first) = app.creator_show_product(3).await;
+    let second = app.product(&token, &show_id, "CAP-1", 2).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pin = async |product: &str| {
+        app.put(
+            &format!("/api/v1/shows/{show_id}/pin"),
+            Some(&token),
+            serde_json::json!({ "product_id": product }),
+        )
+        .await
+        .expect(200);
+    };
+    pin(&first).await;
+    let url = app.rtmp_url(&token, &show_id).await;
+    let pushing = tokio::spawn(async move { publish(&url, 9, true).await });
+    wait_until("two segments", async || {
+        segment_uris(&playlist(&app, &show_id).await.1).len() >= 2
+    })
+    .await;
+    let pinned_at = dropcast::now_ms();
+    pin(&second).await;
+    assert!(pushing.await.unwrap(), "ffmpeg failed to publish");
+    wait_until("the end of the stream", async || {
+        playlist(&app, &show_id).await.1.contains("ENDLIST")
+    })
+    .await;
+    let (_, text) = playlist(&app, &show_id).await;
+    assert!(text.contains("#EXT-X-PLAYLIST-TYPE:VOD"), "{text}");
+    let indexed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM segments WHERE show_id = $1")
+        .bind(&show_id)
+        .fetch_one(&app.state.pool)
+        .await
+        .unwrap();
+    assert_eq!(segment_uris(&text).len() as i64, indexed, "from the start");
+    // Each segment is dated; each pin sits with the segment it was made in.
+    let date = |line: &str, tag: &str| -> i64 {
+        let at = line.split(tag).nth(1).unwrap();
+        let at = &at[..24];
+        chrono_ms(at)
+    };
+    let mut dated = Vec::new();
+    let mut pins: Vec<(i64, i64, String)> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("#EXT-X-PROGRAM-DATE-TIME:") {
+            dated.push(date(line, "#EXT-X-PROGRAM-DATE-TIME:"));
+        } else if line.starts_with("#EXT-X-DATERANGE:") && line.contains("com.dropcast.pin") {
+            let product = line.split("X-PRODUCT=\"").nth(1).unwrap();
+            let product = product.trim_end_matches('"').to_string();
+            pins.push((*dated.last().unwrap(), date(line, "START-DATE=\""), product));
+        }
+    }
+    assert_eq!(dated.len() as i64, indexed, "{text}");
+    assert!(dated.windows(2).all(|w| w[0] < w[1]), "{text}");
+    let products: Vec<&str> = pins.iter().map(|p| p.2.as_str()).collect();
+    assert_eq!(products, [first.as_str(), second.as_str()], "{text}");
+    // The first pin was made before the stream: with the first segment.
+    assert_eq!(pins[0].0, dated[0]);
+    assert!(pins[0].1 <= dated[0]);
+    // The second within the stream: in its segment's span.
+    let (segment_at, at, _) = &pins[1];
+    assert!((pinned_at - 1000..=pinned_at + 1000).contains(at), "{text}");
+    assert!(segment_at <= at, "{text}");
+    let next = dated.iter().find(|d| *d > segment_at);
+    assert!(next.is_none_or(|n| at < n), "{text}");
+}
+
+/// Unix ms of `2026-12-03T05:30:45.500Z`.
+fn chrono_ms(iso: &str) -> i64 {
+    let n = |r: std::ops::Range<usize>| iso[r].parse::<i64>().unwrap();
+    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
+    // Days from civil (H. Hinnant).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    ((days * 24 + n(11..13)) * 60 + n(14..16)) * 60_000 + n(17..19) * 1000 + n(20..23)
+}
+
 db_tests!(
+    an_ended_show_plays_from_its_start_with_its_pins,
     the_replay_playlist_comes_from_memory,
     two_shows_live_at_once_over_rtmp_and_srt_and_a_second_publisher_is_refused,
     the_replay_lists_thumbnails_and_the_commerce_on_its_timeline,

@@ -74,3 +74,33 @@ pub async fn events_between(
         })
         .collect())
 }
+
+/// The pins of the show from the last one at or before `from_ms` to
+/// `to_ms`, oldest first: what was pinned at every moment of that span
+/// (`None` before the show's first pin). `(at_ms, product_id)`.
+pub async fn pins_over(
+    pool: &AnyPool,
+    show_id: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<(i64, Option<String>)>, sqlx::Error> {
+    let before: Option<(i64, Option<String>)> = sqlx::query_as(
+        "SELECT at_ms, product_id FROM show_events
+         WHERE show_id = $1 AND kind = 'pin' AND at_ms <= $2 ORDER BY at_ms DESC, id DESC LIMIT 1",
+    )
+    .bind(show_id)
+    .bind(from_ms)
+    .fetch_optional(pool)
+    .await?;
+    let during: Vec<(i64, Option<String>)> = sqlx::query_as(
+        "SELECT at_ms, product_id FROM show_events
+         WHERE show_id = $1 AND kind = 'pin' AND at_ms > $2 AND at_ms <= $3
+         ORDER BY at_ms, id LIMIT 5000",
+    )
+    .bind(show_id)
+    .bind(from_ms)
+    .bind(to_ms)
+    .fetch_all(pool)
+    .await?;
+    Ok(before.into_iter().chain(during).collect())
+}
