@@ -435,6 +435,11 @@ impl Checkout {
             Change::Sold {
                 product_id: order.product_id.clone(),
                 quantity: order.quantity,
+                buyer: order
+                    .shipping_json
+                    .as_deref()
+                    .and_then(|j| serde_json::from_str::<wire::Address>(j).ok())
+                    .and_then(|a| crate::domain::address::first_name(&a.name)),
             },
         );
     }

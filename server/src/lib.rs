@@ -46,6 +46,7 @@ pub mod domain;
 pub mod edge;
 pub mod error;
 pub mod hold_gate;
+pub mod images;
 pub mod input;
 pub mod limits;
 pub mod live;

@@ -110,6 +110,8 @@ async fn a_signed_event_is_applied_once_even_when_delivered_twice(db: Db) {
         if frame["type"] == "sold" {
             assert_eq!(frame["product_id"], product_id.as_str());
             assert_eq!(frame["quantity"], 1);
+            // The first name on the parcel's address, for the toast.
+            assert_eq!(frame["buyer"], "Ada", "{frame}");
             sold += 1;
         }
     }

@@ -315,6 +315,7 @@ mod tests {
             sold: 0,
             max_per_buyer: None,
             image_url: None,
+            thumb_url: None,
             fulfilment: wire::Fulfilment::Shipping,
             shipping_cents: 0,
             archived: false,

@@ -14,6 +14,17 @@ use wire::{ClientMsg, ServerMsg};
 
 use crate::state::{Applied, ShowState};
 
+/// A sale as the "just bought" toasts show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sale {
+    /// Counts sales, so the same sale twice still shows.
+    pub n: u32,
+    pub product_id: String,
+    pub quantity: i64,
+    /// The buyer's first name, if the sale carries one.
+    pub buyer: Option<String>,
+}
+
 /// The signals a page renders from.
 #[derive(Clone, Copy)]
 pub struct Live {
@@ -24,8 +35,8 @@ pub struct Live {
     pub now_ms: RwSignal<i64>,
     /// Whether the socket is open.
     pub connected: RwSignal<bool>,
-    /// The latest sale, with a counter so the same sale twice still shows.
-    pub last_sale: RwSignal<Option<(u32, String, i64)>>,
+    /// The latest sale.
+    pub last_sale: RwSignal<Option<Sale>>,
     /// The latest clip frame (only staff sockets get them: the studio).
     pub last_clip: RwSignal<Option<wire::Clip>>,
     /// Counts snapshots: a page that keeps lists of its own (orders, clips)
@@ -212,11 +223,16 @@ fn open(live: Live, url: Rc<String>, failures: Rc<Cell<u32>>, current: Socket) {
                     if let Applied::Sold {
                         product_id,
                         quantity,
+                        buyer,
                     } = applied
                     {
                         sales.set(sales.get() + 1);
-                        live.last_sale
-                            .set(Some((sales.get(), product_id, quantity)));
+                        live.last_sale.set(Some(Sale {
+                            n: sales.get(),
+                            product_id,
+                            quantity,
+                            buyer,
+                        }));
                     }
                 }
             }

@@ -23,7 +23,11 @@ pub struct ShowState {
 pub enum Applied {
     Nothing,
     Changed,
-    Sold { product_id: String, quantity: i64 },
+    Sold {
+        product_id: String,
+        quantity: i64,
+        buyer: Option<String>,
+    },
 }
 
 impl ShowState {
@@ -91,11 +95,13 @@ impl ShowState {
             ServerMsg::Sold {
                 product_id,
                 quantity,
+                buyer,
                 ..
             } => {
                 return Applied::Sold {
                     product_id,
                     quantity,
+                    buyer,
                 };
             }
             _ => return Applied::Nothing,
@@ -109,6 +115,15 @@ impl ShowState {
 
     pub fn pinned_product(&self) -> Option<&Product> {
         self.pinned.as_deref().and_then(|id| self.product(id))
+    }
+
+    /// Every product of the show as the shop bag lists it: the pinned one
+    /// first, then the rest in the order the creator added them.
+    pub fn bag(&self) -> Vec<Product> {
+        let pinned = self.pinned.as_deref();
+        let mut list: Vec<Product> = self.products.clone();
+        list.sort_by_key(|p| Some(p.id.as_str()) != pinned);
+        list
     }
 
     /// The countdown that matters for `product_id` at server time `now_ms`:
@@ -142,12 +157,59 @@ fn seq_of(msg: &ServerMsg) -> Option<u64> {
     }
 }
 
-/// "3 left", "Sold out".
+/// "Ada just bought the runner" ("Someone" when the sale names nobody).
+pub fn sale_text(buyer: Option<&str>, quantity: i64, title: &str) -> String {
+    let who = buyer.unwrap_or("Someone");
+    if quantity == 1 {
+        format!("{who} just bought {title}")
+    } else {
+        format!("{who} just bought {quantity} × {title}")
+    }
+}
+
+/// "3 left", "Last one!", "Sold out".
 pub fn stock_text(available: i64) -> String {
     match available {
         n if n <= 0 => "Sold out".into(),
-        1 => "1 left".into(),
+        1 => "Last one!".into(),
         n => format!("{n} left"),
+    }
+}
+
+/// How urgent a stock figure is: the badge's colour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StockLevel {
+    /// More than [`LOW_STOCK`] left.
+    Plenty,
+    /// A handful left.
+    Low,
+    /// One left.
+    Last,
+    /// None left.
+    Out,
+}
+
+/// At or under this many left the badge turns "low".
+pub const LOW_STOCK: i64 = 5;
+
+impl StockLevel {
+    pub fn of(available: i64) -> Self {
+        match available {
+            n if n <= 0 => Self::Out,
+            1 => Self::Last,
+            n if n <= LOW_STOCK => Self::Low,
+            _ => Self::Plenty,
+        }
+    }
+
+    /// The badge's class, `dc-level-…`.
+    pub fn class(self) -> &'static str {
+        match self {
+            Self::Plenty => "dc-level-plenty",
+            Self::Low => "dc-level-low",
+            Self::Last => "dc-level-last",
+            Self::Out => "dc-level-out",
+        }
     }
 }
 
@@ -190,6 +252,7 @@ mod tests {
             sold: 0,
             max_per_buyer: None,
             image_url: None,
+            thumb_url: None,
             fulfilment: wire::Fulfilment::Shipping,
             shipping_cents: 0,
             archived: false,
@@ -250,11 +313,13 @@ mod tests {
             s.apply(ServerMsg::Sold {
                 seq: 14,
                 product_id: "b".into(),
-                quantity: 1
+                quantity: 1,
+                buyer: Some("Ada".into()),
             }),
             Applied::Sold {
                 product_id: "b".into(),
-                quantity: 1
+                quantity: 1,
+                buyer: Some("Ada".into()),
             }
         );
         // A fresh snapshot (a resync) wins whatever came before.
@@ -279,10 +344,31 @@ mod tests {
     }
 
     #[test]
+    fn the_bag_lists_the_pinned_product_first() {
+        let mut s = ShowState::default();
+        s.apply(snapshot(1));
+        let ids = |s: &ShowState| s.bag().into_iter().map(|p| p.id).collect::<Vec<_>>();
+        assert_eq!(ids(&s), ["a", "b"]);
+        s.pinned = Some("b".into());
+        assert_eq!(ids(&s), ["b", "a"]);
+        s.pinned = None;
+        assert_eq!(ids(&s), ["a", "b"]);
+    }
+
+    #[test]
     fn texts() {
         assert_eq!(stock_text(3), "3 left");
-        assert_eq!(stock_text(1), "1 left");
+        assert_eq!(stock_text(1), "Last one!");
         assert_eq!(stock_text(0), "Sold out");
+        assert_eq!(stock_text(-2), "Sold out");
+        let levels: Vec<_> = [9, 6, 5, 2, 1, 0].map(StockLevel::of).into();
+        use StockLevel::*;
+        assert_eq!(levels, [Plenty, Plenty, Low, Low, Last, Out]);
+        assert_eq!(
+            sale_text(Some("Ada"), 1, "the runner"),
+            "Ada just bought the runner"
+        );
+        assert_eq!(sale_text(None, 2, "Cap"), "Someone just bought 2 × Cap");
         assert_eq!(price_text(2500, "usd"), "$25.00");
         assert_eq!(price_text(905, "sek"), "9.05 SEK");
         let c = countdown("c", CountdownKind::DropOpens, None, 120_000);

@@ -29,7 +29,13 @@ pub struct Product {
     pub sold: i64,
     /// Most units one buyer may own (paid plus held); `None` means no limit.
     pub max_per_buyer: Option<i64>,
+    /// The product's picture: the large size of an uploaded image
+    /// (640 px on its longest side), or the creator's own URL.
     pub image_url: Option<String>,
+    /// The small size (160 px) of an uploaded image, for lists; absent for
+    /// a creator's own URL (use `image_url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumb_url: Option<String>,
     /// Shipped (asks for an address) or digital (never does).
     #[serde(default)]
     pub fulfilment: Fulfilment,
@@ -311,6 +317,10 @@ pub enum ServerMsg {
         seq: u64,
         product_id: String,
         quantity: i64,
+        /// The buyer's first name, as on their parcel ("Ada just bought…");
+        /// absent for digital products.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        buyer: Option<String>,
     },
     Live {
         seq: u64,

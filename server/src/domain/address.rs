@@ -137,6 +137,15 @@ fn postal_code_fits(country: &str, code: &str) -> bool {
 
 /// Parses and checks an address; the canonical form keeps single spaces,
 /// capitals for the country and postal code.
+/// The first name of a full name, as a "just bought" toast shows a buyer to
+/// the audience: its first word, at most 20 characters; `None` if it has
+/// no letter.
+pub fn first_name(full_name: &str) -> Option<String> {
+    let word = full_name.split_whitespace().next()?;
+    let word: String = word.chars().filter(|c| !c.is_control()).take(20).collect();
+    word.chars().any(char::is_alphabetic).then_some(word)
+}
+
 pub fn parse_address(value: &Value) -> Result<wire::Address, AddressError> {
     let Value::Object(obj) = value else {
         return Err(err(
@@ -267,5 +276,14 @@ mod tests {
         assert!(parse_address(&ca).is_ok());
         let de = json!({"name":"A B","line1":"Unter den Linden 1","city":"Berlin","postal_code":"10117","country":"DE"});
         assert!(parse_address(&de).is_ok());
+    }
+
+    #[test]
+    fn the_first_name_is_the_first_word() {
+        assert_eq!(first_name("Ada Lovelace").as_deref(), Some("Ada"));
+        assert_eq!(first_name("  Zoë  "), Some("Zoë".into()));
+        assert_eq!(first_name("   "), None);
+        assert_eq!(first_name("42 Ltd"), None);
+        assert_eq!(first_name(&"x".repeat(50)).unwrap().len(), 20);
     }
 }

@@ -65,8 +65,14 @@ pub enum Change {
     Countdown { countdown: Countdown },
     /// A countdown was cancelled.
     CountdownRemoved { countdown_id: String },
-    /// Units were paid for (the "just bought" toast).
-    Sold { product_id: String, quantity: i64 },
+    /// Units were paid for (the "just bought" toast), by `buyer` (the first
+    /// name on the parcel's address; none for digital products).
+    Sold {
+        product_id: String,
+        quantity: i64,
+        #[serde(default)]
+        buyer: Option<String>,
+    },
     /// A publisher started or stopped streaming; `version` is the show row's.
     Live { live: bool, version: i64 },
     /// A clip's status or progress changed (staff sockets only).

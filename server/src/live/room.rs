@@ -408,11 +408,13 @@ impl Model {
             Change::Sold {
                 product_id,
                 quantity,
+                buyer,
             } => {
                 self.emit(|seq| ServerMsg::Sold {
                     seq,
                     product_id,
                     quantity,
+                    buyer,
                 });
             }
         }
@@ -686,6 +688,7 @@ mod tests {
             sold: 0,
             max_per_buyer: None,
             image_url: None,
+            thumb_url: None,
             fulfilment: wire::Fulfilment::Shipping,
             shipping_cents: 0,
             archived: false,

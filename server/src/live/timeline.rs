@@ -94,6 +94,7 @@ fn to_event(change: &Change) -> Option<(i64, TimelineKind)> {
         Change::Sold {
             product_id,
             quantity,
+            ..
         } => (
             0,
             TimelineKind::Sold {

@@ -11,6 +11,7 @@ pub mod creators;
 pub mod editors;
 pub mod health;
 pub mod hls;
+pub mod images;
 pub mod live;
 pub mod orders;
 pub mod pages;
@@ -50,6 +51,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/hls/{show}/index.m3u8").route(get().to(hls::playlist)))
         .service(resource("/hls/{show}/{file}").route(get().to(hls::segment)))
         .service(resource("/assets/{file}").route(get().to(pages::asset)))
+        .service(resource("/images/{file}").route(get().to(images::get)))
         .service(resource("/overlay/{show}").route(get().to(pages::overlay)))
         .service(resource("/watch/{show}").route(get().to(pages::watch)))
         .service(resource("/studio/{show}").route(get().to(pages::studio)))
@@ -92,6 +94,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(
                     resource("/shows/{show}/products/{product}")
                         .route(patch().to(products::update)),
+                )
+                .service(
+                    resource("/shows/{show}/products/{product}/image")
+                        .route(put().to(products::put_image))
+                        .route(delete().to(products::delete_image)),
                 )
                 .service(resource("/shows/{show}/countdowns").route(post().to(countdowns::create)))
                 .service(

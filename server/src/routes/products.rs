@@ -177,3 +177,139 @@ pub async fn update(
         }
     }
 }
+
+fn image_refused(e: crate::images::ImageError) -> ApiError {
+    use crate::images::ImageError;
+    use actix_web::http::StatusCode;
+    let (status, code) = match &e {
+        ImageError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "image_too_large"),
+        ImageError::NotAnImage => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_image"),
+        ImageError::TooManyPixels => (StatusCode::UNPROCESSABLE_ENTITY, "image_too_many_pixels"),
+        ImageError::Unreadable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unreadable_image"),
+    };
+    ApiError::new(status, code, e.to_string())
+}
+
+/// Reads the request body, refusing it as soon as it is known to be
+/// larger than an image may be (by its `Content-Length` before a byte is
+/// read, else while reading).
+async fn image_body(
+    req: &actix_web::HttpRequest,
+    mut payload: web::Payload,
+) -> Result<Vec<u8>, ApiError> {
+    use futures_util::StreamExt;
+    let max = crate::images::MAX_UPLOAD_BYTES;
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return Err(image_refused(crate::images::ImageError::TooLarge));
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(64 * 1024).min(max));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_request(
+                "body_unreadable",
+                format!("the body could not be read: {e}"),
+            )
+        })?;
+        if body.len() + chunk.len() > max {
+            return Err(image_refused(crate::images::ImageError::TooLarge));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if body.is_empty() {
+        return Err(ApiError::bad_request(
+            "empty_body",
+            "send the image's bytes as the body (PNG, JPEG or WebP)",
+        ));
+    }
+    Ok(body)
+}
+
+/// `PUT /api/v1/shows/{show}/products/{product}/image` (creator): the body
+/// is the image itself (PNG, JPEG or WebP, at most 8 MB and 8000 px a
+/// side). It is resized to the sizes the pages use and becomes the
+/// product's `image_url` (640 px) and `thumb_url` (160 px), served from
+/// `/images/…` by every node with a year's cache. 413 `image_too_large`,
+/// 415 `unsupported_image`, 422 `image_too_many_pixels` or
+/// `unreadable_image`; a refused upload changes nothing.
+pub async fn put_image(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (show_id, product_id) = path.into_inner();
+    let show = owned_show(&state, &caller, &show_id).await?;
+    if !looks_like_id(&product_id) {
+        return Err(product_not_found());
+    }
+    store::get_product(&state.pool, &show.id, &product_id)
+        .await?
+        .ok_or_else(product_not_found)?;
+    let body = image_body(&req, payload).await?;
+    let variants = web::block(move || crate::images::prepare(&body))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(image_refused)?;
+    let image_id = new_id("img");
+    let files: Vec<String> = variants
+        .iter()
+        .map(|v| crate::images::file_name(&image_id, v.size))
+        .collect();
+    let stored: Vec<store::images::StoredVariant<'_>> = variants
+        .iter()
+        .zip(&files)
+        .map(|(v, file)| store::images::StoredVariant {
+            file,
+            width: i64::from(v.width),
+            height: i64::from(v.height),
+            jpeg: &v.jpeg,
+        })
+        .collect();
+    let url = |size| {
+        format!(
+            "{}/images/{}",
+            state.settings.public_base(),
+            crate::images::file_name(&image_id, size)
+        )
+    };
+    let product = store::images::set_product_image(
+        &state.pool,
+        &show.id,
+        &product_id,
+        &stored,
+        &url(crate::images::LARGE),
+        &url(crate::images::SMALL),
+    )
+    .await?
+    .ok_or_else(product_not_found)?;
+    for (v, file) in variants.iter().zip(&files) {
+        crate::routes::images::keep(&state.settings.data_dir, file, &v.jpeg).await;
+    }
+    publish(&state, &product);
+    Ok(HttpResponse::Ok().json(product.to_wire()))
+}
+
+/// `DELETE /api/v1/shows/{show}/products/{product}/image` (creator): the
+/// product has no picture any more.
+pub async fn delete_image(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (show_id, product_id) = path.into_inner();
+    let show = owned_show(&state, &caller, &show_id).await?;
+    if !looks_like_id(&product_id) {
+        return Err(product_not_found());
+    }
+    let product = store::images::clear_product_image(&state.pool, &show.id, &product_id)
+        .await?
+        .ok_or_else(product_not_found)?;
+    publish(&state, &product);
+    Ok(HttpResponse::Ok().json(product.to_wire()))
+}

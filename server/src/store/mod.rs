@@ -6,6 +6,7 @@
 //! from an older one whatever order concurrent requests publish in.
 
 pub mod clips;
+pub mod images;
 pub mod mail;
 pub mod media;
 pub mod nodes;
@@ -604,6 +605,8 @@ pub struct ProductRow {
     pub price_cents: i64,
     pub currency: String,
     pub image_url: Option<String>,
+    /// The small size of an uploaded image (none for a creator's own URL).
+    pub image_thumb_url: Option<String>,
     pub max_per_buyer: Option<i64>,
     pub stock_total: i64,
     pub available: i64,
@@ -633,7 +636,7 @@ impl TryFrom<String> for FulfilmentCol {
 #[doc(hidden)]
 macro_rules! product_columns {
     () => {
-        "id, show_id, sku, title, price_cents, currency, image_url, \
+        "id, show_id, sku, title, price_cents, currency, image_url, image_thumb_url, \
          max_per_buyer, stock_total, available, held, sold, version, fulfilment, shipping_cents, \
          archived_at_ms"
     };
@@ -651,6 +654,7 @@ impl ProductRow {
             sold: self.sold,
             max_per_buyer: self.max_per_buyer,
             image_url: self.image_url.clone(),
+            thumb_url: self.image_thumb_url.clone(),
             fulfilment: self.fulfilment.0,
             shipping_cents: self.shipping_cents,
             archived: self.archived_at_ms.is_some(),
@@ -783,6 +787,7 @@ pub async fn update_product(
              available = available + $5,
              stock_total = stock_total + $5,
              image_url = COALESCE($7, image_url),
+             image_thumb_url = CASE WHEN $7 IS NULL THEN image_thumb_url ELSE NULL END,
              max_per_buyer = CASE WHEN $13 = 1 THEN $8 ELSE max_per_buyer END,
              fulfilment = COALESCE($9, fulfilment),
              shipping_cents = COALESCE($10, shipping_cents),
