@@ -82,8 +82,8 @@ test("a sale shows a toast and the stock drops", { skip: !process.env.DROPCAST_T
 
   const order = await buyAsAnotherViewer(ctx.server, show, product, 2);
   assert.equal(order.status, "paid");
-  await reads(page.locator(".dc-stock"), "1 left");
-  await reads(page.locator(".dc-toast"), "Someone just bought 2 × Glow cap");
+  await reads(page.locator(".dc-stock"), "Last one!");
+  await reads(page.locator(".dc-toast"), "Ada just bought 2 × Glow cap");
   await page.waitForTimeout(400); // let the toast finish sliding in, for the screenshot
   await page.screenshot({ path: path.join(SHOTS, "overlay-sale.png"), omitBackground: true });
   await page.close();

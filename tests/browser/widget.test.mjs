@@ -312,7 +312,7 @@ test("a card that needs 3-D Secure is finished with Stripe.js", { skip: needsStr
   await page.locator(".dc-buy").click();
   const fail = page.getByRole("button", { name: "Fail authentication" });
   await fail.waitFor({ timeout: 10000 });
-  await reads(page.locator(".dc-stock"), "1 left"); // held while the bank asks
+  await reads(page.locator(".dc-stock"), "Last one!"); // held while the bank asks
   await fail.click();
   await reads(page.locator(".dc-status"), "Declined — try another card");
   await reads(page.locator(".dc-stock"), "2 left");

@@ -1,5 +1,17 @@
-//! `/watch/{show}`: the live stream (HLS) with the shopping widget beside it
-//! (below it on a phone), and a clear offline state.
+//! `/watch/{show}`: the show as a shopping room.
+//!
+//! On a phone the video fills the screen (cropped to fill, or letterboxed
+//! whole, as the viewer picks); over it the live badge, title and viewer
+//! count at the top, "just bought" toasts, and at the bottom, within thumb
+//! reach, the pinned product's card, countdown, Buy and the shop bag. On a
+//! desktop the same panel sits beside the video. Sound starts off (browsers
+//! only autoplay muted) with a clear "Tap for sound".
+//!
+//! Live, the stream plays at the edge. Once the show has ended the page
+//! plays its recording from the start (a VOD playlist of the replay
+//! buffer, seekable), the card follows the commerce timeline at the
+//! playback position (what was pinned then, with today's stock and a
+//! working Buy), and a chapter list jumps to where each product was shown.
 //!
 //! hls.js (loaded by the page's shell) plays it wherever Media Source
 //! Extensions exist, in low-latency mode (LL-HLS parts, blocking reloads);
@@ -21,6 +33,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 use crate::api::Api;
+use crate::components::SaleToasts;
 use crate::live::Live;
 use crate::pages::widget::Widget;
 
@@ -52,21 +65,59 @@ struct Pin {
     product: Option<String>,
 }
 
+/// A product's place in the recording, for the chapter list.
+#[derive(Clone, Debug, PartialEq)]
+struct Chapter {
+    product_id: String,
+    /// Where it was pinned, seconds into the recording.
+    at_s: f64,
+}
+
 /// The player and what it read of the stream's timeline.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Player {
     /// The hls.js instance now playing, if any.
     hls: Rc<RefCell<Option<JsValue>>>,
     /// Pins from the stream's date ranges, in time order.
     pins: Rc<RefCell<Vec<Pin>>>,
+    /// Each segment's program date (ms) and start in the media (s), to
+    /// turn a pin's date into a place to seek to.
+    dates: Rc<RefCell<Vec<(f64, f64)>>>,
+    /// The pins as chapters, once a recording's playlist was read.
+    chapters: RwSignal<Vec<Chapter>>,
 }
 
 impl Player {
-    /// Takes the pins of a playlist update (hls.js `LEVEL_UPDATED`).
+    fn new() -> Player {
+        Player {
+            hls: Rc::default(),
+            pins: Rc::default(),
+            dates: Rc::default(),
+            chapters: RwSignal::new(Vec::new()),
+        }
+    }
+
+    /// Takes the pins of a playlist update (hls.js `LEVEL_LOADED`,
+    /// `LEVEL_UPDATED`).
     fn read_pins(&self, data: &JsValue) {
         let get =
             |v: &JsValue, k: &str| js_sys::Reflect::get(v, &k.into()).unwrap_or(JsValue::UNDEFINED);
-        let ranges = get(&get(data, "details"), "dateRanges");
+        let details = get(data, "details");
+        let fragments = get(&details, "fragments");
+        if let Some(fragments) = fragments.dyn_ref::<js_sys::Array>() {
+            let mut dates = self.dates.borrow_mut();
+            dates.clear();
+            for f in fragments.iter() {
+                let (Some(pdt), Some(start)) = (
+                    get(&f, "programDateTime").as_f64(),
+                    get(&f, "start").as_f64(),
+                ) else {
+                    continue;
+                };
+                dates.push((pdt, start));
+            }
+        }
+        let ranges = get(&details, "dateRanges");
         if !ranges.is_object() {
             return;
         }
@@ -94,6 +145,32 @@ impl Player {
             });
         }
         pins.sort_by_key(|p| p.at_ms);
+        let ended = get(&details, "live").as_bool() == Some(false);
+        if ended {
+            let chapters = self.chapters_of(&pins);
+            drop(pins);
+            if self.chapters.get_untracked() != chapters {
+                self.chapters.set(chapters);
+            }
+        }
+    }
+
+    /// The recording's chapters: each pin of a product at its place in the
+    /// media (a pin before the first segment at the start); a product
+    /// pinned again later gets a chapter again.
+    fn chapters_of(&self, pins: &[Pin]) -> Vec<Chapter> {
+        let dates = self.dates.borrow();
+        pins.iter()
+            .filter_map(|pin| {
+                let product_id = pin.product.clone()?;
+                let at = pin.at_ms as f64;
+                let at_s = match dates.iter().rev().find(|(pdt, _)| *pdt <= at) {
+                    Some((pdt, start)) => start + (at - pdt) / 1000.0,
+                    None => 0.0,
+                };
+                Some(Chapter { product_id, at_s })
+            })
+            .collect()
     }
 
     /// Where the picture is: what was pinned then, and how far behind the
@@ -117,6 +194,18 @@ impl Player {
     }
 }
 
+/// What the page plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Nothing yet: the show has not started (or its recording is not
+    /// ready).
+    Waiting,
+    /// The live stream, at its edge.
+    Live,
+    /// The ended show's recording, from the start.
+    Replay,
+}
+
 /// Plays `url` in `video`: with hls.js where it works (its buffering is the
 /// same everywhere), else natively (Safari on iOS has no MSE but plays HLS).
 /// `on_fatal` runs if hls.js gives up (a stalled network, say): the page
@@ -125,19 +214,33 @@ fn attach(
     video: &web_sys::HtmlVideoElement,
     url: &str,
     player: &Player,
+    mode: Mode,
     on_fatal: impl Fn() + 'static,
 ) -> Result<(), JsValue> {
+    if let Some(old) = player.hls.borrow_mut().take()
+        && let Ok(destroy) = js_sys::Reflect::get(&old, &"destroy".into())
+            .and_then(|d| d.dyn_into::<js_sys::Function>())
+    {
+        let _ = destroy.call0(&old);
+    }
     if let Some(class) = hls_js() {
         let config = js_sys::Object::new();
         let set = |key: &str, value: JsValue| js_sys::Reflect::set(&config, &key.into(), &value);
-        set("lowLatencyMode", true.into())?;
-        // Behind the edge by the server's PART-HOLD-BACK (media::live's
-        // TrackConfig); hls.js wants both ends given if one is.
-        set("liveSyncDuration", 0.5.into())?;
-        set("liveMaxLatencyDuration", 5.0.into())?;
-        set("maxLiveSyncPlaybackRate", 1.5.into())?;
-        set("liveSyncOnStallIncrease", 0.0.into())?;
-        set("backBufferLength", 30.0.into())?;
+        if mode == Mode::Live {
+            set("lowLatencyMode", true.into())?;
+            // Behind the edge by the server's PART-HOLD-BACK (media::live's
+            // TrackConfig); hls.js wants both ends given if one is.
+            set("liveSyncDuration", 0.5.into())?;
+            set("liveMaxLatencyDuration", 5.0.into())?;
+            set("maxLiveSyncPlaybackRate", 1.5.into())?;
+            set("liveSyncOnStallIncrease", 0.0.into())?;
+            set("backBufferLength", 30.0.into())?;
+        } else {
+            // A recording: from the start, a modest buffer ahead.
+            set("lowLatencyMode", false.into())?;
+            set("startPosition", 0.0.into())?;
+            set("maxBufferLength", 20.0.into())?;
+        }
         let hls = js_sys::Reflect::construct(&class, &js_sys::Array::of1(&config))?;
         let method = |name: &str| -> Result<js_sys::Function, JsValue> {
             js_sys::Reflect::get(&hls, &name.into())?.dyn_into::<js_sys::Function>()
@@ -158,6 +261,7 @@ fn attach(
             reader.read_pins(&data);
         });
         method("on")?.call2(&hls, &"hlsLevelUpdated".into(), on_level.as_ref())?;
+        method("on")?.call2(&hls, &"hlsLevelLoaded".into(), on_level.as_ref())?;
         on_level.forget();
         *player.hls.borrow_mut() = Some(hls.clone());
         method("loadSource")?.call1(&hls, &url.into())?;
@@ -170,30 +274,40 @@ fn attach(
     } else {
         return Err("this browser cannot play HLS".into());
     }
-    // Muted, so browsers let it start without a tap.
+    // Muted, so browsers let it start without a tap (the page offers
+    // "Tap for sound").
     video.set_muted(true);
     let _ = video.play();
     Ok(())
 }
 
+/// Whether `url` is an ended show's recording with something in it.
+async fn recorded(url: &str) -> bool {
+    fetch_text(url)
+        .await
+        .is_some_and(|t| t.contains("#EXT-X-ENDLIST") && t.contains("#EXTINF"))
+}
+
+async fn fetch_text(url: &str) -> Option<String> {
+    let window = web_sys::window()?;
+    let response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(url))
+        .await
+        .ok()?;
+    let response: web_sys::Response = response.unchecked_into();
+    if !response.ok() {
+        return None;
+    }
+    wasm_bindgen_futures::JsFuture::from(response.text().ok()?)
+        .await
+        .ok()?
+        .as_string()
+}
+
 /// Whether the playlist at `url` has something to start from yet: a part
 /// that starts on a keyframe (LL-HLS), or two whole segments.
 async fn playable(url: &str) -> bool {
-    let Some(window) = web_sys::window() else {
-        return false;
-    };
-    let Ok(response) = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(url)).await
-    else {
-        return false;
-    };
-    let response: web_sys::Response = response.unchecked_into();
-    let Ok(text) = response.text() else {
-        return false;
-    };
-    wasm_bindgen_futures::JsFuture::from(text)
+    fetch_text(url)
         .await
-        .ok()
-        .and_then(|t| t.as_string())
         .is_some_and(|t| t.contains("INDEPENDENT=YES") || t.matches("#EXTINF").count() >= 2)
 }
 
@@ -204,6 +318,7 @@ fn start(
     url: String,
     live: Live,
     player: Player,
+    mode: RwSignal<Mode>,
     problem: RwSignal<Option<String>>,
 ) {
     wasm_bindgen_futures::spawn_local(async move {
@@ -227,10 +342,11 @@ fn start(
                 let url = url.clone();
                 let player = player.clone();
                 *player.hls.borrow_mut() = None;
-                crate::live::after(3000, move || start(video, url, live, player, problem));
+                crate::live::after(3000, move || start(video, url, live, player, mode, problem));
             }
         };
-        if let Err(e) = attach(&v, &url, &player, again) {
+        mode.set(Mode::Live);
+        if let Err(e) = attach(&v, &url, &player, Mode::Live, again) {
             problem.set(Some(
                 e.as_string()
                     .unwrap_or_else(|| "the stream cannot play here".into()),
@@ -239,17 +355,77 @@ fn start(
     });
 }
 
+/// Plays the ended show's recording once its playlist is ready (the
+/// recorder writes its end a moment after the stream stops), unless the
+/// show went live again meanwhile.
+fn start_replay(
+    video: NodeRef<html::Video>,
+    url: String,
+    live: Live,
+    player: Player,
+    mode: RwSignal<Mode>,
+    problem: RwSignal<Option<String>>,
+) {
+    wasm_bindgen_futures::spawn_local(async move {
+        let is_live = || {
+            live.state
+                .with_untracked(|s| s.as_ref().is_some_and(|s| s.live))
+        };
+        for attempt in 0..20 {
+            if is_live() {
+                return;
+            }
+            if recorded(&url).await {
+                break;
+            }
+            if attempt == 19 {
+                return;
+            }
+            crate::live::sleep_ms(1500).await;
+        }
+        let Some(v) = video.get_untracked() else {
+            return;
+        };
+        if is_live() {
+            return;
+        }
+        mode.set(Mode::Replay);
+        if let Err(e) = attach(&v, &url, &player, Mode::Replay, || {}) {
+            problem.set(Some(
+                e.as_string()
+                    .unwrap_or_else(|| "the recording cannot play here".into()),
+            ));
+        }
+    });
+}
+
+/// "1:05" or "1:02:05".
+fn clock_text(seconds: f64) -> String {
+    let s = seconds.max(0.0) as u64;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
 #[component]
 pub fn Watch(live: Live, api: Api, show_id: String) -> impl IntoView {
     let video = NodeRef::<html::Video>::new();
     let url = format!("{}/hls/{show_id}/index.m3u8", api.base);
+    let known = move || live.state.with(|s| s.is_some());
     let is_live = move || live.state.with(|s| s.as_ref().is_some_and(|s| s.live));
     let title = move || {
         live.state
             .with(|s| s.as_ref().map(|s| s.title.clone()).unwrap_or_default())
     };
+    let viewers = move || live.state.with(|s| s.as_ref().map_or(0, |s| s.viewers));
     let problem = RwSignal::new(None::<String>);
-    let player = Player::default();
+    let mode = RwSignal::new(Mode::Waiting);
+    let muted = RwSignal::new(true);
+    // Cover (fill the screen, cropping) or contain (the whole picture).
+    let fill = RwSignal::new(true);
+    let player = Player::new();
     // The cards follow the picture: the pin and the countdown at the moment
     // of the show on screen (stock and buying stay live).
     {
@@ -264,27 +440,116 @@ pub fn Watch(live: Live, api: Api, show_id: String) -> impl IntoView {
             live.picture_behind_ms.set(behind.max(0));
         });
     }
-    // Attach the stream each time the show goes live.
-    Effect::new(move |was_live: Option<bool>| {
-        let now_live = is_live();
-        if now_live && was_live != Some(true) {
-            start(video, url.clone(), live, player.clone(), problem);
+    // Attach the stream each time the show goes live; the recording once it
+    // has ended (or when the page opens on an ended show).
+    {
+        let player = player.clone();
+        Effect::new(move |was: Option<Option<bool>>| {
+            if !known() {
+                return None;
+            }
+            let now_live = is_live();
+            let was = was.flatten();
+            if now_live && was != Some(true) {
+                start(video, url.clone(), live, player.clone(), mode, problem);
+            } else if !now_live && was != Some(false) {
+                start_replay(video, url.clone(), live, player.clone(), mode, problem);
+            }
+            Some(now_live)
+        });
+    }
+    let unmute = move |_| {
+        if let Some(v) = video.get_untracked() {
+            v.set_muted(false);
+            let _ = v.play();
         }
-        now_live
-    });
+        muted.set(false);
+    };
+    let seek = move |at_s: f64| {
+        if let Some(v) = video.get_untracked() {
+            v.set_current_time(at_s);
+            let _ = v.play();
+        }
+    };
+    let chapters = player.chapters;
+    let chapter_title = move |id: &str| {
+        live.state.with(|s| {
+            s.as_ref()
+                .and_then(|s| s.product(id).map(|p| p.title.clone()))
+                .unwrap_or_else(|| "A product no longer on sale".into())
+        })
+    };
     view! {
-        <div class="dc-watch">
-            <div class="dc-player" data-behind-ms=move || live.picture_behind_ms.get()>
-                <video class="dc-video" node_ref=video prop:muted=true autoplay=true playsinline=true controls=true></video>
-                <div class="dc-offline-card" hidden=is_live role="status">
+        <div class="dc-watch" class:dc-replaying=move || mode.get() == Mode::Replay>
+            <main class="dc-stage dc-player" data-behind-ms=move || live.picture_behind_ms.get()>
+                <video class="dc-video" class:dc-fit-contain=move || !fill.get()
+                    node_ref=video prop:muted=true autoplay=true playsinline=true
+                    controls=move || mode.get() == Mode::Replay
+                    aria-label=move || format!("{} — video", title())
+                    on:volumechange=move |ev| {
+                        let v: web_sys::HtmlMediaElement = event_target(&ev);
+                        muted.set(v.muted());
+                    }></video>
+                <header class="dc-top">
+                    <span class="dc-live-badge" hidden=move || mode.get() != Mode::Live>"LIVE"</span>
+                    <span class="dc-replay-badge" hidden=move || mode.get() != Mode::Replay>"REPLAY"</span>
+                    <h1 class="dc-show-title">{title}</h1>
+                    <span class="dc-viewers" hidden=move || mode.get() != Mode::Live>
+                        {move || format!("{} watching", viewers())}
+                    </span>
+                </header>
+                <div class="dc-controls" hidden=move || mode.get() == Mode::Waiting>
+                    <button class="dc-sound" type="button" hidden=move || !muted.get() on:click=unmute>
+                        "Tap for sound"
+                    </button>
+                    <button class="dc-fit" type="button" on:click=move |_| fill.update(|f| *f = !*f)
+                        aria-pressed=move || (!fill.get()).to_string()>
+                        {move || if fill.get() { "Show whole picture" } else { "Fill the screen" }}
+                    </button>
+                </div>
+                <div class="dc-offline-card" hidden=move || mode.get() != Mode::Waiting role="status">
                     <div class="dc-offline-title">{title}</div>
-                    <div>"Offline — the show starts soon. This page will start playing by itself."</div>
+                    <div>{move || if known() && !is_live() {
+                        "Offline — the show starts soon. This page will start playing by itself."
+                    } else {
+                        "Connecting…"
+                    }}</div>
                 </div>
                 <div class="dc-problem" hidden=move || problem.get().is_none()>{move || problem.get()}</div>
-            </div>
-            <aside class="dc-side">
+                <SaleToasts live=live />
+            </main>
+            <aside class="dc-side" aria-label="Shop">
+                <nav class="dc-chapters" aria-label="Products in this show"
+                    hidden=move || mode.get() != Mode::Replay || chapters.get().is_empty()>
+                    <h2 class="dc-chapters-title">"In this show"</h2>
+                    <ol>
+                        {move || chapters.get().into_iter().map(|c| {
+                            let at = c.at_s;
+                            let name = chapter_title(&c.product_id);
+                            view! {
+                                <li><button class="dc-chapter" type="button" data-product=c.product_id.clone()
+                                    data-at=format!("{at:.1}") on:click=move |_| seek(at)>
+                                    <span class="dc-chapter-at">{clock_text(at)}</span>" "{name}
+                                </button></li>
+                            }
+                        }).collect_view()}
+                    </ol>
+                </nav>
                 <Widget live=live api=api show_id=show_id />
             </aside>
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_texts() {
+        assert_eq!(clock_text(0.0), "0:00");
+        assert_eq!(clock_text(65.4), "1:05");
+        assert_eq!(clock_text(3725.0), "1:02:05");
+        assert_eq!(clock_text(-3.0), "0:00");
     }
 }

@@ -26,7 +26,7 @@ use crate::api::{self, Api, ApiError};
 use crate::components::ProductCard;
 use crate::live::Live;
 use crate::purchase::{self, Intent, Next, Step};
-use crate::state::price_text;
+use crate::state::{StockLevel, price_text, stock_text};
 use crate::stripe;
 
 /// Where a purchase stands.
@@ -73,6 +73,12 @@ struct Buyer {
     /// A purchase is being driven in this tab (another tab may drive the
     /// same intent: the server's idempotency makes that one order).
     running: Rc<std::cell::Cell<bool>>,
+    /// The product of the purchase in flight or last ended (the card's, or
+    /// one from the shop bag).
+    buying: RwSignal<Option<String>>,
+    /// The clip the buyer is watching, if the widget sells one: its orders
+    /// count for the clip in the show's stats.
+    clip_id: Option<String>,
 }
 
 impl Buyer {
@@ -107,6 +113,7 @@ impl Buyer {
             return;
         }
         self.save(&intent);
+        self.buying.set(Some(intent.product_id.clone()));
         self.phase.set(if intent.order_id.is_some() {
             Phase::Confirming
         } else {
@@ -172,11 +179,14 @@ impl Buyer {
 
     /// Places (or, with the same key, finds again) the intent's order.
     async fn place(&self, token: &str, intent: &Intent) -> Result<serde_json::Value, ApiError> {
-        let body = json!({
+        let mut body = json!({
             "product_id": intent.product_id,
             "quantity": 1,
             "idempotency_key": intent.idempotency_key(),
         });
+        if let Some(clip) = &self.clip_id {
+            body["clip_id"] = clip.as_str().into();
+        }
         let path = format!("/api/v1/shows/{}/orders", self.show_id);
         self.api.call("POST", &path, Some(token), Some(&body)).await
     }
@@ -430,9 +440,17 @@ fn card_words(card: &serde_json::Value) -> Option<String> {
     ))
 }
 
+/// The widget: the card, Buy, and the shop bag. `clip_id` when it sells a
+/// clip's product (the clip page).
 #[component]
-pub fn Widget(live: Live, api: Api, show_id: String) -> impl IntoView {
+pub fn Widget(
+    live: Live,
+    api: Api,
+    show_id: String,
+    #[prop(optional)] clip_id: Option<String>,
+) -> impl IntoView {
     let phase = RwSignal::new(Phase::Idle);
+    let buying = RwSignal::new(None::<String>);
     let buyer = Rc::new(Buyer {
         api,
         show_id,
@@ -441,6 +459,8 @@ pub fn Widget(live: Live, api: Api, show_id: String) -> impl IntoView {
         saved_card: RwSignal::new(None),
         saved_shipping: RwSignal::new(None),
         running: Rc::default(),
+        buying,
+        clip_id,
     });
     let saved_card = buyer.saved_card;
     let saved_shipping = buyer.saved_shipping;
@@ -463,21 +483,23 @@ pub fn Widget(live: Live, api: Api, show_id: String) -> impl IntoView {
 
     // The product on the card (pinned at the picture's moment, on the watch page).
     let pinned = move || live.shown_pinned();
-    // The drop has not opened (on the server's clock): buying is refused.
-    let not_open = move || {
-        let now = live.now_ms.get();
-        let Some(id) = pinned().map(|p| p.id) else {
-            return false;
-        };
-        live.state.with(|s| {
-            s.as_ref().is_some_and(|s| {
-                s.countdown_for(&id, now)
-                    .is_some_and(|c| c.kind == wire::CountdownKind::DropOpens)
-            })
-        })
+    let product = move |id: &str| live.state.with(|s| s.as_ref()?.product(id).cloned());
+    // The product being (or last) bought, else the card's: what the
+    // purchase's words are about.
+    let bought = move || buying.get().and_then(|id| product(&id)).or_else(pinned);
+    // What the panel is about: the purchase while it is going on (or waits
+    // for the form), else the card's product.
+    let current = move || {
+        let p = phase.get();
+        if p.in_flight() || p == Phase::NeedCard {
+            bought()
+        } else {
+            pinned()
+        }
     };
+    let not_open = move || pinned().is_some_and(|p| not_open_yet(live, &p.id));
     let sold_out = move || pinned().is_some_and(|p| p.available <= 0);
-    let ships = move || pinned().is_some_and(|p| p.fulfilment == wire::Fulfilment::Shipping);
+    let ships = move || current().is_some_and(|p| p.fulfilment == wire::Fulfilment::Shipping);
     // The form asks for an address: the product ships and none is saved,
     // or the buyer asked to change it.
     let needs_address =
@@ -494,7 +516,7 @@ pub fn Widget(live: Live, api: Api, show_id: String) -> impl IntoView {
         });
     }
     let shipping_line = move || {
-        let p = pinned()?;
+        let p = current()?;
         if p.fulfilment == wire::Fulfilment::Digital {
             return Some("Digital — nothing to ship".to_string());
         }
@@ -508,23 +530,27 @@ pub fn Widget(live: Live, api: Api, show_id: String) -> impl IntoView {
             )
         })
     };
-    let buy = {
+    // Buys one of `product_id` (the card's, or one from the bag).
+    let buy_product = {
         let buyer = buyer.clone();
-        move |_| {
-            let Some(product) = pinned() else { return };
+        Rc::new(move |product_id: String| {
             if phase.get_untracked().in_flight() {
                 return;
             }
             // One tap, one intention: a purchase another tab started is
             // carried on rather than doubled.
             let intent = api::saved_intent(&buyer.api.base, &buyer.show_id).unwrap_or_else(|| {
-                Intent::new(
-                    api::idempotency_key(),
-                    product.id.clone(),
-                    js_sys::Date::now(),
-                )
+                Intent::new(api::idempotency_key(), product_id, js_sys::Date::now())
             });
             buyer.start(intent);
+        })
+    };
+    let buy = {
+        let buy_product = buy_product.clone();
+        move |_| {
+            if let Some(product) = pinned() {
+                buy_product(product.id);
+            }
         }
     };
     // The card form opens Stripe's field as soon as it is on the page.
@@ -548,7 +574,7 @@ pub fn Widget(live: Live, api: Api, show_id: String) -> impl IntoView {
         let buyer = buyer.clone();
         move |ev: web_sys::SubmitEvent| {
             ev.prevent_default();
-            let Some(product) = pinned() else { return };
+            let Some(product) = current() else { return };
             let shipping = untrack(needs_address).then(|| address.json());
             let card_needed = saved_card.get_untracked().is_none();
             let buying = phase.get_untracked() == Phase::NeedCard;
@@ -600,19 +626,34 @@ pub fn Widget(live: Live, api: Api, show_id: String) -> impl IntoView {
         }
     };
 
+    // The card's product is the one being bought.
+    let on_card = move || {
+        let card = pinned().map(|p| p.id);
+        card.is_some() && buying.get().is_none_or(|b| Some(b) == card)
+    };
     let label = move || match phase.get() {
-        Phase::Reserving => "Reserving…".to_string(),
-        Phase::Confirming => "Confirming…".into(),
+        Phase::Reserving if on_card() => "Reserving…".to_string(),
+        Phase::Confirming if on_card() => "Confirming…".into(),
         _ if sold_out() => "Sold out".into(),
         _ if not_open() => "Not open yet".into(),
-        Phase::Paid => "Buy another".into(),
+        Phase::Paid if on_card() => "Buy another".into(),
         _ => "Buy now".into(),
     };
+    // Which product the words are about, when it is not the card's.
+    let about = move || {
+        if on_card() {
+            String::new()
+        } else {
+            bought()
+                .map(|p| format!("{}: ", p.title))
+                .unwrap_or_default()
+        }
+    };
     let status = move || match phase.get() {
-        Phase::Reserving => "1 reserved — holding it for you".to_string(),
-        Phase::Confirming => "1 reserved — confirming your payment".into(),
-        Phase::Paid => "Paid — thank you! Your order is confirmed.".into(),
-        Phase::Failed(why) => why,
+        Phase::Reserving => format!("{}1 reserved — holding it for you", about()),
+        Phase::Confirming => format!("{}1 reserved — confirming your payment", about()),
+        Phase::Paid => format!("{}Paid — thank you! Your order is confirmed.", about()),
+        Phase::Failed(why) => format!("{}{why}", about()),
         Phase::NeedCard if saved_card.get().is_some() => {
             "Where should it go? Next time it is one tap.".into()
         }
@@ -628,9 +669,10 @@ pub fn Widget(live: Live, api: Api, show_id: String) -> impl IntoView {
                     on:click=buy
                     disabled=move || sold_out() || not_open() || phase.get().in_flight()
                     aria-busy=move || phase.get().in_flight().to_string()
-                    class:dc-pressed=move || phase.get().in_flight()>
+                    class:dc-pressed=move || phase.get().in_flight() && on_card()>
                     {label}
                 </button>
+            <Bag live=live phase=phase buying=buying buy=buy_product.clone() />
             <div class="dc-status" role="status" aria-live="polite"
                 class:dc-ok=move || phase.get() == Phase::Paid
                 class:dc-pending=move || phase.get().in_flight()
@@ -698,5 +740,125 @@ pub fn Widget(live: Live, api: Api, show_id: String) -> impl IntoView {
                     </button>
             </form>
         </div>
+    }
+}
+
+/// The drop of `product_id` has not opened (on the server's clock): buying
+/// it is refused.
+fn not_open_yet(live: Live, product_id: &str) -> bool {
+    let now = live.now_ms.get();
+    live.state.with(|s| {
+        s.as_ref().is_some_and(|s| {
+            s.countdown_for(product_id, now)
+                .is_some_and(|c| c.kind == wire::CountdownKind::DropOpens)
+        })
+    })
+}
+
+/// The shop bag: a button ("Shop · 4") opening a sheet with every product
+/// of the show, the pinned one first, each with its picture, price, stock
+/// and a Buy of its own (one tap with a saved card; the sheet closes so the
+/// buyer sees how it goes). A native modal `<dialog>`: focus moves into it
+/// and stays there, Escape closes it, and focus returns to the button.
+#[component]
+fn Bag(
+    live: Live,
+    phase: RwSignal<Phase>,
+    buying: RwSignal<Option<String>>,
+    buy: Rc<dyn Fn(String)>,
+) -> impl IntoView {
+    let sheet = NodeRef::<html::Dialog>::new();
+    let products = move || {
+        live.state
+            .with(|s| s.as_ref().map(|s| s.bag()).unwrap_or_default())
+    };
+    let count = move || products().len();
+    let pinned = move || {
+        live.state
+            .with(|s| s.as_ref().and_then(|s| s.pinned.clone()))
+    };
+    let open = move |_| {
+        if let Some(d) = sheet.get_untracked() {
+            let _ = d.show_modal();
+        }
+    };
+    let close = move || {
+        if let Some(d) = sheet.get_untracked() {
+            d.close();
+        }
+    };
+    let buy = StoredValue::new_local(buy);
+    view! {
+        <button class="dc-bag-open" type="button" on:click=open hidden=move || count() == 0
+            aria-haspopup="dialog">
+            {move || format!("Shop · {}", count())}
+        </button>
+        <dialog class="dc-bag" node_ref=sheet aria-labelledby="dc-bag-title">
+            <div class="dc-bag-head">
+                <h2 id="dc-bag-title" class="dc-bag-title">"Shop this show"</h2>
+                <button class="dc-bag-close" type="button" on:click=move |_| close()
+                    aria-label="Close the shop">"×"</button>
+            </div>
+            <ul class="dc-bag-list">
+                <For each=products key=|p| p.id.clone() let(p)>
+                    {
+                        // Keyed by id: a row stays (and keeps focus) while its
+                        // stock changes; what it shows follows the state.
+                        let id = p.id.clone();
+                        let p = {
+                            let id = id.clone();
+                            Memo::new(move |_| live.state.with(|s| s.as_ref().and_then(|s| s.product(&id).cloned())))
+                        };
+                        let available = move || p.with(|p| p.as_ref().map_or(0, |p| p.available));
+                        let sold_out = move || available() <= 0;
+                        let is_pinned = {
+                            let id = id.clone();
+                            Memo::new(move |_| pinned().as_deref() == Some(id.as_str()))
+                        };
+                        let not_open = {
+                            let id = id.clone();
+                            Memo::new(move |_| not_open_yet(live, &id))
+                        };
+                        let busy = {
+                            let id = id.clone();
+                            move || phase.get().in_flight() && buying.get().as_deref() == Some(id.as_str())
+                        };
+                        let tap = {
+                            let id = id.clone();
+                            move |_| {
+                                close();
+                                buy.with_value(|b| b(id.clone()));
+                            }
+                        };
+                        let picture = move || p.with(|p| p.as_ref().and_then(|p| p.thumb_url.clone().or(p.image_url.clone())));
+                        let title = move || p.with(|p| p.as_ref().map(|p| p.title.clone()).unwrap_or_default());
+                        let price = move || p.with(|p| p.as_ref().map(|p| price_text(p.price_cents, &p.currency)).unwrap_or_default());
+                        view! {
+                            <li class="dc-bag-item" class:dc-bag-soldout=sold_out data-product=id.clone()>
+                                {move || match picture() {
+                                    Some(src) => view! { <img class="dc-bag-image" src=src alt="" loading="lazy" /> }.into_any(),
+                                    None => view! { <div class="dc-bag-image" aria-hidden="true"></div> }.into_any(),
+                                }}
+                                <div class="dc-bag-body">
+                                    <div class="dc-bag-name">
+                                        {title}
+                                        {move || is_pinned.get().then(|| view! { <span class="dc-bag-pinned">"On screen"</span> })}
+                                    </div>
+                                    <div class="dc-bag-price">{price}</div>
+                                    <div class=move || format!("dc-badge {}", StockLevel::of(available()).class())>
+                                        {move || stock_text(available())}
+                                    </div>
+                                </div>
+                                <button class="dc-bag-buy" type="button" aria-label=move || format!("Buy {}", title())
+                                    disabled=move || sold_out() || not_open.get() || phase.get().in_flight()
+                                    on:click=tap>
+                                    {move || if sold_out() { "Sold out" } else if not_open.get() { "Soon" } else if busy() { "…" } else { "Buy" }}
+                                </button>
+                            </li>
+                        }
+                    }
+                </For>
+            </ul>
+        </dialog>
     }
 }
