@@ -12,6 +12,10 @@
 //!
 //! Progress is written to the database and sent on the show's live channel to
 //! its creator's and editors' sockets, at most every 2%.
+//!
+//! A finished clip gets a poster: its first frame (the first segment starts
+//! on a keyframe), kept in the database so any node serves it to the
+//! clip's page and to link previews.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -220,7 +224,31 @@ fn format_name(format: media::clip::Format) -> &'static str {
     }
 }
 
+/// Posters are this wide (link previews want at least 600).
+pub const POSTER_WIDTH: i32 = 640;
+
 impl Worker {
+    /// The clip's poster, from the first frame of its first segment (still
+    /// kept by the buffer's cleaner: the clip is not done yet). A clip
+    /// without one still works; its page falls back to the product's image.
+    async fn make_poster(&self, clip: &ClipRow, dir: &std::path::Path) {
+        let segment = dir.join(media::segmenter::segment_file(clip.first_seq as u64));
+        let out = clip_file(&self.settings, &clip.id).with_extension("jpg");
+        let made = match media::thumbnail::make_thumbnail(&segment, &out, POSTER_WIDTH).await {
+            Ok(()) => tokio::fs::read(&out).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let _ = tokio::fs::remove_file(&out).await;
+        match made {
+            Ok(jpeg) => {
+                if let Err(e) = store::set_poster(&self.pool, &clip.id, &jpeg).await {
+                    tracing::warn!(clip = %clip.id, error = %e, "cannot keep the clip's poster");
+                }
+            }
+            Err(e) => tracing::warn!(clip = %clip.id, error = %e, "cannot make the clip's poster"),
+        }
+    }
+
     async fn run(self, shutdown: CancellationToken) {
         loop {
             if let Err(e) = requeue_orphans(&self.pool, &self.node).await {
@@ -315,6 +343,7 @@ impl Worker {
         let row = match result {
             Ok(info) => {
                 tracing::info!(clip = %clip.id, ms = started.elapsed().as_millis() as u64, duration_ms = info.duration_ms, "clip made");
+                self.make_poster(&clip, &dir).await;
                 store::finish(&self.pool, &clip.id, info.duration_ms, info.bytes as i64).await
             }
             Err(e) => {

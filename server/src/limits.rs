@@ -45,10 +45,12 @@ pub enum Limit {
     LivePerIp,
     /// RTMP and SRT connection attempts per client address.
     IngestPerIp,
+    /// Clip views and taps counted per client address.
+    ClipEventsPerIp,
 }
 
 impl Limit {
-    pub const ALL: [Limit; 7] = [
+    pub const ALL: [Limit; 8] = [
         Limit::SessionsPerIp,
         Limit::CardsPerSession,
         Limit::OrdersPerIp,
@@ -56,6 +58,7 @@ impl Limit {
         Limit::OrderReads,
         Limit::LivePerIp,
         Limit::IngestPerIp,
+        Limit::ClipEventsPerIp,
     ];
 
     /// The name `DROPCAST_RATE_LIMITS` uses.
@@ -68,6 +71,7 @@ impl Limit {
             Limit::OrderReads => "order_reads",
             Limit::LivePerIp => "live_ip",
             Limit::IngestPerIp => "ingest_ip",
+            Limit::ClipEventsPerIp => "clip_events_ip",
         }
     }
 
@@ -81,6 +85,7 @@ impl Limit {
             Limit::OrderReads => (240, 60),
             Limit::LivePerIp => (1200, 60),
             Limit::IngestPerIp => (30, 60),
+            Limit::ClipEventsPerIp => (120, 60),
         }
     }
 

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use tokio::process::Command;
 
 use crate::db_tests;
-use crate::helpers::{Db, Live, TestApp, publish_gop, spawn_app, spawn_app_on};
+use crate::helpers::{Db, Live, TestApp, publish_gop, spawn_app, spawn_app_on, spawn_app_with};
 
 /// Pushes `seconds` of stream over RTMP as fast as ffmpeg can encode it,
 /// then waits for the show to go offline.
@@ -469,7 +469,193 @@ async fn a_clip_ends_where_asked_and_says_how_far_its_start_moved(db: Db) {
     assert_eq!(listed["clips"][0]["asked_start_ms"], asked_in);
 }
 
+/// A finished clip sells: its public view (product, video, poster), its
+/// page's Open Graph tags, views and taps counted, and an order placed
+/// from it counted for it in the show's stats (once, however often it is
+/// retried); a clip that is not finished, or of another show, is refused.
+async fn a_clip_sells_its_product_and_counts_in_the_stats(db: Db) {
+    let assets = tempfile::tempdir().unwrap();
+    let dir = assets.path().to_path_buf();
+    std::fs::write(dir.join("widget-0123456789abcdef.js"), "export default 1;").unwrap();
+    std::fs::write(
+        dir.join("widget_bg-fedcba9876543210.wasm"),
+        b"\0asm\x01\0\0\0",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("manifest.json"),
+        r#"{"js": "widget-0123456789abcdef.js", "wasm": "widget_bg-fedcba9876543210.wasm"}"#,
+    )
+    .unwrap();
+    let app = spawn_app_with(db, move |s| {
+        crate::helpers::with_stripe(s);
+        s.assets_dir = dir;
+    })
+    .await;
+    let (token, show_id, product_id) = app.creator_show_product(5).await;
+    app.patch(
+        &format!("/api/v1/shows/{show_id}/products/{product_id}"),
+        Some(&token),
+        json!({"title": "Glow <cap>"}),
+    )
+    .await
+    .expect(200);
+    stream(&app, &token, &show_id, 6).await;
+    let queued = app
+        .post(
+            &format!("/api/v1/shows/{show_id}/clips"),
+            Some(&token),
+            json!({"last_seconds": 4, "product_id": product_id}),
+        )
+        .await
+        .expect(202);
+    let clip_id = queued["id"].as_str().unwrap().to_string();
+    // Not finished yet: no page.
+    let early = app
+        .get(&format!("/api/v1/clips/{clip_id}/public"), None)
+        .await;
+    if early.status != 200 {
+        assert_eq!(
+            (early.status.as_u16(), early.code()),
+            (404, "clip_not_found")
+        );
+    }
+    clip_until_done(&app, &token, &clip_id).await;
+
+    let public = app
+        .get(&format!("/api/v1/clips/{clip_id}/public"), None)
+        .await
+        .expect(200);
+    assert_eq!(public["show_id"], show_id.as_str());
+    assert_eq!(public["product"]["id"], product_id.as_str());
+    assert_eq!(public["product"]["available"], 5);
+    assert_eq!(
+        public["video_url"],
+        app.url(&format!("/api/v1/clips/{clip_id}/file")).as_str()
+    );
+    let poster_url = public["poster_url"].as_str().expect("a poster").to_string();
+    let poster = app.client.get(&poster_url).send().await.unwrap();
+    assert_eq!(poster.status(), 200);
+    assert_eq!(poster.headers()["content-type"], "image/jpeg");
+    let poster = image::load_from_memory(&poster.bytes().await.unwrap()).unwrap();
+    assert_eq!(poster.width(), 640);
+    for missing in ["clp_0000000000000000", "nope"] {
+        let answer = app
+            .get(&format!("/api/v1/clips/{missing}/public"), None)
+            .await;
+        assert_eq!(
+            (answer.status.as_u16(), answer.code()),
+            (404, "clip_not_found")
+        );
+    }
+
+    // The page: Open Graph and Twitter tags, escaped.
+    let res = app
+        .client
+        .get(app.url(&format!("/clip/{clip_id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    for tag in [
+        r#"<meta property="og:title" content="Glow &lt;cap&gt; — Launch night">"#.to_string(),
+        r#"<meta property="og:type" content="video.other">"#.to_string(),
+        format!(r#"<meta property="og:image" content="{poster_url}">"#),
+        format!(
+            r#"<meta property="og:video" content="{}">"#,
+            public["video_url"].as_str().unwrap()
+        ),
+        r#"<meta property="og:video:type" content="video/mp4">"#.to_string(),
+        format!(
+            r#"<meta property="og:url" content="{}">"#,
+            app.url(&format!("/clip/{clip_id}"))
+        ),
+        r#"<meta name="twitter:card" content="summary_large_image">"#.to_string(),
+    ] {
+        assert!(html.contains(&tag), "{tag} in {html}");
+    }
+    assert!(html.contains("mount_clip"), "{html}");
+    let missing = app.get("/clip/clp_0000000000000000", None).await;
+    assert_eq!(
+        (missing.status.as_u16(), missing.code()),
+        (404, "clip_not_found")
+    );
+
+    // Views and taps.
+    let event = async |kind: Value| {
+        app.post(
+            &format!("/api/v1/clips/{clip_id}/events"),
+            None,
+            json!({ "kind": kind }),
+        )
+        .await
+    };
+    assert_eq!(event(json!("view")).await.status, 204);
+    assert_eq!(event(json!("view")).await.status, 204);
+    assert_eq!(event(json!("click")).await.status, 204);
+    let bad = event(json!("like")).await;
+    assert_eq!((bad.status.as_u16(), bad.code()), (422, "invalid_kind"));
+
+    // Bought from the clip: counted for it, once.
+    let buyer = app.buyer(crate::helpers::CARD_OK).await;
+    let body = |clip: &str| json!({"product_id": product_id, "quantity": 2, "idempotency_key": "from-clip", "clip_id": clip});
+    let path = format!("/api/v1/shows/{show_id}/orders");
+    let order = app
+        .post(&path, Some(&buyer), body(&clip_id))
+        .await
+        .expect(201);
+    assert_eq!(order["status"], "paid");
+    app.post(&path, Some(&buyer), body(&clip_id))
+        .await
+        .expect(200);
+    // Another show's clip, or none at all, is refused and changes nothing.
+    let (other_token, other_show, _) = app.creator_show_product(1).await;
+    stream(&app, &other_token, &other_show, 4).await;
+    let theirs = app
+        .post(
+            &format!("/api/v1/shows/{other_show}/clips"),
+            Some(&other_token),
+            json!({"last_seconds": 2}),
+        )
+        .await
+        .expect(202);
+    let theirs = theirs["id"].as_str().unwrap().to_string();
+    clip_until_done(&app, &other_token, &theirs).await;
+    for (i, bad) in [theirs.as_str(), "clp_0000000000000000", "../x"]
+        .iter()
+        .enumerate()
+    {
+        let mut wrong = body(bad);
+        wrong["idempotency_key"] = json!(format!("wrong-{i}"));
+        let answer = app.post(&path, Some(&buyer), wrong).await;
+        assert_eq!(
+            (answer.status.as_u16(), answer.code()),
+            (422, "invalid_clip_id"),
+            "{}",
+            answer.body
+        );
+    }
+    // A sale not from the clip is not the clip's.
+    app.order(&buyer, &show_id, &product_id, 1, "from-the-show")
+        .await
+        .expect(201);
+    let stats = app
+        .get(&format!("/api/v1/shows/{show_id}/stats"), Some(&token))
+        .await
+        .expect(200);
+    assert_eq!(
+        stats["clips"],
+        json!([{
+            "clip_id": clip_id, "views": 2, "clicks": 1, "orders": 1, "units": 2,
+            "revenue_cents": order["amount_cents"],
+        }])
+    );
+    assert_eq!(stats["units_sold"], 3);
+}
+
 db_tests!(
+    a_clip_sells_its_product_and_counts_in_the_stats,
     a_clip_ends_where_asked_and_says_how_far_its_start_moved,
     clip_the_last_60_seconds_and_a_vertical_short,
     bad_clip_requests_are_refused,

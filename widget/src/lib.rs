@@ -100,6 +100,17 @@ pub fn mount_order(root: web_sys::Element, api_base: String, order_id: String) {
     );
 }
 
+/// Mounts the page of the finished clip `clip_id` into `root`.
+#[wasm_bindgen]
+pub fn mount_clip(root: web_sys::Element, api_base: String, clip_id: String) {
+    console_error_panic_hook_lite();
+    let api = api::Api { base: api_base };
+    mount(
+        &root,
+        move || view! { <pages::clip::ClipPage api=api clip_id=clip_id /> },
+    );
+}
+
 /// Mounts the watch page of `show_id` into `root`.
 #[wasm_bindgen]
 pub fn mount_watch(root: web_sys::Element, api_base: String, show_id: String) {

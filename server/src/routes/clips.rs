@@ -1,5 +1,6 @@
 //! Clips: export the last N seconds or a span of the replay buffer, list
-//! them, and download the files.
+//! them, and download the files; what a clip's page shows (public, finished
+//! clips only), its poster, and its views and taps.
 //!
 //! How a span becomes a clip: the start snaps back to the keyframe that
 //! begins its segment (a cut without re-encoding must start on one; the
@@ -243,4 +244,117 @@ pub async fn file(
         actix_web::http::header::HeaderValue::from_static("public, max-age=86400, immutable"),
     );
     Ok(res)
+}
+
+/// A finished clip as its public page shows it.
+#[derive(serde::Serialize)]
+pub struct PublicClip {
+    pub id: String,
+    pub show_id: String,
+    pub show_title: String,
+    pub format: String,
+    pub duration_ms: Option<i64>,
+    pub video_url: String,
+    /// Its first frame; `None` if none could be made (the page then shows
+    /// the product's image).
+    pub poster_url: Option<String>,
+    /// The product it sells, with its stock now; `None` when it names none
+    /// or the product was archived.
+    pub product: Option<wire::Product>,
+}
+
+/// A finished clip, or 404 (a clip still being made has no page yet).
+pub(crate) async fn public_clip(state: &AppState, clip_id: &str) -> Result<PublicClip, ApiError> {
+    let clip = find_clip(state, clip_id).await?;
+    if clip.status != "done" {
+        return Err(clip_not_found());
+    }
+    let show = find_show(state, &clip.show_id).await?;
+    let product = match &clip.product_id {
+        Some(id) => store::get_product(&state.pool, &show.id, id)
+            .await?
+            .filter(|p| p.archived_at_ms.is_none())
+            .map(|p| p.to_wire()),
+        None => None,
+    };
+    let base = state.settings.public_base();
+    let poster_url = store::clips::has_poster(&state.pool, &clip.id)
+        .await?
+        .then(|| format!("{base}/api/v1/clips/{}/poster.jpg", clip.id));
+    Ok(PublicClip {
+        video_url: format!("{base}/api/v1/clips/{}/file", clip.id),
+        poster_url,
+        product,
+        show_title: show.title,
+        show_id: clip.show_id,
+        format: clip.format,
+        duration_ms: clip.duration_ms,
+        id: clip.id,
+    })
+}
+
+/// `GET /api/v1/clips/{clip}/public`: what the clip's page shows. Public:
+/// the clip id is its share link.
+pub async fn public(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let clip = public_clip(&state, &path).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-cache"))
+        .insert_header(("access-control-allow-origin", "*"))
+        .json(clip))
+}
+
+/// `GET /api/v1/clips/{clip}/poster.jpg`: the clip's first frame, from the
+/// database (any node), cached for a day (a clip never changes).
+pub async fn poster(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let not_found = || ApiError::not_found("poster_not_found", "this clip has no poster");
+    if !looks_like_id(&path) {
+        return Err(not_found());
+    }
+    let jpeg = store::clips::poster(&state.pool, &path)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(HttpResponse::Ok()
+        .content_type("image/jpeg")
+        .insert_header(("cache-control", "public, max-age=86400, immutable"))
+        .insert_header(("access-control-allow-origin", "*"))
+        .insert_header(("x-content-type-options", "nosniff"))
+        .body(jpeg))
+}
+
+struct Event(store::clips::ClipEvent);
+
+impl FromJson for Event {
+    fn from_json(value: &serde_json::Value) -> Result<Self, String> {
+        match value.as_str() {
+            Some("view") => Ok(Event(store::clips::ClipEvent::View)),
+            Some("click") => Ok(Event(store::clips::ClipEvent::Click)),
+            _ => Err("must be \"view\" or \"click\"".into()),
+        }
+    }
+}
+
+/// `POST /api/v1/clips/{clip}/events` `{"kind":"view"|"click"}` (anyone,
+/// limited per address) → 204: a view of the clip's page, or a tap on its
+/// product. Counted in the show's stats.
+pub async fn event(
+    state: web::Data<AppState>,
+    ip: crate::auth::ClientIp,
+    path: web::Path<String>,
+    mut body: JsonObject,
+) -> Result<HttpResponse, ApiError> {
+    ip.limit(&state, crate::limits::Limit::ClipEventsPerIp)
+        .await?;
+    let Event(kind) = body.required("kind")?;
+    body.finish()?;
+    let clip = public_clip(&state, &path).await?;
+    store::clips::record_event(&state.pool, &new_id("cev"), &clip.id, kind).await?;
+    Ok(HttpResponse::NoContent()
+        .insert_header(("access-control-allow-origin", "*"))
+        .finish())
 }

@@ -58,6 +58,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/embed.js").route(get().to(pages::embed)))
         .service(resource("/frame/{show}").route(get().to(pages::frame)))
         .service(resource("/order/{order}").route(get().to(pages::order)))
+        .service(resource("/clip/{clip}").route(get().to(pages::clip)))
         .service(
             web::scope("/api/v1")
                 .service(resource("/creators").route(post().to(creators::create)))
@@ -148,6 +149,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(resource("/clips/{clip}").route(get().to(clips::get)))
                 .service(resource("/clips/{clip}/file").route(get().to(clips::file)))
+                .service(resource("/clips/{clip}/public").route(get().to(clips::public)))
+                .service(resource("/clips/{clip}/poster.jpg").route(get().to(clips::poster)))
+                .service(resource("/clips/{clip}/events").route(post().to(clips::event)))
                 .service(resource("/orders/{order}").route(get().to(orders::get)))
                 .service(resource("/orders/{order}/refund").route(post().to(orders::refund)))
                 .service(resource("/orders/{order}/cancel").route(post().to(orders::cancel)))

@@ -117,7 +117,9 @@ pub(crate) fn stripe_of(state: &AppState) -> Result<&Stripe, ApiError> {
     state.checkout.stripe().ok_or_else(payments_unavailable)
 }
 
-/// `POST /api/v1/shows/{show}/orders` (viewer) `{"product_id","quantity","idempotency_key"}`.
+/// `POST /api/v1/shows/{show}/orders` (viewer) `{"product_id","quantity","idempotency_key"}`,
+/// and `"clip_id"` when bought from a clip's page (the sale counts for the
+/// clip in the show's stats).
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -133,7 +135,20 @@ pub async fn create(
     let IdRef(product_id) = body.required("product_id")?;
     let Quantity(quantity) = body.required("quantity")?;
     let IdempotencyKey(key) = body.required("idempotency_key")?;
+    let clip: Option<IdRef> = body.optional("clip_id")?;
     body.finish()?;
+    if let Some(IdRef(clip_id)) = &clip {
+        let of_show = looks_like_id(clip_id)
+            && store::clips::get_clip(&state.pool, clip_id)
+                .await?
+                .is_some_and(|c| c.show_id == show.id && c.status == "done");
+        if !of_show {
+            return Err(ApiError::invalid(
+                "clip_id",
+                "no finished clip of this show has this id",
+            ));
+        }
+    }
 
     let placed = state
         .checkout
@@ -145,6 +160,15 @@ pub async fn create(
             idempotency_key: &key,
         })
         .await?;
+    if let (Some(IdRef(clip_id)), Placed::Created(order) | Placed::Existing(order)) =
+        (&clip, &placed)
+    {
+        // Counting, not money: an order whose attribution fails is still
+        // the buyer's order.
+        if let Err(e) = store::clips::attribute_order(&state.pool, &order.id, clip_id).await {
+            tracing::error!(order = %order.id, clip = %clip_id, error = %e, "cannot count an order for its clip");
+        }
+    }
     match placed {
         Placed::Created(order) => Ok(HttpResponse::Created().json(OrderView::from(order))),
         Placed::Existing(order) => Ok(HttpResponse::Ok().json(OrderView::from(order))),

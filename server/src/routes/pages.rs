@@ -9,8 +9,11 @@
 //! - `GET /studio/{show}?token=…`: the creator's console and the editor's
 //!   clip desk. A module of its own (the pages' module plus the studio), so
 //!   the widget that viewers download does not carry the studio's code.
+//! - `GET /clip/{clip}`: a finished clip with its product and Buy, and the
+//!   Open Graph tags that make a shared link unfold (title, poster, video).
 //! - `GET /embed.js`: one script tag mounts the widget on any site, in an
-//!   iframe of `GET /frame/{show}` on this origin.
+//!   iframe of `GET /frame/{show}` on this origin (`data-clip`: of
+//!   `GET /clip/{clip}?embed=1`).
 //!
 //! Every page carries a Content-Security-Policy: scripts only from here
 //! (the inline loader by a per-response nonce) and Stripe.js, and
@@ -326,23 +329,7 @@ pub async fn frame(
         .parent
         .as_deref()
         .and_then(|p| crate::domain::text::EmbedOrigins::origin(p).ok());
-    let sizing = match parent {
-        Some(parent) => format!(
-            r#"const parent = {parent};
-const ancestors = location.ancestorOrigins;
-if (window.parent !== window && (!ancestors || ancestors[0] === parent)) {{
-  let last = 0;
-  const send = () => {{
-    const height = Math.ceil(document.getElementById("dropcast").getBoundingClientRect().height);
-    if (height !== last) {{ last = height; window.parent.postMessage({{ type: "dropcast:size", height }}, parent); }}
-  }};
-  new ResizeObserver(send).observe(document.getElementById("dropcast"));
-  send();
-}}"#,
-            parent = serde_json::to_string(&parent).unwrap_or_default()
-        ),
-        None => String::new(),
-    };
+    let sizing = sizing_script(parent.as_deref());
     Ok(shell(
         &state,
         Shell {
@@ -390,8 +377,128 @@ pub async fn order(
     Ok(res)
 }
 
+/// The script of a framed page that tells its height to `parent` (and only
+/// there, and only if that is really the framing page's origin).
+fn sizing_script(parent: Option<&str>) -> String {
+    match parent {
+        Some(parent) => format!(
+            r#"const parent = {parent};
+const ancestors = location.ancestorOrigins;
+if (window.parent !== window && (!ancestors || ancestors[0] === parent)) {{
+  let last = 0;
+  const send = () => {{
+    const height = Math.ceil(document.getElementById("dropcast").getBoundingClientRect().height);
+    if (height !== last) {{ last = height; window.parent.postMessage({{ type: "dropcast:size", height }}, parent); }}
+  }};
+  new ResizeObserver(send).observe(document.getElementById("dropcast"));
+  send();
+}}"#,
+            parent = serde_json::to_string(&parent).unwrap_or_default()
+        ),
+        None => String::new(),
+    }
+}
+
+/// `GET /clip/{clip}`: a finished clip, playing, with its product's card and
+/// Buy (orders placed here count for the clip), and Open Graph and Twitter
+/// tags so a shared link unfolds with the title, the poster and the video.
+/// `?embed=1&parent=ORIGIN` is the frame `/embed.js` makes of it.
+pub async fn clip(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<FrameQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let clip = crate::routes::clips::public_clip(&state, &path).await?;
+    let manifest = manifest(&state)?;
+    let show = find_show(&state, &clip.show_id).await?;
+    let framing = Framing::of_creator(&state, &show.creator_id).await?;
+    let title = match &clip.product {
+        Some(p) => format!("{} — {}", p.title, clip.show_title),
+        None => clip.show_title.clone(),
+    };
+    let description = match &clip.product {
+        Some(p) => format!(
+            "Watch the clip and shop {} from the live show {}.",
+            p.title, clip.show_title
+        ),
+        None => format!("A clip from the live show {}.", clip.show_title),
+    };
+    let image = clip
+        .poster_url
+        .clone()
+        .or_else(|| clip.product.as_ref().and_then(|p| p.image_url.clone()));
+    let url = format!("{}/clip/{}", state.settings.public_base(), clip.id);
+    let (width, height) = if clip.format == "vertical" {
+        (1080, 1920)
+    } else {
+        (1280, 720)
+    };
+    let mut og = vec![
+        ("og:type", "video.other".to_string()),
+        ("og:site_name", "Dropcast".to_string()),
+        ("og:title", title.clone()),
+        ("og:description", description.clone()),
+        ("og:url", url),
+        ("og:video", clip.video_url.clone()),
+        ("og:video:type", "video/mp4".to_string()),
+        ("og:video:width", width.to_string()),
+        ("og:video:height", height.to_string()),
+    ];
+    if let Some(image) = &image {
+        og.push(("og:image", image.clone()));
+    }
+    let mut head = String::new();
+    for (property, content) in og {
+        head.push_str(&format!(
+            r#"<meta property="{property}" content="{}">"#,
+            html_escape(&content)
+        ));
+        head.push('\n');
+    }
+    let card = if image.is_some() {
+        "summary_large_image"
+    } else {
+        "summary"
+    };
+    head.push_str(&format!(
+        r#"<meta name="twitter:card" content="{card}"><meta name="twitter:title" content="{}"><meta name="description" content="{}">"#,
+        html_escape(&title),
+        html_escape(&description)
+    ));
+    let embedded = query.embed.as_deref() == Some("1");
+    head.push_str(if embedded {
+        "<style>html,body{margin:0;background:transparent}</style>"
+    } else {
+        "<style>html,body{margin:0;background:#0b0b0f}</style>"
+    });
+    let parent = query
+        .parent
+        .as_deref()
+        .and_then(|p| crate::domain::text::EmbedOrigins::origin(p).ok());
+    let sizing = if embedded {
+        sizing_script(parent.as_deref())
+    } else {
+        String::new()
+    };
+    Ok(shell(
+        &state,
+        Shell {
+            module: (&manifest.js, &manifest.wasm),
+            title: &html_escape(&title),
+            head: &head,
+            mount_fn: "mount_clip",
+            show_id: &clip.id,
+            framing,
+            extra_script: &sizing,
+        },
+    ))
+}
+
 #[derive(serde::Deserialize)]
 pub struct FrameQuery {
+    /// `1`: the page is framed by `/embed.js` (no page background).
+    #[serde(default)]
+    embed: Option<String>,
     /// The origin of the page that frames the widget.
     parent: Option<String>,
 }
@@ -413,6 +520,7 @@ pub async fn embed(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
   if (!me) return;
   var base = {base}, origin = {origin};
   var show = me.getAttribute("data-show") || "";
+  var clip = me.getAttribute("data-clip") || "";
   var host = document.createElement("div");
   host.className = "dropcast-widget";
   me.parentNode.insertBefore(host, me.nextSibling);
@@ -420,9 +528,11 @@ pub async fn embed(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
   var style = document.createElement("style");
   style.textContent = ":host{{all:initial;display:block}}iframe{{all:initial;display:block;width:100%;height:180px;border:0;color-scheme:normal}}";
   var frame = document.createElement("iframe");
-  frame.title = "Shop this show";
-  frame.setAttribute("allow", "payment");
-  frame.src = base + "/frame/" + encodeURIComponent(show) + "?parent=" + encodeURIComponent(location.origin);
+  frame.title = clip ? "Shop this clip" : "Shop this show";
+  frame.setAttribute("allow", "payment; autoplay");
+  frame.src = clip
+    ? base + "/clip/" + encodeURIComponent(clip) + "?embed=1&parent=" + encodeURIComponent(location.origin)
+    : base + "/frame/" + encodeURIComponent(show) + "?parent=" + encodeURIComponent(location.origin);
   root.appendChild(style);
   root.appendChild(frame);
   window.addEventListener("message", function (e) {{

@@ -69,9 +69,10 @@ pub async fn get(
         crate::now_ms(),
     );
     let owed = store::outbox::owed_of_show(&state.pool, &show.id).await?;
+    let clips = store::clips::sales_by_clip(&state.pool, &show.id).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
-        .json(StatsView { stats, owed }))
+        .json(StatsView { stats, owed, clips }))
 }
 
 /// The stats with what the show still owes buyers at Stripe.
@@ -81,6 +82,9 @@ struct StatsView {
     stats: Stats,
     /// Refunds not confirmed by Stripe yet (`pending`) or refused (`failed`).
     owed: Vec<store::outbox::Owed>,
+    /// Each finished clip: views of its page, taps on its product, and the
+    /// paid orders, units and revenue placed from it.
+    clips: Vec<store::clips::ClipSales>,
 }
 
 /// The arithmetic, apart from the database so it can be tested on its own.

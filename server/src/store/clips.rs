@@ -221,3 +221,129 @@ pub async fn requeue_orphaned(
     .await?;
     Ok(r.rows_affected())
 }
+
+/// Keeps the clip's poster (a JPEG of its first frame).
+pub async fn set_poster(pool: &AnyPool, id: &str, jpeg: &[u8]) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE clips SET poster = $2 WHERE id = $1")
+        .bind(id)
+        .bind(jpeg)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// The clip's poster, if it has one.
+pub async fn poster(pool: &AnyPool, id: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    let found: Option<Option<Vec<u8>>> =
+        sqlx::query_scalar("SELECT poster FROM clips WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(found.flatten())
+}
+
+/// Whether the clip has a poster (without reading it).
+pub async fn has_poster(pool: &AnyPool, id: &str) -> Result<bool, sqlx::Error> {
+    let n: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM clips WHERE id = $1 AND poster IS NOT NULL")
+            .bind(id)
+            .fetch_one(pool)
+            .await?;
+    Ok(n > 0)
+}
+
+/// What a viewer did on a clip's page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClipEvent {
+    /// The page was opened (the clip shown).
+    View,
+    /// The clip's product was tapped (Buy).
+    Click,
+}
+
+impl ClipEvent {
+    fn as_str(self) -> &'static str {
+        match self {
+            ClipEvent::View => "view",
+            ClipEvent::Click => "click",
+        }
+    }
+}
+
+pub async fn record_event(
+    pool: &AnyPool,
+    id: &str,
+    clip_id: &str,
+    kind: ClipEvent,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO clip_events (id, clip_id, kind, at_ms) VALUES ($1, $2, $3, $4)")
+        .bind(id)
+        .bind(clip_id)
+        .bind(kind.as_str())
+        .bind(now_ms())
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Counts `order_id` for `clip_id` (once, however often it is told).
+pub async fn attribute_order(
+    pool: &AnyPool,
+    order_id: &str,
+    clip_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO clip_orders (order_id, clip_id) VALUES ($1, $2)
+         ON CONFLICT (order_id) DO NOTHING",
+    )
+    .bind(order_id)
+    .bind(clip_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// How one clip sells.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ClipSales {
+    pub clip_id: String,
+    pub views: i64,
+    pub clicks: i64,
+    /// Paid orders placed from the clip's page.
+    pub orders: i64,
+    pub units: i64,
+    pub revenue_cents: i64,
+}
+
+/// Every finished clip of the show with its views, clicks and paid sales.
+pub async fn sales_by_clip(pool: &AnyPool, show_id: &str) -> Result<Vec<ClipSales>, sqlx::Error> {
+    let rows: Vec<(String, i64, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT c.id,
+                (SELECT COUNT(*) FROM clip_events e WHERE e.clip_id = c.id AND e.kind = 'view'),
+                (SELECT COUNT(*) FROM clip_events e WHERE e.clip_id = c.id AND e.kind = 'click'),
+                (SELECT COUNT(*) FROM clip_orders co JOIN orders o ON o.id = co.order_id
+                  WHERE co.clip_id = c.id AND o.status = 'paid'),
+                (SELECT CAST(COALESCE(SUM(o.quantity), 0) AS BIGINT) FROM clip_orders co JOIN orders o ON o.id = co.order_id
+                  WHERE co.clip_id = c.id AND o.status = 'paid'),
+                (SELECT CAST(COALESCE(SUM(o.amount_cents), 0) AS BIGINT) FROM clip_orders co JOIN orders o ON o.id = co.order_id
+                  WHERE co.clip_id = c.id AND o.status = 'paid')
+           FROM clips c WHERE c.show_id = $1 AND c.status = 'done'
+          ORDER BY c.created_at_ms, c.id",
+    )
+    .bind(show_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(clip_id, views, clicks, orders, units, revenue_cents)| ClipSales {
+                clip_id,
+                views,
+                clicks,
+                orders,
+                units,
+                revenue_cents,
+            },
+        )
+        .collect())
+}

@@ -457,9 +457,11 @@ pub async fn delete_show(pool: &AnyPool, show_id: &str) -> Result<ShowDeleted, s
         "DELETE FROM countdowns WHERE show_id = $1",
         "DELETE FROM stream_health WHERE show_id = $1",
         "DELETE FROM show_events WHERE show_id = $1",
+        "DELETE FROM clip_events WHERE clip_id IN (SELECT id FROM clips WHERE show_id = $1)",
         "DELETE FROM clips WHERE show_id = $1",
         "DELETE FROM segments WHERE show_id = $1",
         "DELETE FROM tokens WHERE role = 'editor' AND subject_id = $1",
+        "DELETE FROM product_images WHERE product_id IN (SELECT id FROM products WHERE show_id = $1)",
         "DELETE FROM products WHERE show_id = $1",
         "DELETE FROM shows WHERE id = $1",
     ] {
