@@ -2,7 +2,8 @@
 // in: the phone layout (390x844) and the desktop one (1280x800), each state
 // screenshotted (live, countdown, sold out, offline, replay), the shop bag,
 // "just bought" toasts, an axe-core audit of each, and the replay whose card
-// follows the recorded pins when seeking.
+// follows the recorded pins when seeking; and a clip's page (original and
+// vertical) that sells, counts for the clip, and embeds with one script tag.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
@@ -277,4 +278,87 @@ test("after the show: the replay plays from the start and its card follows the r
     assert.deepEqual(errors, []);
     await close();
   }
+});
+
+/** A finished clip of `show` (the last `seconds` of its buffer) selling `product`. */
+async function clipOf(token, show, product, format) {
+  const queued = await ctx.server.api("POST", `/api/v1/shows/${show.id}/clips`, token, {
+    last_seconds: 4, format, product_id: product.id,
+  });
+  for (let i = 0; i < 600; i++) {
+    const clip = await ctx.server.api("GET", `/api/v1/clips/${queued.id}`, token);
+    if (clip.status === "done") return clip;
+    assert.notEqual(clip.status, "failed", JSON.stringify(clip));
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error("the clip never finished");
+}
+
+test("a clip's page plays it, sells its product, counts for the clip, and embeds with data-clip", { skip: needsStripe }, async () => {
+  const { token, show, product } = await showWithProduct(ctx.server, { stock: 5, title: "Glow cap" });
+  await uploadImage(token, show.id, product.id, "orange");
+  const encoder = publish(await rtmp(token, show), 8, { realtime: false });
+  await new Promise((r) => encoder.on("exit", r));
+  for (let i = 0; i < 100 && (await ctx.server.api("GET", `/api/v1/shows/${show.id}`)).live; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const original = await clipOf(token, show, product, "original");
+  const vertical = await clipOf(token, show, product, "vertical");
+
+  for (const [clip, viewport, name] of [[vertical, PHONE, "vertical-phone"], [original, DESKTOP, "original-desktop"]]) {
+    const { page, errors, close } = await newPage(viewport);
+    await page.goto(`${ctx.server.base}/clip/${clip.id}`);
+    await page.waitForFunction(() => {
+      const v = document.querySelector(".dc-clip-video");
+      return v && v.readyState >= 2 && !v.paused;
+    }, null, { timeout: 20000 });
+    await reads(page.locator(".dc-card .dc-title"), "Glow cap");
+    const size = await page.locator(".dc-clip-video").evaluate((v) => [v.videoWidth, v.videoHeight]);
+    assert.deepEqual(size, clip.format === "vertical" ? [1080, 1920] : [1280, 720], name);
+    await page.screenshot({ path: path.join(SHOTS, `clip-${name}.png`) });
+    await audit(page, `clip, ${name}`);
+    assert.deepEqual(errors, []);
+    await close();
+  }
+
+  // Bought from the clip's page: the sale is the clip's.
+  const { page, errors, close } = await newPage(PHONE);
+  await page.goto(`${ctx.server.base}/clip/${original.id}`);
+  await reads(page.locator(".dc-card .dc-stock"), "5 left");
+  await page.locator(".dc-buy").click();
+  await saveCard(page, "clip@example.com");
+  await reads(page.locator(".dc-status"), "Paid — thank you! Your order is confirmed.");
+  await reads(page.locator(".dc-card .dc-stock"), "4 left");
+  const stats = await ctx.server.api("GET", `/api/v1/shows/${show.id}/stats`, token);
+  const mine = stats.clips.find((c) => c.clip_id === original.id);
+  assert.equal(mine.orders, 1, JSON.stringify(stats.clips));
+  assert.equal(mine.units, 1);
+  assert.equal(mine.revenue_cents, product.price_cents);
+  assert.ok(mine.views >= 2 && mine.clicks >= 1, JSON.stringify(mine));
+  assert.equal(stats.clips.find((c) => c.clip_id === vertical.id).orders, 0);
+  assert.deepEqual(errors, []);
+  await close();
+
+  // One script tag on another site embeds the clip with its product.
+  const { createServer } = await import("node:http");
+  const host = createServer((req, res) => {
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+    res.end(`<!doctype html><meta name="viewport" content="width=device-width, initial-scale=1"><h1>A shop</h1>
+<script src="${ctx.server.base}/embed.js" data-clip="${original.id}"></script><p>After.</p>`);
+  });
+  await new Promise((r) => host.listen(0, "127.0.0.1", r));
+  const embedded = await newPage(PHONE);
+  await embedded.page.goto(`http://localhost:${host.address().port}/`);
+  let frame;
+  for (let i = 0; i < 200 && !frame; i++) {
+    frame = embedded.page.frames().find((f) => new URL(f.url(), "http://x").pathname === `/clip/${original.id}`);
+    if (!frame) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(frame, "the clip's frame");
+  await reads(frame.locator(".dc-card .dc-title"), "Glow cap");
+  await frame.locator(".dc-clip-video").waitFor();
+  await embedded.page.screenshot({ path: path.join(SHOTS, "clip-embedded-phone.png"), fullPage: true });
+  assert.deepEqual(embedded.errors, []);
+  await embedded.close();
+  await new Promise((r) => host.close(r));
 });
