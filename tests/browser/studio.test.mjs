@@ -5,7 +5,9 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { buyAsAnotherViewer, hostPage, LONDON, publish, reads, SHOTS, shared, showWithProduct, widgetFrame } from "./harness.mjs";
 
 const needsStripe = !process.env.DROPCAST_TEST_STRIPE_URL && "needs localstripe (DROPCAST_TEST_STRIPE_URL)";
@@ -506,6 +508,23 @@ test("a product is edited and archived in the studio; a show that never went liv
   await row.locator(".st-edit-shipping").fill("lots");
   await row.locator(".st-edit-save").click();
   await reads(row.locator(".st-edit .st-error"), "Shipping: “lots” is not a price like 12.50");
+
+  // A picture from the computer: resized by the server, shown to viewers;
+  // a file that is not a picture is refused in words.
+  const dir = mkdtempSync(path.join(tmpdir(), "dropcast-pic-"));
+  const png = path.join(dir, "hoodie.png");
+  execFileSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=orange:s=800x600", "-frames:v", "1", png]);
+  await row.locator(".st-edit-image").setInputFiles(png);
+  await row.locator(".st-picture-img").waitFor({ timeout: 10000 });
+  p = (await ctx.server.api("GET", `/api/v1/shows/${show.id}`)).products.find((x) => x.id === hoodie.id);
+  assert.match(p.thumb_url, /\/images\/img_[^/]+-160\.jpg$/);
+  assert.equal(await row.locator(".st-picture-img").getAttribute("src"), p.thumb_url);
+  await widget.locator(`.dc-card img.dc-image[src="${p.thumb_url}"]`).waitFor({ timeout: 5000 });
+  await studio.screenshot({ path: path.join(SHOTS, "studio-product-picture.png") });
+  const notes = path.join(dir, "notes.png");
+  writeFileSync(notes, "not a picture at all");
+  await row.locator(".st-edit-image").setInputFiles(notes);
+  await reads(row.locator(".st-edit .st-error"), "send a PNG, JPEG or WebP image");
 
   // Archived: it leaves the studio's list and the widget's card.
   await row.locator(".st-archive").click();

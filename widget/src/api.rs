@@ -60,7 +60,7 @@ impl Api {
         body: Option<&Value>,
         timeout_ms: i32,
     ) -> Result<Value, ApiError> {
-        let body = body.map(|b| ("application/json", b.to_string()));
+        let body = body.map(|b| ("application/json", JsValue::from(b.to_string())));
         let text = self.fetch(method, path, token, body, timeout_ms).await?;
         Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
     }
@@ -74,17 +74,33 @@ impl Api {
         token: Option<&str>,
         body: Option<(&str, String)>,
     ) -> Result<String, ApiError> {
+        let body = body.map(|(t, text)| (t, JsValue::from(text)));
         self.fetch(method, path, token, body, CALL_TIMEOUT_MS).await
     }
 
-    /// One `fetch`: `body` is its content type and text. Resolves to the
+    /// A call whose body is a file (a product's picture), answered in JSON.
+    pub async fn call_file(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        file: &web_sys::File,
+    ) -> Result<Value, ApiError> {
+        let content_type = file.type_();
+        let body = Some((content_type.as_str(), JsValue::from(file.clone())));
+        let text = self.fetch(method, path, token, body, 60_000).await?;
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// One `fetch`: `body` is its content type and content (a string or a
+    /// file). Resolves to the
     /// answer's text on 2xx, else to the server's error.
     async fn fetch(
         &self,
         method: &str,
         path: &str,
         token: Option<&str>,
-        body: Option<(&str, String)>,
+        body: Option<(&str, JsValue)>,
         timeout_ms: i32,
     ) -> Result<String, ApiError> {
         let init = RequestInit::new();
@@ -100,9 +116,9 @@ impl Api {
         if let Some(token) = token {
             let _ = headers.set("authorization", &format!("Bearer {token}"));
         }
-        if let Some((content_type, text)) = body {
+        if let Some((content_type, content)) = body {
             let _ = headers.set("content-type", content_type);
-            init.set_body(&text.into());
+            init.set_body(&content);
         }
         init.set_headers(&headers);
         let request = Request::new_with_str_and_init(&format!("{}{path}", self.base), &init)

@@ -63,6 +63,18 @@ impl Ctx {
         api.call_text(method, path, Some(&token), body).await
     }
 
+    /// Sends `file` as the body of `path` (a product's picture).
+    pub async fn upload(
+        &self,
+        method: &str,
+        path: &str,
+        file: &web_sys::File,
+    ) -> Result<Value, ApiError> {
+        let api = self.api.get_value();
+        let token = self.token.get_value();
+        api.call_file(method, path, Some(&token), file).await
+    }
+
     pub fn show_id(&self) -> String {
         self.show_id.get_value()
     }

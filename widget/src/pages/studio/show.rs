@@ -178,6 +178,46 @@ fn ProductEdit(ctx: Ctx, id: String) -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let saved = RwSignal::new(false);
     let archiving = RwSignal::new(false);
+    let uploading = RwSignal::new(false);
+    let picture = move || {
+        live.state.with(|s| {
+            s.as_ref().and_then(|s| {
+                id.with_value(|id| {
+                    s.product(id)
+                        .and_then(|p| p.thumb_url.clone().or(p.image_url.clone()))
+                })
+            })
+        })
+    };
+    // A picture from the creator's computer: sent as it is; the server
+    // checks it, resizes it, and tells every viewer.
+    let upload = move |ev: web_sys::Event| {
+        let input: web_sys::HtmlInputElement = event_target(&ev);
+        let Some(file) = input.files().and_then(|f| f.get(0)) else {
+            return;
+        };
+        input.set_value("");
+        error.set(None);
+        uploading.set(true);
+        let path = ctx.show_path(&format!("/products/{}/image", id.get_value()));
+        wasm_bindgen_futures::spawn_local(async move {
+            let done = ctx.upload("PUT", &path, &file).await;
+            uploading.set(false);
+            if let Err(e) = done {
+                error.set(Some(e.message));
+            }
+        });
+    };
+    let remove_picture = move |_| {
+        send(
+            ctx,
+            "DELETE",
+            ctx.show_path(&format!("/products/{}/image", id.get_value())),
+            Value::Null,
+            error,
+            |_| (),
+        );
+    };
     // The form opens on what the product is now.
     let fill = move || {
         if let Some(p) = now() {
@@ -251,6 +291,16 @@ fn ProductEdit(ctx: Ctx, id: String) -> impl IntoView {
                 </label>
                 <button type="submit" class="st-primary st-edit-save">"Save"</button>
             </form>
+            <div class="st-picture">
+                {move || picture().map(|src| view! { <img class="st-picture-img" src=src alt="The product's picture" /> })}
+                <label class="st-field">"Picture (PNG, JPEG or WebP, up to 8 MB)"
+                    <input class="st-edit-image" type="file" accept="image/png,image/jpeg,image/webp"
+                        on:change=upload disabled=move || uploading.get() />
+                </label>
+                <button type="button" class="st-remove-image" hidden=move || picture().is_none()
+                    on:click=remove_picture>"Remove picture"</button>
+                <span class="st-note" role="status">{move || if uploading.get() { "Uploading…" } else { "" }}</span>
+            </div>
             <p class="st-note st-saved" role="status" hidden=move || !saved.get()>"Saved."</p>
             <div class="st-archive-row">
                 <button type="button" class="st-archive" class:st-confirm=move || archiving.get() on:click=archive>
