@@ -1,6 +1,8 @@
 // The OBS overlay in a real browser, against the real server.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { inflateSync } from "node:zlib";
 import { test } from "node:test";
@@ -39,6 +41,19 @@ test("the overlay is transparent and follows pin, stock, countdown and sales", a
   await reads(page.locator(".dc-stock"), "5 left");
   await reads(page.locator(".dc-title"), "Neon hoodie");
   await reads(page.locator(".dc-price"), "$49.00");
+
+  // The product's picture (an upload, resized by the server) is on the card.
+  const dir = mkdtempSync(path.join(tmpdir(), "dropcast-overlay-"));
+  execFileSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "color=c=orange:s=600x600", "-frames:v", "1", path.join(dir, "p.png")]);
+  const up = await fetch(`${ctx.server.base}/api/v1/shows/${show.id}/products/${product.id}/image`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${token}`, "content-type": "image/png" },
+    body: readFileSync(path.join(dir, "p.png")),
+  });
+  assert.equal(up.status, 200);
+  const { thumb_url } = await up.json();
+  await page.locator(`.dc-card img.dc-image[src="${thumb_url}"]`).waitFor({ timeout: 5000 });
+  await page.waitForFunction(() => document.querySelector(".dc-image")?.complete && document.querySelector(".dc-image").naturalWidth > 0, null, { timeout: 5000 });
 
   // A restock in the studio reaches the overlay.
   await ctx.server.api("PATCH", `/api/v1/shows/${show.id}/products/${product.id}`, token, { add_stock: 2 });
