@@ -43,6 +43,8 @@ bash "$ROOT/scripts/build_widget.sh"
 "$ROOT/target/release/dropcast-bench" widget
 ensure_npm "$ROOT/tests/browser"
 (cd "$ROOT/tests/browser" && DROPCAST_BIN="$ROOT/target/release/dropcast" node bench-first-stock.mjs)
+say "the watch page: size, first stock figure and first video frame, phone and desktop"
+(cd "$ROOT/tests/browser" && DROPCAST_BIN="$ROOT/target/release/dropcast" node bench-watch-page.mjs)
 say "the widget: tap to Paid painted, through localstripe (the one started above)"
 # One buyer taps 60 times in a minute or two: more than a session's order
 # limit allows (orders_session), so the limits are off for it.

@@ -51,6 +51,11 @@ cp "$out/pkg/studio.js" "$out/dist.new/$studio_js"
 cp "$out/pkg/studio_bg.opt.wasm" "$out/dist.new/$studio_wasm"
 printf '{"js": "%s", "wasm": "%s", "hls": "%s", "studio_js": "%s", "studio_wasm": "%s"}\n' \
     "$js" "$wasm" "$hls" "$studio_js" "$studio_wasm" > "$out/dist.new/manifest.json"
+# Compressed once here, so the server sends these to browsers that take
+# gzip without compressing on every request.
+for f in "$js" "$wasm" "$hls" "$studio_js" "$studio_wasm"; do
+    gzip -9 -k -n "$out/dist.new/$f"
+done
 rm -rf "$out/dist"
 mv "$out/dist.new" "$out/dist"
 say "pages built: $(cd "$out/dist" && ls | tr '\n' ' ')"

@@ -552,6 +552,45 @@ fn first_stock_section(out: &mut String, r: &Value) {
     );
 }
 
+fn watch_page_section(out: &mut String, r: &Value) {
+    let ms = |layout: &str, key: &str| r[layout][key].as_f64().unwrap_or(f64::NAN);
+    let kb =
+        |layout: &str, key: &str| r[layout]["bytes"][key].as_f64().unwrap_or(f64::NAN) / 1000.0;
+    let _ = write!(
+        out,
+        "## Watch page: size, first stock figure, first video frame\n\n\
+         `tests/browser/bench-watch-page.mjs` (run by `scripts/bench.sh`, measured on {date}): \
+         the watch page of a live show (ffmpeg pushing 1280x720 at 30 fps, a keyframe every \
+         2 s, over RTMP; the pinned product with an uploaded picture, three products), in \
+         headless Chromium (Debian's), on loopback. Each time is from navigation start to the \
+         frame after the pinned card's stock first has text (painted), and to the first video \
+         frame presented (`requestVideoFrameCallback`). Cold: a fresh browser context each run \
+         (empty cache); warm: the same page again in that context. Size: the page itself \
+         (shell, wasm module, JS glue, hls.js), as transferred cold.\n\n\
+         | | size transferred | first stock, cold | first stock, warm | first frame, cold | first frame, warm |\n\
+         |---|---|---|---|---|---|\n\
+         | phone 390x844 | {pt:.0} kB ({pd:.0} kB unpacked) | **{pcs:.0} ms** | **{pws:.0} ms** | **{pcf:.0} ms** | **{pwf:.0} ms** |\n\
+         | desktop 1280x800 | {dt:.0} kB ({dd:.0} kB unpacked) | **{dcs:.0} ms** | **{dws:.0} ms** | **{dcf:.0} ms** | **{dwf:.0} ms** |\n\n\
+         Medians of {runs} runs each. Samples, phone cold stock: {s1}; phone cold frame: {s2}.\n\n",
+        date = r["date"].as_str().unwrap_or("?"),
+        runs = r["runs"].as_u64().unwrap_or(0),
+        pt = kb("phone", "transfer"),
+        pd = kb("phone", "decoded"),
+        dt = kb("desktop", "transfer"),
+        dd = kb("desktop", "decoded"),
+        pcs = ms("phone", "cold_stock_median_ms"),
+        pws = ms("phone", "warm_stock_median_ms"),
+        pcf = ms("phone", "cold_frame_median_ms"),
+        pwf = ms("phone", "warm_frame_median_ms"),
+        dcs = ms("desktop", "cold_stock_median_ms"),
+        dws = ms("desktop", "warm_stock_median_ms"),
+        dcf = ms("desktop", "cold_frame_median_ms"),
+        dwf = ms("desktop", "warm_frame_median_ms"),
+        s1 = samples(&r["phone"]["cold_stock_ms"]),
+        s2 = samples(&r["phone"]["cold_frame_ms"]),
+    );
+}
+
 fn tap_to_paid_section(out: &mut String, r: &Value) {
     let _ = write!(
         out,
@@ -678,6 +717,9 @@ pub fn write() -> Result<(), Error> {
     }
     if let Some(first) = load("widget_first_stock") {
         first_stock_section(&mut out, &first);
+    }
+    if let Some(watch) = load("watch_page") {
+        watch_page_section(&mut out, &watch);
     }
     if let Some(tap) = load("tap_to_paid") {
         tap_to_paid_section(&mut out, &tap);

@@ -151,9 +151,45 @@ async fn pages_load_the_hashed_module_and_answer_503_until_built(db: Db) {
         );
         assert_eq!(res.headers()["access-control-allow-origin"], "*");
     }
+    // Gzipped where the build left a `.gz`, to who takes it.
+    std::fs::write(dir.join("widget-0123456789abcdef.js.gz"), b"\x1f\x8bgz").unwrap();
+    let asset = async |accept: &str| {
+        let res = app
+            .client
+            .get(app.url("/assets/widget-0123456789abcdef.js"))
+            .header("accept-encoding", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["vary"], "accept-encoding");
+        let encoding = res
+            .headers()
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap().to_string());
+        (encoding, res.bytes().await.unwrap().to_vec())
+    };
+    assert_eq!(
+        asset("gzip, deflate, br").await,
+        (Some("gzip".to_string()), b"\x1f\x8bgz".to_vec())
+    );
+    assert_eq!(
+        asset("identity").await,
+        (None, b"export default 1;".to_vec())
+    );
+    let missing_gz = app
+        .client
+        .get(app.url("/assets/hls-0011223344556677.js"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert!(missing_gz.headers().get("content-encoding").is_none());
+    assert_eq!(missing_gz.text().await.unwrap(), "var Hls;");
     for bad in [
         "secret.txt",
         "manifest.json",
+        "widget-0123456789abcdef.js.gz",
         "..%2Fsecret.txt",
         "widget-0000000000000000.js",
     ] {

@@ -95,6 +95,24 @@ test("embedded on another site: a first purchase with a card, then one tap", { s
   assert.ok(await fits(), "the frame's height follows its content");
   await page.screenshot({ path: path.join(SHOTS, "widget-embedded-phone.png"), fullPage: true });
 
+  // The shop bag opens inside the frame, which grows to show it whole.
+  await frame.locator(".dc-bag-open").click();
+  const bag = frame.locator("dialog.dc-bag");
+  await bag.waitFor({ state: "visible" });
+  const shown = async () => {
+    const box = await (await frame.frameElement()).boundingBox();
+    const sheet = await bag.evaluate((d) => Math.ceil(d.scrollHeight));
+    return box.height >= sheet;
+  };
+  for (let i = 0; i < 100 && !(await shown()); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(await shown(), "the frame is as tall as the open bag");
+  await frame.locator(`.dc-bag-item[data-product="${product.id}"] .dc-bag-buy`).waitFor({ state: "visible" });
+  await page.screenshot({ path: path.join(SHOTS, "widget-embedded-bag-phone.png"), fullPage: true });
+  await frame.locator(".dc-bag-close").click();
+  await bag.waitFor({ state: "hidden" });
+  for (let i = 0; i < 100 && !(await fits()); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(await fits(), "and back to its content once the bag is closed");
+
   // Another buyer's purchase shows here.
   assert.equal((await buyAsAnotherViewer(ctx.server, show, product)).status, "paid");
   await reads(frame.locator(".dc-stock"), "4 left");

@@ -3,7 +3,9 @@
 //!
 //! - `GET /assets/{file}`: the built JS glue and wasm, content-hashed names
 //!   from `manifest.json`, cached for a year (`immutable`), open to any origin
-//!   (`/embed.js` loads them from other sites' pages).
+//!   (`/embed.js` loads them from other sites' pages). Sent gzipped to a
+//!   browser that takes it, from the `FILE.gz` the build made beside each
+//!   (compressed once, at `gzip -9`, not on every request).
 //! - `GET /overlay/{show}`: the OBS browser source, never cached.
 //! - `GET /watch/{show}`: the stream with the widget.
 //! - `GET /studio/{show}?token=…`: the creator's console and the editor's
@@ -87,6 +89,7 @@ fn manifest(state: &AppState) -> Result<&Manifest, ApiError> {
 }
 
 pub async fn asset(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -95,14 +98,49 @@ pub async fn asset(
     let content_type = manifest
         .content_type(&file)
         .ok_or_else(|| ApiError::not_found("asset_not_found", "no such asset"))?;
-    let bytes = tokio::fs::read(state.settings.assets_dir.join(&file))
-        .await
-        .map_err(|_| ApiError::not_found("asset_not_found", "no such asset"))?;
-    Ok(HttpResponse::Ok()
-        .content_type(content_type)
+    let not_found = || ApiError::not_found("asset_not_found", "no such asset");
+    let dir = &state.settings.assets_dir;
+    let gzipped = if takes_gzip(&req) {
+        tokio::fs::read(dir.join(format!("{file}.gz"))).await.ok()
+    } else {
+        None
+    };
+    let mut res = HttpResponse::Ok();
+    res.content_type(content_type)
         .insert_header(("cache-control", "public, max-age=31536000, immutable"))
         .insert_header(("access-control-allow-origin", "*"))
-        .body(bytes))
+        .insert_header(("vary", "accept-encoding"));
+    Ok(match gzipped {
+        Some(bytes) => res.insert_header(("content-encoding", "gzip")).body(bytes),
+        None => res.body(
+            tokio::fs::read(dir.join(&file))
+                .await
+                .map_err(|_| not_found())?,
+        ),
+    })
+}
+
+/// Whether the request's `Accept-Encoding` takes gzip (and does not refuse
+/// it with `q=0`).
+fn takes_gzip(req: &actix_web::HttpRequest) -> bool {
+    let Some(accept) = req
+        .headers()
+        .get("accept-encoding")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    accept.split(',').any(|part| {
+        let mut bits = part.split(';').map(str::trim);
+        let coding = bits.next().unwrap_or_default();
+        // `q=0`, `q=0.0`…: refused.
+        let refused = bits.any(|b| {
+            b.strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q == 0.0)
+        });
+        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+    })
 }
 
 /// Which sites may frame a page (CSP `frame-ancestors`).
@@ -386,11 +424,17 @@ fn sizing_script(parent: Option<&str>) -> String {
 const ancestors = location.ancestorOrigins;
 if (window.parent !== window && (!ancestors || ancestors[0] === parent)) {{
   let last = 0;
+  // The shop bag is a modal dialog (the top layer, outside the root's
+  // box): while it is open the frame is as tall as it too.
+  const bag = document.querySelector("dialog");
   const send = () => {{
-    const height = Math.ceil(document.getElementById("dropcast").getBoundingClientRect().height);
+    let height = Math.ceil(document.getElementById("dropcast").getBoundingClientRect().height);
+    if (bag && bag.open) height = Math.max(height, Math.ceil(bag.scrollHeight) + 32);
     if (height !== last) {{ last = height; window.parent.postMessage({{ type: "dropcast:size", height }}, parent); }}
   }};
-  new ResizeObserver(send).observe(document.getElementById("dropcast"));
+  const watch = new ResizeObserver(send);
+  watch.observe(document.getElementById("dropcast"));
+  if (bag) watch.observe(bag);
   send();
 }}"#,
             parent = serde_json::to_string(&parent).unwrap_or_default()
@@ -565,6 +609,24 @@ fn html_escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gzip_is_sent_only_to_who_takes_it() {
+        let ask = |accept: Option<&str>| {
+            let mut req = actix_web::test::TestRequest::default();
+            if let Some(a) = accept {
+                req = req.insert_header(("accept-encoding", a));
+            }
+            takes_gzip(&req.to_http_request())
+        };
+        assert!(ask(Some("gzip, deflate, br, zstd")));
+        assert!(ask(Some("br;q=1.0, GZIP;q=0.5")));
+        assert!(ask(Some("*")));
+        assert!(!ask(Some("gzip;q=0")));
+        assert!(!ask(Some("gzip; q=0.0, br")));
+        assert!(!ask(Some("br, deflate")));
+        assert!(!ask(None));
+    }
 
     #[test]
     fn titles_are_escaped() {
