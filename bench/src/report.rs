@@ -559,8 +559,8 @@ fn watch_page_section(out: &mut String, r: &Value) {
     let _ = write!(
         out,
         "## Watch page: size, first stock figure, first video frame\n\n\
-         `tests/browser/bench-watch-page.mjs` (run by `scripts/bench.sh`, measured on {date}): \
-         the watch page of a live show (ffmpeg pushing 1280x720 at 30 fps, a keyframe every \
+         `tests/browser/bench-watch-page.mjs` (run by `scripts/bench.sh`, measured on {date}, \
+         {machine}): the watch page of a live show (ffmpeg pushing 1280x720 at 30 fps, a keyframe every \
          2 s, over RTMP; the pinned product with an uploaded picture, three products), in \
          headless Chromium (Debian's), on loopback. Each time is from navigation start to the \
          frame after the pinned card's stock first has text (painted), and to the first video \
@@ -573,6 +573,7 @@ fn watch_page_section(out: &mut String, r: &Value) {
          | desktop 1280x800 | {dt:.0} kB ({dd:.0} kB unpacked) | **{dcs:.0} ms** | **{dws:.0} ms** | **{dcf:.0} ms** | **{dwf:.0} ms** |\n\n\
          Medians of {runs} runs each. Samples, phone cold stock: {s1}; phone cold frame: {s2}.\n\n",
         date = r["date"].as_str().unwrap_or("?"),
+        machine = r["machine"].as_str().unwrap_or("machine not recorded"),
         runs = r["runs"].as_u64().unwrap_or(0),
         pt = kb("phone", "transfer"),
         pd = kb("phone", "decoded"),

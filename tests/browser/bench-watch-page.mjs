@@ -7,7 +7,7 @@
 // `dropcast-bench report` puts it in BENCHMARKS.md.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, tmpdir, totalmem } from "node:os";
 import path from "node:path";
 import { launch, publish, ROOT, showWithProduct, startServer } from "./harness.mjs";
 
@@ -102,7 +102,8 @@ try {
       warm_stock_median_ms: median(warm.stock), warm_frame_median_ms: median(warm.frame),
     };
   }
-  result.date = new Date().toISOString().slice(0, 10);
+  result.date = new Date().toISOString().slice(0, 16).replace("T", " ");
+  result.machine = `${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${Math.round(totalmem() / 1e9)} GB`;
   console.error(`watch page: ${JSON.stringify(result)}`);
   const out = path.join(ROOT, "target", "bench");
   mkdirSync(out, { recursive: true });
