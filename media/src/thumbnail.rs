@@ -3,6 +3,7 @@
 //! ```text
 //!  filesrc (segN.ts) ─▶ tsdemux
 //!    ├─ H.264 ─▶ h264parse ─(keyframes only)─▶ avdec_h264 (1 thread) ─▶ videoconvert
+//!    │           ─▶ [aspectratiocrop, centre, when a shape is asked]
 //!    │           ─▶ videoscale ─▶ WIDTH wide, square pixels
 //!    │           ─▶ jpegenc (snapshot: EOS after one frame) ─▶ filesink
 //!    └─ other streams ─▶ fakesink
@@ -50,6 +51,18 @@ fn make(factory: &'static str) -> Result<gst::Element, MediaError> {
 /// Writes a `width`-pixel-wide JPEG of the first frame of the TS segment at
 /// `segment` to `out`.
 pub async fn make_thumbnail(segment: &Path, out: &Path, width: i32) -> Result<(), MediaError> {
+    make_thumbnail_shaped(segment, out, width, None).await
+}
+
+/// As [`make_thumbnail`], the frame first cropped about its centre to
+/// `aspect` (width, height) when one is given: a vertical clip's poster is
+/// the 9:16 middle its export keeps.
+pub async fn make_thumbnail_shaped(
+    segment: &Path,
+    out: &Path,
+    width: i32,
+    aspect: Option<(i32, i32)>,
+) -> Result<(), MediaError> {
     let partial = out.with_extension("jpg.part");
     let pipeline = crate::NullOnDrop(gst::Pipeline::default());
     let src = make("filesrc")?;
@@ -73,11 +86,21 @@ pub async fn make_thumbnail(segment: &Path, out: &Path, width: i32) -> Result<()
     encode.set_property("quality", 80i32);
     let sink = make("filesink")?;
     sink.set_property("location", partial.to_string_lossy().to_string());
-    let chain = [&parse, &decode, &convert, &scale, &size, &encode, &sink];
+    let crop = match aspect {
+        Some((w, h)) => {
+            let crop = make("aspectratiocrop")?;
+            crop.set_property("aspect-ratio", gst::Fraction::new(w, h));
+            Some(crop)
+        }
+        None => None,
+    };
+    let mut chain = vec![&parse, &decode, &convert];
+    chain.extend(crop.as_ref());
+    chain.extend([&scale, &size, &encode, &sink]);
     pipeline.add_many([&src, &demux])?;
-    pipeline.add_many(chain)?;
+    pipeline.add_many(chain.iter().copied())?;
     src.link(&demux)?;
-    gst::Element::link_many(chain)?;
+    gst::Element::link_many(chain.iter().copied())?;
     if let Some(parsed) = parse.static_pad("src") {
         parsed.add_probe(gst::PadProbeType::BUFFER, |_, info| match info.buffer() {
             Some(b) if b.flags().contains(gst::BufferFlags::DELTA_UNIT) => {

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use media::thumbnail::{make_thumbnail, thumbnail_file};
+use media::thumbnail::{make_thumbnail, make_thumbnail_shaped, thumbnail_file};
 
 mod common;
 
@@ -25,6 +25,16 @@ async fn each_segment_gets_a_small_jpeg_of_its_first_frame() {
         assert!(std::fs::read(&out).unwrap().starts_with(&[0xff, 0xd8]));
         assert!(!out.with_extension("jpg.part").exists());
     }
+    // Shaped 9:16 (a vertical clip's poster): the centre of the frame.
+    let tall = segments[0].path.with_file_name("tall.jpg");
+    make_thumbnail_shaped(&segments[0].path, &tall, 180, Some((9, 16)))
+        .await
+        .unwrap();
+    // 640x360 cropped to its 9:16 middle (202 or 203 wide, as the crop
+    // rounds), then scaled to 180 wide.
+    let (codec, w, h) = image(&tall);
+    assert_eq!((codec.as_str(), w), ("mjpeg", 180));
+    assert!((h as f64 / w as f64 - 16.0 / 9.0).abs() < 0.03, "{w}x{h}");
     // It decodes: the test pattern is colourful, not a flat grey frame.
     let out = segments[0]
         .path

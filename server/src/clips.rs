@@ -234,10 +234,15 @@ impl Worker {
     async fn make_poster(&self, clip: &ClipRow, dir: &std::path::Path) {
         let segment = dir.join(media::segmenter::segment_file(clip.first_seq as u64));
         let out = clip_file(&self.settings, &clip.id).with_extension("jpg");
-        let made = match media::thumbnail::make_thumbnail(&segment, &out, POSTER_WIDTH).await {
-            Ok(()) => tokio::fs::read(&out).await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
+        // A vertical clip's poster is the middle its export keeps.
+        let aspect = (self.format == media::clip::Format::Vertical).then_some((9, 16));
+        let made =
+            match media::thumbnail::make_thumbnail_shaped(&segment, &out, POSTER_WIDTH, aspect)
+                .await
+            {
+                Ok(()) => tokio::fs::read(&out).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
         let _ = tokio::fs::remove_file(&out).await;
         match made {
             Ok(jpeg) => {

@@ -476,17 +476,7 @@ async fn a_clip_ends_where_asked_and_says_how_far_its_start_moved(db: Db) {
 async fn a_clip_sells_its_product_and_counts_in_the_stats(db: Db) {
     let assets = tempfile::tempdir().unwrap();
     let dir = assets.path().to_path_buf();
-    std::fs::write(dir.join("widget-0123456789abcdef.js"), "export default 1;").unwrap();
-    std::fs::write(
-        dir.join("widget_bg-fedcba9876543210.wasm"),
-        b"\0asm\x01\0\0\0",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("manifest.json"),
-        r#"{"js": "widget-0123456789abcdef.js", "wasm": "widget_bg-fedcba9876543210.wasm"}"#,
-    )
-    .unwrap();
+    crate::pages::fake_build(&dir);
     let app = spawn_app_with(db, move |s| {
         crate::helpers::with_stripe(s);
         s.assets_dir = dir;

@@ -209,7 +209,7 @@ async fn pages_load_the_hashed_module_and_answer_503_until_built(db: Db) {
 }
 
 /// Writes a minimal built module into `dir` (the pages need a manifest).
-fn fake_build(dir: &std::path::Path) {
+pub(crate) fn fake_build(dir: &std::path::Path) {
     std::fs::write(dir.join("widget-0123456789abcdef.js"), "export default 1;").unwrap();
     std::fs::write(
         dir.join("widget_bg-fedcba9876543210.wasm"),

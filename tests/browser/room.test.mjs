@@ -230,6 +230,76 @@ test("on a desktop: live, sold out and offline beside the video", { skip: needsS
   await close();
 });
 
+test("with the keyboard alone: the shop bag, a Buy, the card form, a paid order", { skip: needsStripe }, async () => {
+  const { token, show, product } = await showWithProduct(ctx.server, { stock: 4, title: "Neon hoodie" });
+  const cap = await ctx.server.api("POST", `/api/v1/shows/${show.id}/products`, token, {
+    sku: "CAP-1", title: "Night cap", price_cents: 1900, currency: "usd", stock: 9,
+  });
+  await ctx.server.api("PUT", `/api/v1/shows/${show.id}/pin`, token, { product_id: product.id });
+  const { page, errors, close } = await newPage(PHONE);
+  await page.goto(`${ctx.server.base}/watch/${show.id}`);
+  await reads(page.locator(".dc-card .dc-stock"), "4 left");
+  const focused = (sel) => page.evaluate((sel) => document.activeElement?.matches(sel) ?? false, sel);
+  /** Tab forward (never with a mouse) until `sel` has focus. */
+  const tabTo = async (sel) => {
+    for (let i = 0; i < 40; i++) {
+      await page.keyboard.press("Tab");
+      if (await focused(sel)) return;
+    }
+    throw new Error(`Tab never reached ${sel}`);
+  };
+  // The bag opens from the keyboard, focus moves into it, and a product
+  // that is not pinned is bought with Enter on its own Buy.
+  await tabTo(".dc-bag-open");
+  await page.keyboard.press("Enter");
+  const sheet = page.locator("dialog.dc-bag");
+  await sheet.waitFor({ state: "visible" });
+  assert.equal(await page.evaluate(() => document.querySelector("dialog.dc-bag").contains(document.activeElement)), true);
+  await tabTo(`[data-product="${cap.id}"] .dc-bag-buy`);
+  await page.keyboard.press("Enter");
+  // No card yet: every field of the card form is reached and filled by
+  // Tab and typing, and Enter on Save pays.
+  await page.locator(".dc-cardform:not([hidden])").waitFor({ timeout: 5000 });
+  await page.locator(".dc-cardfield input").first().waitFor({ timeout: 5000 });
+  const values = [
+    [".dc-email", "keys@example.com"],
+    ['.dc-cardfield input[placeholder="number"]', "4242424242424242"],
+    ['.dc-cardfield input[placeholder="exp_month"]', "12"],
+    ['.dc-cardfield input[placeholder="exp_year"]', "30"],
+    ['.dc-cardfield input[placeholder="cvc"]', "123"],
+    ['.dc-cardfield input[placeholder="postal_code"]', "42424"],
+    [".dc-ship-name", "Kay Board"],
+    [".dc-ship-line1", "1 Key Street"],
+    [".dc-ship-city", "London"],
+    [".dc-ship-postal", "N1 9GU"],
+    [".dc-ship-country", "GB"],
+  ];
+  const typed = new Set();
+  for (let i = 0; i < 60; i++) {
+    await page.keyboard.press("Tab");
+    if (await focused(".dc-save")) break;
+    for (const [sel, v] of values) {
+      if (!typed.has(sel) && (await focused(sel))) {
+        await page.keyboard.type(v);
+        typed.add(sel);
+      }
+    }
+  }
+  // A field Tab skipped must be one the form does not show.
+  for (const [sel] of values.filter(([sel]) => !typed.has(sel))) {
+    assert.equal(await page.locator(sel).isVisible(), false, `Tab never reached ${sel}`);
+  }
+  assert.equal(await focused(".dc-save"), true, "Tab reaches Save");
+  await page.keyboard.press("Enter");
+  await reads(page.locator(".dc-status"), "Night cap: Paid — thank you! Your order is confirmed.");
+  const { orders } = await ctx.server.api("GET", `/api/v1/shows/${show.id}/orders`, token);
+  assert.deepEqual(orders.filter((o) => o.status === "paid").map((o) => o.product_id), [cap.id]);
+  await page.screenshot({ path: path.join(SHOTS, "room-keyboard-phone.png") });
+  await audit(page, "after a keyboard purchase, phone");
+  assert.deepEqual(errors, []);
+  await close();
+});
+
 test("after the show: the replay plays from the start and its card follows the recorded pins", { skip: needsStripe }, async () => {
   const { token, show, product } = await showWithProduct(ctx.server, { stock: 5, title: "Neon hoodie" });
   const cap = await ctx.server.api("POST", `/api/v1/shows/${show.id}/products`, token, {
@@ -315,6 +385,15 @@ test("a clip's page plays it, sells its product, counts for the clip, and embeds
     await reads(page.locator(".dc-card .dc-title"), "Glow cap");
     const size = await page.locator(".dc-clip-video").evaluate((v) => [v.videoWidth, v.videoHeight]);
     assert.deepEqual(size, clip.format === "vertical" ? [1080, 1920] : [1280, 720], name);
+    // Its poster (the link preview's picture) has the clip's shape.
+    const poster = await page.evaluate(async (u) => {
+      const i = new Image();
+      i.src = u;
+      await i.decode();
+      return [i.naturalWidth, i.naturalHeight];
+    }, `${ctx.server.base}/api/v1/clips/${clip.id}/poster.jpg`);
+    const ratio = poster[1] / poster[0];
+    assert.ok(Math.abs(ratio - (clip.format === "vertical" ? 16 / 9 : 9 / 16)) < 0.02, `${name}: poster ${poster}`);
     await page.screenshot({ path: path.join(SHOTS, `clip-${name}.png`) });
     await audit(page, `clip, ${name}`);
     assert.deepEqual(errors, []);

@@ -311,71 +311,72 @@ async fn playable(url: &str) -> bool {
         .is_some_and(|t| t.contains("INDEPENDENT=YES") || t.matches("#EXTINF").count() >= 2)
 }
 
-/// Waits until the stream has a few seconds to play, then attaches it;
-/// again after a fatal error, for as long as the show is live.
-fn start(
+/// What the page plays into, and what it tells the viewer: what starting
+/// the live stream and starting the recording share.
+#[derive(Clone)]
+struct Stage {
     video: NodeRef<html::Video>,
     url: String,
     live: Live,
     player: Player,
     mode: RwSignal<Mode>,
     problem: RwSignal<Option<String>>,
-) {
-    wasm_bindgen_futures::spawn_local(async move {
-        let is_live = || {
-            live.state
-                .with_untracked(|s| s.as_ref().is_some_and(|s| s.live))
-        };
-        while is_live() && !playable(&url).await {
-            crate::live::sleep_ms(250).await;
-        }
-        let Some(v) = video.get_untracked() else {
+}
+
+impl Stage {
+    fn is_live(&self) -> bool {
+        self.live
+            .state
+            .with_untracked(|s| s.as_ref().is_some_and(|s| s.live))
+    }
+
+    /// Plays the stage's URL as `mode` (see [`attach`]); says why it cannot.
+    fn play(&self, mode: Mode, on_fatal: impl Fn() + 'static) {
+        let Some(v) = self.video.get_untracked() else {
             return;
         };
-        if !is_live() {
+        self.mode.set(mode);
+        if let Err(e) = attach(&v, &self.url, &self.player, mode, on_fatal) {
+            self.problem.set(Some(
+                e.as_string()
+                    .unwrap_or_else(|| "the video cannot play here".into()),
+            ));
+        }
+    }
+}
+
+/// Waits until the stream has a few seconds to play, then attaches it;
+/// again after a fatal error, for as long as the show is live.
+fn start(stage: Stage) {
+    wasm_bindgen_futures::spawn_local(async move {
+        while stage.is_live() && !playable(&stage.url).await {
+            crate::live::sleep_ms(250).await;
+        }
+        if !stage.is_live() {
             return;
         }
         let again = {
-            let url = url.clone();
-            let player = player.clone();
+            let stage = stage.clone();
             move || {
-                let url = url.clone();
-                let player = player.clone();
-                *player.hls.borrow_mut() = None;
-                crate::live::after(3000, move || start(video, url, live, player, mode, problem));
+                let stage = stage.clone();
+                *stage.player.hls.borrow_mut() = None;
+                crate::live::after(3000, move || start(stage));
             }
         };
-        mode.set(Mode::Live);
-        if let Err(e) = attach(&v, &url, &player, Mode::Live, again) {
-            problem.set(Some(
-                e.as_string()
-                    .unwrap_or_else(|| "the stream cannot play here".into()),
-            ));
-        }
+        stage.play(Mode::Live, again);
     });
 }
 
 /// Plays the ended show's recording once its playlist is ready (the
 /// recorder writes its end a moment after the stream stops), unless the
 /// show went live again meanwhile.
-fn start_replay(
-    video: NodeRef<html::Video>,
-    url: String,
-    live: Live,
-    player: Player,
-    mode: RwSignal<Mode>,
-    problem: RwSignal<Option<String>>,
-) {
+fn start_replay(stage: Stage) {
     wasm_bindgen_futures::spawn_local(async move {
-        let is_live = || {
-            live.state
-                .with_untracked(|s| s.as_ref().is_some_and(|s| s.live))
-        };
         for attempt in 0..20 {
-            if is_live() {
+            if stage.is_live() {
                 return;
             }
-            if recorded(&url).await {
+            if recorded(&stage.url).await {
                 break;
             }
             if attempt == 19 {
@@ -383,18 +384,8 @@ fn start_replay(
             }
             crate::live::sleep_ms(1500).await;
         }
-        let Some(v) = video.get_untracked() else {
-            return;
-        };
-        if is_live() {
-            return;
-        }
-        mode.set(Mode::Replay);
-        if let Err(e) = attach(&v, &url, &player, Mode::Replay, || {}) {
-            problem.set(Some(
-                e.as_string()
-                    .unwrap_or_else(|| "the recording cannot play here".into()),
-            ));
+        if !stage.is_live() {
+            stage.play(Mode::Replay, || {});
         }
     });
 }
@@ -450,10 +441,18 @@ pub fn Watch(live: Live, api: Api, show_id: String) -> impl IntoView {
             }
             let now_live = is_live();
             let was = was.flatten();
+            let stage = || Stage {
+                video,
+                url: url.clone(),
+                live,
+                player: player.clone(),
+                mode,
+                problem,
+            };
             if now_live && was != Some(true) {
-                start(video, url.clone(), live, player.clone(), mode, problem);
+                start(stage());
             } else if !now_live && was != Some(false) {
-                start_replay(video, url.clone(), live, player.clone(), mode, problem);
+                start_replay(stage());
             }
             Some(now_live)
         });
