@@ -99,6 +99,7 @@ stop_postgres() {
 # with aiosmtpd (PyPI), the real SMTP server the mail tests send to.
 LOCALSTRIPE_VERSION=1.15.10
 AIOSMTPD_VERSION=1.4.6
+HTTP_ECE_VERSION=1.2.1
 ensure_localstripe() {
     local venv="$ROOT/.dev/venv"
     if [ ! -x "$venv/bin/python" ]; then
@@ -111,6 +112,11 @@ ensure_localstripe() {
     if ! "$venv/bin/python" -c "import aiosmtpd" 2>/dev/null; then
         say "installing aiosmtpd $AIOSMTPD_VERSION (PyPI) into .dev/venv"
         "$venv/bin/pip" install -q "aiosmtpd==$AIOSMTPD_VERSION"
+    fi
+    # The tests' push service decrypts what the server sends (RFC 8291).
+    if ! "$venv/bin/python" -c "import http_ece, cryptography" 2>/dev/null; then
+        say "installing http-ece $HTTP_ECE_VERSION (PyPI) into .dev/venv"
+        "$venv/bin/pip" install -q "http-ece==$HTTP_ECE_VERSION"
     fi
     LOCALSTRIPE_PY="$venv/bin/python"
 }

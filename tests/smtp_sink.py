@@ -34,6 +34,8 @@ class Sink:
             "to": str(msg.get("To", "")),
             "reply_to": str(msg.get("Reply-To", "")),
             "subject": str(msg.get("Subject", "")),
+            "list_unsubscribe": str(msg.get("List-Unsubscribe", "")),
+            "list_unsubscribe_post": str(msg.get("List-Unsubscribe-Post", "")),
             "content_type": msg.get_content_type(),
             "text": text.get_content() if text is not None else None,
             "html": html.get_content() if html is not None else None,

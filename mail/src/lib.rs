@@ -13,6 +13,7 @@
 
 use std::time::Duration;
 
+use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -26,6 +27,11 @@ pub struct Letter {
     pub text: String,
     /// Already escaped by its author ([`escape_html`]).
     pub html: String,
+    /// An HTTPS link that unsubscribes the recipient in one POST (RFC
+    /// 8058): sent as `List-Unsubscribe` with `List-Unsubscribe-Post:
+    /// List-Unsubscribe=One-Click`, so a mail client can offer it. Letters
+    /// someone asked for (announcements) carry it; receipts do not.
+    pub list_unsubscribe: Option<String>,
 }
 
 /// Why a mailer could not be made from its settings.
@@ -119,6 +125,20 @@ impl Mailer {
         {
             builder = builder.reply_to(reply_to);
         }
+        if let Some(url) = &letter.list_unsubscribe {
+            if url.contains(['<', '>', '\r', '\n']) {
+                return Err(SendError::Permanent(format!("unsubscribe link {url:?}")));
+            }
+            builder = builder
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                    format!("<{url}>"),
+                ))
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                    "List-Unsubscribe=One-Click".to_string(),
+                ));
+        }
         builder
             .multipart(MultiPart::alternative_plain_html(
                 letter.text.clone(),
@@ -165,7 +185,37 @@ mod tests {
             subject: "Your order ord_1 — Hoodie".into(),
             text: "Thanks!\n".into(),
             html: format!("<p>{}</p>", escape_html("<b>Hoodie & co</b>")),
+            list_unsubscribe: None,
         }
+    }
+
+    #[tokio::test]
+    async fn announcements_carry_a_one_click_unsubscribe() {
+        let mailer =
+            Mailer::new("smtp://127.0.0.1:2525", "Dropcast <no-reply@dropcast.test>").unwrap();
+        let raw = String::from_utf8(mailer.message(&letter()).unwrap().formatted()).unwrap();
+        assert!(!raw.contains("List-Unsubscribe"), "{raw}");
+        let told = Letter {
+            list_unsubscribe: Some("https://shop.test/u/u_1".into()),
+            ..letter()
+        };
+        let raw = String::from_utf8(mailer.message(&told).unwrap().formatted()).unwrap();
+        assert!(
+            raw.contains("List-Unsubscribe: <https://shop.test/u/u_1>"),
+            "{raw}"
+        );
+        assert!(
+            raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
+            "{raw}"
+        );
+        let injected = Letter {
+            list_unsubscribe: Some("https://x/>\r\nBcc: a@b".into()),
+            ..letter()
+        };
+        assert!(matches!(
+            mailer.message(&injected),
+            Err(SendError::Permanent(_))
+        ));
     }
 
     #[test]

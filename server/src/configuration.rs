@@ -113,9 +113,38 @@ pub struct Settings {
     /// The sender of every letter (`DROPCAST_MAIL_FROM`); `None`:
     /// `Dropcast <no-reply@HOST>` with the public URL's host.
     pub mail_from: Option<String>,
+    /// Announcements: how they are sent (push endpoints, VAPID contact,
+    /// pace).
+    pub announce: AnnounceSettings,
     /// Test hook for crash tests (`DROPCAST_TEST_PAUSE=before_confirm:MS` or
     /// `after_confirm:MS`): checkout waits there so a test can kill the process.
     pub test_pause: Option<TestPause>,
+}
+
+/// How announcements go out.
+#[derive(Debug, Clone)]
+pub struct AnnounceSettings {
+    /// `DROPCAST_PUSH_ALLOW_HTTP=1` takes push subscriptions whose endpoint
+    /// is plain `http://` (a push service played by a test on loopback);
+    /// off, only HTTPS endpoints are taken, as browsers' push services are.
+    pub push_allow_http: bool,
+    /// The contact every VAPID token names (`DROPCAST_VAPID_SUBJECT`, a
+    /// `mailto:` or `https:` URL); by default `mailto:` the mail sender.
+    pub vapid_subject: Option<String>,
+    /// Messages this node hands to push services and SMTP per second at
+    /// most (`DROPCAST_NOTICE_RATE`, default 500): a notice to ten thousand
+    /// people is shaped so checkout keeps its share of the machine.
+    pub rate_per_second: u32,
+}
+
+impl Default for AnnounceSettings {
+    fn default() -> Self {
+        AnnounceSettings {
+            push_allow_http: false,
+            vapid_subject: None,
+            rate_per_second: 500,
+        }
+    }
 }
 
 /// Where checkout pauses for a crash test, and for how long.
@@ -336,6 +365,24 @@ impl Settings {
         let metrics_token = get("DROPCAST_METRICS_TOKEN");
         let smtp_url = get("DROPCAST_SMTP_URL");
         let mail_from = get("DROPCAST_MAIL_FROM");
+        let vapid_subject = get("DROPCAST_VAPID_SUBJECT");
+        if let Some(v) = &vapid_subject
+            && !(v.starts_with("mailto:") || v.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid {
+                var: "DROPCAST_VAPID_SUBJECT",
+                value: v.clone(),
+                reason: "must be a mailto: or https:// URL",
+            });
+        }
+        let announce = AnnounceSettings {
+            push_allow_http: matches!(
+                get("DROPCAST_PUSH_ALLOW_HTTP").as_deref(),
+                Some("1" | "true")
+            ),
+            vapid_subject,
+            rate_per_second: number(&get, "DROPCAST_NOTICE_RATE", 500, 1..=100_000)? as u32,
+        };
         let rate_limits = crate::limits::RateLimitSettings::parse(
             &get("DROPCAST_RATE_LIMITS").unwrap_or_else(|| "default".into()),
         )
@@ -377,6 +424,7 @@ impl Settings {
             PathBuf::from,
         );
         Ok(Settings {
+            announce,
             smtp_url,
             mail_from,
             assets_dir,

@@ -34,6 +34,7 @@
 //! - [`cors`]: cross-origin calls for the embedded widget.
 //! - [`telemetry`]: tracing, request ids and Prometheus metrics.
 
+pub mod announcements;
 pub mod auth;
 pub mod checkout;
 pub mod cli;

@@ -47,10 +47,13 @@ pub enum Limit {
     IngestPerIp,
     /// Clip views and taps counted per client address.
     ClipEventsPerIp,
+    /// "Remind me" and "notify me" subscriptions per client address: each
+    /// email one costs a letter, so a script cannot mail the world.
+    SubscriptionsPerIp,
 }
 
 impl Limit {
-    pub const ALL: [Limit; 8] = [
+    pub const ALL: [Limit; 9] = [
         Limit::SessionsPerIp,
         Limit::CardsPerSession,
         Limit::OrdersPerIp,
@@ -59,6 +62,7 @@ impl Limit {
         Limit::LivePerIp,
         Limit::IngestPerIp,
         Limit::ClipEventsPerIp,
+        Limit::SubscriptionsPerIp,
     ];
 
     /// The name `DROPCAST_RATE_LIMITS` uses.
@@ -72,6 +76,7 @@ impl Limit {
             Limit::LivePerIp => "live_ip",
             Limit::IngestPerIp => "ingest_ip",
             Limit::ClipEventsPerIp => "clip_events_ip",
+            Limit::SubscriptionsPerIp => "subscriptions_ip",
         }
     }
 
@@ -86,6 +91,7 @@ impl Limit {
             Limit::LivePerIp => (1200, 60),
             Limit::IngestPerIp => (30, 60),
             Limit::ClipEventsPerIp => (120, 60),
+            Limit::SubscriptionsPerIp => (20, 600),
         }
     }
 

@@ -167,6 +167,7 @@ impl Draft {
             e(&self.shop)
         ));
         ::mail::Letter {
+            list_unsubscribe: None,
             to: self.to,
             reply_to: self.reply_to,
             subject: self.subject,

@@ -218,7 +218,20 @@ impl Application {
                 None
             }
         };
+        let announcer = crate::announcements::Announcer::load(&pool, &settings, metrics.clone())
+            .await
+            .map_err(DbError::Query)?;
         if roles.workers {
+            tokio::spawn(crate::announcements::run(
+                crate::announcements::Worker {
+                    announcer: announcer.clone(),
+                    mailer: mailer.clone(),
+                    metrics: metrics.clone(),
+                    claimer: node.instance_id.clone(),
+                    rate_per_second: settings.announce.rate_per_second,
+                },
+                shutdown.clone(),
+            ));
             tokio::spawn(crate::notices::run_mail(
                 pool.clone(),
                 mailer,
@@ -251,6 +264,7 @@ impl Application {
             playback,
             clips,
             links,
+            announcer,
             shutdown,
         });
         // Settle what a previous process left in flight, then keep ending

@@ -53,6 +53,8 @@ pub struct AppState {
     pub clips: crate::clips::ClipWorkers,
     /// Signs the links in buyers' mail that open their order page.
     pub links: crate::notices::OrderLinks,
+    /// "Remind me", "notify me when back" and the notices that follow.
+    pub announcer: crate::announcements::Announcer,
     /// Cancelled at shutdown; long-lived tasks (live sockets) watch it.
     pub shutdown: CancellationToken,
 }

@@ -83,6 +83,32 @@ pub struct Metrics {
     pub segments: Counter,
     /// Streams the server cut off, by reason (flood, disk_full, stream_error).
     pub ingest_cuts: Family<ReasonLabels, Counter>,
+    /// Announcement messages tried by this node, by kind, channel, outcome.
+    pub notice_messages: Family<NoticeLabels, Counter>,
+    /// First clicks on announcement links, by notice kind.
+    pub notice_clicks: Family<KindLabels, Counter>,
+    /// Seconds from a message being taken to its first click (TTFC).
+    pub notice_ttfc: Family<KindLabels, Histogram, fn() -> Histogram>,
+    /// Orders placed within 10 minutes of following a notice's link.
+    pub notice_orders: Family<KindLabels, Counter>,
+}
+
+/// An announcement message's kind, channel and how it ended.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NoticeLabels {
+    pub kind: String,
+    pub channel: String,
+    /// delivered (taken by the push service or SMTP), retried, failed, dropped.
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: String,
+}
+
+fn ttfc_histogram() -> Histogram {
+    Histogram::new([1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0])
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -160,7 +186,37 @@ impl Metrics {
             "Snapshots sent to live sockets",
             live_snapshots.clone(),
         );
+        let notice_messages = Family::<NoticeLabels, Counter>::default();
+        registry.register(
+            "notice_messages",
+            "Announcement messages tried, by kind, channel and outcome",
+            notice_messages.clone(),
+        );
+        let notice_clicks = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "notice_clicks",
+            "First clicks on announcement links, by kind",
+            notice_clicks.clone(),
+        );
+        let notice_ttfc = Family::<KindLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            ttfc_histogram,
+        );
+        registry.register(
+            "notice_time_to_first_click_seconds",
+            "Seconds from an announcement being taken to its first click",
+            notice_ttfc.clone(),
+        );
+        let notice_orders = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "notice_orders",
+            "Orders within 10 minutes of following an announcement, by kind",
+            notice_orders.clone(),
+        );
         Metrics {
+            notice_messages,
+            notice_clicks,
+            notice_ttfc,
+            notice_orders,
             registry,
             http_requests,
             http_latency,

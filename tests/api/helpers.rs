@@ -338,6 +338,113 @@ impl SmtpSink {
     }
 }
 
+/// A Web Push service of the test's own (`tests/push_service.py`): it makes
+/// subscriptions as a browser would (keys it keeps), and takes the server's
+/// pushes only with a valid VAPID token, decrypting each with the
+/// subscription's private key.
+pub struct PushService {
+    pub base: String,
+    client: reqwest::Client,
+    _child: tokio::process::Child,
+}
+
+impl PushService {
+    pub async fn start() -> PushService {
+        let port = free_port();
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let python = format!("{root}/.dev/venv/bin/python");
+        let child = tokio::process::Command::new(&python)
+            .arg(format!("{root}/tests/push_service.py"))
+            .args(["--port", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("{python} runs the push service ({e}); run scripts/test.sh")
+            });
+        wait_for_port(port, "the push service").await;
+        PushService {
+            base: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+            _child: child,
+        }
+    }
+
+    async fn call(&self, method: Method, path: &str) -> Value {
+        let res = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("the push service answers");
+        res.json().await.unwrap_or(Value::Null)
+    }
+
+    /// A browser's new subscription (`PushSubscription.toJSON()`).
+    pub async fn subscribe(&self) -> Value {
+        self.call(Method::POST, "/subscribe").await
+    }
+
+    /// Every push it took, oldest first.
+    pub async fn messages(&self) -> Vec<Value> {
+        self.call(Method::GET, "/messages")
+            .await
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Every push it refused, and why.
+    pub async fn refused(&self) -> Vec<Value> {
+        self.call(Method::GET, "/refused")
+            .await
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The subscription's browser unsubscribed: it answers 410 from now on.
+    pub async fn forget(&self, subscription: &Value) {
+        let endpoint = subscription["endpoint"].as_str().unwrap();
+        let id = endpoint.rsplit('/').next().unwrap();
+        self.call(Method::POST, &format!("/gone/{id}")).await;
+    }
+
+    /// Pushes whose payload body contains `needle`, once there are at least
+    /// `n` (waiting up to `within`); whatever there is then.
+    pub async fn wait_for(&self, needle: &str, n: usize, within: Duration) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let found: Vec<Value> = self
+                .messages()
+                .await
+                .into_iter()
+                .filter(|m| {
+                    m["payload"]["body"]
+                        .as_str()
+                        .is_some_and(|b| b.contains(needle))
+                })
+                .collect();
+            if found.len() >= n || tokio::time::Instant::now() >= deadline {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// The id a push service gave a subscription (the last part of its endpoint).
+pub fn push_id(subscription: &Value) -> String {
+    subscription["endpoint"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
 /// The address test buyers ship to.
 pub fn london() -> Value {
     json!({"name": "Ada Lovelace", "line1": "12 St James's Square", "city": "London",

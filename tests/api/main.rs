@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod announcements;
 mod authz;
 mod bad_input;
 mod checkout;

@@ -10,6 +10,8 @@ use wire::{Countdown, CountdownKind, Product, ServerMsg};
 pub struct ShowState {
     pub title: String,
     pub live: bool,
+    /// When the show is planned to go live, if it is.
+    pub scheduled_at_ms: Option<i64>,
     pub products: Vec<Product>,
     pub pinned: Option<String>,
     pub countdowns: Vec<Countdown>,
@@ -46,6 +48,7 @@ impl ShowState {
             *self = ShowState {
                 title: show.title,
                 live: show.live,
+                scheduled_at_ms: show.scheduled_at_ms,
                 products: products.into_iter().filter(|p| !p.archived).collect(),
                 pinned: pinned_product_id,
                 countdowns,
@@ -267,6 +270,7 @@ mod tests {
                 id: "shw".into(),
                 title: "Launch".into(),
                 live: false,
+                scheduled_at_ms: None,
             },
             products: vec![product("a", 5), product("b", 1)],
             pinned_product_id: Some("a".into()),

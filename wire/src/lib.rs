@@ -171,6 +171,9 @@ pub struct ShowSummary {
     pub id: String,
     pub title: String,
     pub live: bool,
+    /// When the show is planned to go live (pages say "Live in 2 h 14 min").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_at_ms: Option<i64>,
 }
 
 /// A moment of a show's commerce, stamped with the server's wall clock, for

@@ -5,6 +5,7 @@
 //! order (401, 404, 403), validates every field before touching the database,
 //! and publishes what it committed to the live hub.
 
+pub mod announcements;
 pub mod clips;
 pub mod countdowns;
 pub mod creators;
@@ -56,9 +57,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/watch/{show}").route(get().to(pages::watch)))
         .service(resource("/studio/{show}").route(get().to(pages::studio)))
         .service(resource("/embed.js").route(get().to(pages::embed)))
+        .service(resource("/sw.js").route(get().to(pages::service_worker)))
         .service(resource("/frame/{show}").route(get().to(pages::frame)))
         .service(resource("/order/{order}").route(get().to(pages::order)))
         .service(resource("/clip/{clip}").route(get().to(pages::clip)))
+        .service(
+            resource("/subscriptions/{subscription}/confirm")
+                .route(get().to(announcements::confirm)),
+        )
+        .service(
+            resource("/u/{token}")
+                .route(get().to(announcements::unsubscribe_form))
+                .route(post().to(announcements::unsubscribe)),
+        )
+        .service(resource("/n/{delivery}").route(get().to(announcements::track)))
         .service(
             web::scope("/api/v1")
                 .service(resource("/creators").route(post().to(creators::create)))
@@ -152,6 +164,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/clips/{clip}/public").route(get().to(clips::public)))
                 .service(resource("/clips/{clip}/poster.jpg").route(get().to(clips::poster)))
                 .service(resource("/clips/{clip}/events").route(post().to(clips::event)))
+                .service(
+                    resource("/shows/{show}/subscriptions")
+                        .route(post().to(announcements::subscribe)),
+                )
+                .service(
+                    resource("/shows/{show}/notices")
+                        .route(post().to(announcements::send))
+                        .route(get().to(announcements::list)),
+                )
+                .service(
+                    resource("/push/vapid-public-key")
+                        .route(get().to(announcements::vapid_public_key)),
+                )
                 .service(resource("/orders/{order}").route(get().to(orders::get)))
                 .service(resource("/orders/{order}/refund").route(post().to(orders::refund)))
                 .service(resource("/orders/{order}/cancel").route(post().to(orders::cancel)))

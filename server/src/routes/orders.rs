@@ -113,6 +113,18 @@ pub(crate) fn payments_unavailable() -> ApiError {
     )
 }
 
+/// The delivery whose tracking link the buyer followed (the `dc_notice`
+/// cookie, scoped to this route, alive ten minutes).
+fn notice_cookie(req: &actix_web::HttpRequest) -> Option<String> {
+    req.headers()
+        .get_all(actix_web::http::header::COOKIE)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == crate::announcements::NOTICE_COOKIE)
+        .map(|(_, value)| value.to_string())
+}
+
 pub(crate) fn stripe_of(state: &AppState) -> Result<&Stripe, ApiError> {
     state.checkout.stripe().ok_or_else(payments_unavailable)
 }
@@ -121,6 +133,7 @@ pub(crate) fn stripe_of(state: &AppState) -> Result<&Stripe, ApiError> {
 /// and `"clip_id"` when bought from a clip's page (the sale counts for the
 /// clip in the show's stats).
 pub async fn create(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     caller: Caller,
     ip: ClientIp,
@@ -168,6 +181,13 @@ pub async fn create(
         if let Err(e) = store::clips::attribute_order(&state.pool, &order.id, clip_id).await {
             tracing::error!(order = %order.id, clip = %clip_id, error = %e, "cannot count an order for its clip");
         }
+    }
+    if let (Some(delivery), Placed::Created(order)) = (notice_cookie(&req), &placed) {
+        // Placed within ten minutes of following a notice's link.
+        state
+            .announcer
+            .order_placed(&order.id, &show.id, &delivery)
+            .await;
     }
     match placed {
         Placed::Created(order) => Ok(HttpResponse::Created().json(OrderView::from(order))),

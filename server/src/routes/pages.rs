@@ -547,6 +547,17 @@ pub struct FrameQuery {
     parent: Option<String>,
 }
 
+/// `GET /sw.js`: the service worker that shows announcement pushes (its
+/// scope is the whole origin, so a subscription made on any page of ours
+/// is the same registration). Revalidated on every load, as browsers check
+/// for a new worker.
+pub async fn service_worker() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("cache-control", "no-cache"))
+        .body(include_str!("assets/sw.js"))
+}
+
 /// `GET /embed.js`: `<script src="…/embed.js" data-show="SHOW_ID"></script>`
 /// on any site puts the widget right after the tag: an iframe of
 /// [`frame`] on Dropcast's origin (the buyer's session and card stay there,

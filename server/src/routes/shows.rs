@@ -256,28 +256,34 @@ pub async fn update(
     let flat: Option<Option<crate::domain::product::ShippingCents>> =
         body.patch("shipping_flat_cents")?;
     let scheduled: Option<Option<ScheduledAt>> = body.patch("scheduled_at_ms")?;
+    let factor: Option<crate::domain::announce::WakeFactor> =
+        body.optional("restock_wake_factor")?;
     body.finish()?;
-    if title.is_none() && flat.is_none() && scheduled.is_none() {
+    if title.is_none() && flat.is_none() && scheduled.is_none() && factor.is_none() {
         return Err(ApiError::new(
             actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
             "nothing_to_update",
-            "send at least one of `title`, `shipping_flat_cents`, `scheduled_at_ms`",
+            "send at least one of `title`, `shipping_flat_cents`, `scheduled_at_ms`, \
+             `restock_wake_factor`",
         ));
     }
     let patch = store::ShowPatch {
         title: title.as_ref().map(Title::as_str),
         shipping_flat_cents: flat.map(|f| f.map(|c| c.get())),
         scheduled_at_ms: scheduled.map(|s| s.map(|s| s.0)),
+        restock_wake_factor: factor.map(|f| f.get()),
     };
     let show = store::update_show(&state.pool, &show.id, patch)
         .await?
         .ok_or_else(show_not_found)?;
+    let factor = store::announcements::wake_factor(&state.pool, &show.id).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "id": show.id,
         "title": show.title,
         "shipping_flat_cents": show.shipping_flat_cents,
         "scheduled_at_ms": show.scheduled_at_ms,
         "went_live_at_ms": show.went_live_at_ms,
+        "restock_wake_factor": factor,
     })))
 }
 

@@ -70,9 +70,15 @@ pub async fn get(
     );
     let owed = store::outbox::owed_of_show(&state.pool, &show.id).await?;
     let clips = store::clips::sales_by_clip(&state.pool, &show.id).await?;
+    let notices = store::announcements::notice_stats(&state.pool, &show.id).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
-        .json(StatsView { stats, owed, clips }))
+        .json(StatsView {
+            stats,
+            owed,
+            clips,
+            notices,
+        }))
 }
 
 /// The stats with what the show still owes buyers at Stripe.
@@ -85,6 +91,8 @@ struct StatsView {
     /// Each finished clip: views of its page, taps on its product, and the
     /// paid orders, units and revenue placed from it.
     clips: Vec<store::clips::ClipSales>,
+    /// Each notice: sent, delivered, clicked, time to first click, orders.
+    notices: Vec<store::announcements::NoticeStats>,
 }
 
 /// The arithmetic, apart from the database so it can be tested on its own.

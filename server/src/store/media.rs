@@ -263,12 +263,16 @@ pub async fn stream_health(
 }
 
 /// Sets the show's live flag; returns the show's new version if it changed.
+/// The first time a show goes live, its "live now" notice is scheduled in
+/// the same transaction (once per show: a stream that drops and comes back
+/// does not tell everyone again).
 pub async fn set_live(
     pool: &AnyPool,
     show_id: &str,
     live: bool,
 ) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
+    let mut tx = pool.begin().await?;
+    let version: Option<i64> = sqlx::query_scalar(
         "UPDATE shows SET live = $2, version = version + 1,
              went_live_at_ms = CASE WHEN $2 = 1 THEN COALESCE(went_live_at_ms, $3) ELSE went_live_at_ms END
          WHERE id = $1 AND live <> $2 RETURNING version",
@@ -276,8 +280,25 @@ pub async fn set_live(
     .bind(show_id)
     .bind(i64::from(live))
     .bind(crate::now_ms())
-    .fetch_optional(pool)
-    .await
+    .fetch_optional(&mut *tx)
+    .await?;
+    if live && version.is_some() {
+        super::announcements::schedule(
+            &mut *tx,
+            super::announcements::NewNotice {
+                show_id,
+                kind: crate::domain::announce::NoticeKind::Live,
+                product_id: None,
+                text: "",
+                dedupe_key: &format!("live:{show_id}"),
+                due_at_ms: crate::now_ms(),
+                wake_limit: None,
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(version)
 }
 
 /// Takes the show's publishing lease for `session`: true if nobody holds

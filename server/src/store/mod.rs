@@ -5,6 +5,7 @@
 //! statement that changes the row, so the live rooms can tell a newer figure
 //! from an older one whatever order concurrent requests publish in.
 
+pub mod announcements;
 pub mod clips;
 pub mod images;
 pub mod mail;
@@ -304,9 +305,20 @@ where
 
 /// A secret every node shares, made by whichever node asks first.
 pub async fn shared_secret(pool: &AnyPool, name: &str) -> Result<String, sqlx::Error> {
+    shared_secret_with(pool, name, || crate::domain::ids::new_secret("key")).await
+}
+
+/// A secret every node shares, made by `make` on whichever node asks first
+/// (a key of some shape, like the VAPID key pair): every node reads the
+/// first one kept.
+pub async fn shared_secret_with(
+    pool: &AnyPool,
+    name: &str,
+    make: impl FnOnce() -> String,
+) -> Result<String, sqlx::Error> {
     sqlx::query("INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
         .bind(name)
-        .bind(crate::domain::ids::new_secret("key"))
+        .bind(make())
         .execute(pool)
         .await?;
     sqlx::query_scalar("SELECT value FROM secrets WHERE name = $1")
@@ -382,6 +394,8 @@ pub struct ShowPatch<'a> {
     pub title: Option<&'a str>,
     pub shipping_flat_cents: Option<Option<i64>>,
     pub scheduled_at_ms: Option<Option<i64>>,
+    /// Buyers a restock wakes per new unit.
+    pub restock_wake_factor: Option<i64>,
 }
 
 pub async fn update_show(
@@ -394,6 +408,7 @@ pub async fn update_show(
         "UPDATE shows SET title = COALESCE($2, title),
              shipping_flat_cents = CASE WHEN $3 = 1 THEN $4 ELSE shipping_flat_cents END,
              scheduled_at_ms = CASE WHEN $5 = 1 THEN $6 ELSE scheduled_at_ms END,
+             restock_wake_factor = COALESCE($7, restock_wake_factor),
              version = version + 1
          WHERE id = $1 RETURNING ",
         show_columns!()
@@ -404,6 +419,7 @@ pub async fn update_show(
     .bind(patch.shipping_flat_cents.flatten())
     .bind(flag(&patch.scheduled_at_ms))
     .bind(patch.scheduled_at_ms.flatten())
+    .bind(patch.restock_wake_factor)
     .fetch_optional(pool)
     .await
 }
@@ -782,7 +798,8 @@ pub async fn update_product(
     patch: ProductPatch<'_>,
     max_total: i64,
 ) -> Result<Option<ProductRow>, sqlx::Error> {
-    sqlx::query_as(concat!(
+    let mut tx = pool.begin().await?;
+    let row: Option<ProductRow> = sqlx::query_as(concat!(
         "UPDATE products SET
              title = COALESCE($3, title),
              price_cents = COALESCE($4, price_cents),
@@ -814,8 +831,16 @@ pub async fn update_product(
     .bind(patch.archived.map(i64::from))
     .bind(now_ms())
     .bind(i64::from(patch.max_per_buyer.is_some()))
-    .fetch_optional(pool)
-    .await
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(p) = &row
+        && patch.add_stock > 0
+    {
+        // Restocked: wake (part of) its waitlist, in the same transaction.
+        announcements::schedule_restock(&mut tx, show_id, p, patch.add_stock).await?;
+    }
+    tx.commit().await?;
+    Ok(row)
 }
 
 // ---------------------------------------------------------------- countdowns
@@ -843,11 +868,15 @@ impl CountdownRow {
     }
 }
 
+/// Starts a countdown; a `drop_opens` one schedules, in the same
+/// transaction, its "drops soon" notice two minutes before it ends (at
+/// once if it is shorter).
 pub async fn insert_countdown(
     pool: &AnyPool,
     show_id: &str,
     c: &Countdown,
 ) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO countdowns (id, show_id, kind, product_id, label, ends_at_ms, position,
              created_at_ms, hold_seconds)
@@ -862,9 +891,24 @@ pub async fn insert_countdown(
     .bind(c.ends_at_ms)
     .bind(now_ms())
     .bind(c.hold_seconds)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
-    Ok(())
+    if c.kind == wire::CountdownKind::DropOpens {
+        announcements::schedule(
+            &mut *tx,
+            announcements::NewNotice {
+                show_id,
+                kind: crate::domain::announce::NoticeKind::DropSoon,
+                product_id: c.product_id.as_deref(),
+                text: "",
+                dedupe_key: &announcements::drop_soon_key(&c.id),
+                due_at_ms: announcements::drop_soon_due(c.ends_at_ms),
+                wake_limit: None,
+            },
+        )
+        .await?;
+    }
+    tx.commit().await
 }
 
 /// Cancels a countdown; false if the show has none with this id.
@@ -873,11 +917,15 @@ pub async fn delete_countdown(
     show_id: &str,
     countdown_id: &str,
 ) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
     let done = sqlx::query("DELETE FROM countdowns WHERE id = $1 AND show_id = $2")
         .bind(countdown_id)
         .bind(show_id)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
+    // Its "drops soon" notice, if not sent yet, goes too.
+    announcements::cancel(&mut *tx, &announcements::drop_soon_key(countdown_id)).await?;
+    tx.commit().await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -895,6 +943,7 @@ pub async fn update_countdown(
     countdown_id: &str,
     patch: CountdownPatch<'_>,
 ) -> Result<Option<Countdown>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
     let row: Option<CountdownRow> = sqlx::query_as(
         "UPDATE countdowns SET ends_at_ms = COALESCE($3, ends_at_ms),
              label = COALESCE($4, label), hold_seconds = COALESCE($5, hold_seconds)
@@ -906,8 +955,18 @@ pub async fn update_countdown(
     .bind(patch.ends_at_ms)
     .bind(patch.label)
     .bind(patch.hold_seconds)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
+    if let (Some(r), Some(_)) = (&row, patch.ends_at_ms) {
+        // A new end moves its "drops soon" notice, if not sent yet.
+        announcements::reschedule(
+            &mut *tx,
+            &announcements::drop_soon_key(&r.id),
+            announcements::drop_soon_due(r.ends_at_ms),
+        )
+        .await?;
+    }
+    tx.commit().await?;
     Ok(row.as_ref().and_then(CountdownRow::to_wire))
 }
 

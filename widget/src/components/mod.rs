@@ -1,8 +1,14 @@
 //! Pieces the pages share.
 //! - [`ProductCard`]: the pinned product with its live stock and countdown.
 //! - [`SaleToasts`]: "just bought" notices that fade after a few seconds.
+//! - [`Remind`]: "Remind me" and "Notify me when back", by browser push or
+//!   email.
+
+mod remind;
 
 use leptos::prelude::*;
+
+pub use remind::{Remind, starts_in_text};
 
 use crate::live::Live;
 use crate::state::{StockLevel, countdown_text, price_text, sale_text, stock_text};

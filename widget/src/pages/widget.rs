@@ -23,7 +23,7 @@ use serde_json::json;
 use wasm_bindgen::JsValue;
 
 use crate::api::{self, Api, ApiError};
-use crate::components::ProductCard;
+use crate::components::{ProductCard, Remind};
 use crate::live::Live;
 use crate::purchase::{self, Intent, Next, Step};
 use crate::state::{StockLevel, price_text, stock_text};
@@ -661,8 +661,29 @@ pub fn Widget(
         Phase::Idle => String::new(),
     };
 
+    // Before the show: when it starts, and "Remind me"; a sold-out card:
+    // "Notify me when back".
+    let known = move || live.state.with(Option::is_some);
+    let not_live = move || live.state.with(|s| s.as_ref().is_some_and(|s| !s.live));
+    let starts_in = move || {
+        let at = live
+            .state
+            .with(|s| s.as_ref().and_then(|s| s.scheduled_at_ms))?;
+        let left = at - live.now_ms.get();
+        (left > 0).then(|| crate::components::starts_in_text(left))
+    };
+    let remind_api = buyer.api.clone();
+    let remind_show = buyer.show_id.clone();
+    let notify_api = buyer.api.clone();
+    let notify_show = buyer.show_id.clone();
+    let sold_out_id = Signal::derive(move || pinned().filter(|p| p.available <= 0).map(|p| p.id));
     view! {
         <div class="dc-widget" class:dc-offline=move || !live.connected.get()>
+            <div class="dc-before" hidden=move || !(known() && not_live())>
+                <p class="dc-starts" hidden=move || starts_in().is_none()>{move || starts_in().unwrap_or_default()}</p>
+                <Remind api=remind_api show_id=remind_show product_id=Signal::derive(|| None::<String>)
+                    label="Remind me" source="widget:remind_me" />
+            </div>
             <ProductCard live=live />
             <div class="dc-shipping-price" hidden=move || shipping_line().is_none()>{shipping_line}</div>
                 <button class="dc-buy" type="button" hidden=move || pinned().is_none()
@@ -672,6 +693,10 @@ pub fn Widget(
                     class:dc-pressed=move || phase.get().in_flight() && on_card()>
                     {label}
                 </button>
+            <Show when=move || sold_out_id.with(Option::is_some)>
+                <Remind api=notify_api.clone() show_id=notify_show.clone() product_id=sold_out_id
+                    label="Notify me when back" source="widget:notify_me" />
+            </Show>
             <Bag live=live phase=phase buying=buying buy=buy_product.clone() />
             <div class="dc-status" role="status" aria-live="polite"
                 class:dc-ok=move || phase.get() == Phase::Paid
