@@ -186,3 +186,41 @@ test("embedded on another site: Remind me by email only (browsers refuse prompts
   await context.close();
   await new Promise((r) => host.close(r));
 });
+
+test("the studio sends a notice by hand, sets the restock factor, and shows each notice's figures", async () => {
+  const { token, show } = await showWithProduct(ctx.server);
+  // One confirmed email subscriber.
+  await ctx.server.api("POST", `/api/v1/shows/${show.id}/subscriptions`, null, { channel: "email", email: "studio-fan@example.com" });
+  const confirmLetter = await ctx.mail.waitFor((m) => m.subject.startsWith("Confirm") && m.rcpt_tos.includes("studio-fan@example.com"));
+  assert.equal((await fetch(linkIn(confirmLetter, `${ctx.server.base}/subscriptions/`), { redirect: "manual" })).status, 303);
+
+  const { context, page, errors } = await newPage({ width: 1280, height: 900 });
+  await page.goto(`${ctx.server.base}/studio/${show.id}?token=${token}`);
+  const panel = page.locator(".st-notices");
+  await panel.waitFor({ state: "visible", timeout: 10000 });
+  assert.equal(await panel.locator(".st-wake-factor").inputValue(), "3");
+  await panel.locator(".st-wake-factor").fill("4");
+  await panel.locator(".st-factor-save").click();
+  await reads(panel.locator(".st-notice-note"), "A restock now wakes 4 waiting buyers per unit.");
+  await panel.locator(".st-notice-text").fill("Doors open in 5 minutes!");
+  await panel.locator(".st-notice-send").click();
+  await reads(panel.locator(".st-notice-note"), "Sent to everyone waiting.");
+  const letter = await ctx.mail.waitFor((m) => m.subject === "Doors open in 5 minutes!");
+  assert.deepEqual(letter.rcpt_tos, ["studio-fan@example.com"]);
+  // The subscriber follows it; the studio's row counts it (refreshed every 5 s).
+  assert.equal((await fetch(linkIn(letter, `${ctx.server.base}/n/`), { redirect: "manual" })).status, 302);
+  const row = panel.locator(".st-notice-row[data-kind=manual]");
+  for (let i = 0; i < 200; i++) {
+    if ((await row.locator(".st-n-clicked").textContent().catch(() => "")) === "1") break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(await row.locator(".st-n-sent").textContent(), "1");
+  assert.equal(await row.locator(".st-n-delivered").textContent(), "1");
+  assert.equal(await row.locator(".st-n-clicked").textContent(), "1");
+  assert.match(await row.locator(".st-n-ttfc").textContent(), /^\d+\.\d s$/);
+  assert.equal(await row.locator(".st-n-orders").textContent(), "0");
+  await panel.screenshot({ path: path.join(SHOTS, "studio-notices-desktop.png") });
+  await audit(page, "studio with notices");
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -45,6 +45,9 @@ pub struct ShowPrivate {
     /// [`IngestChoice`]): the creator has nowhere to stream to yet.
     pub ingest: Option<Ingest>,
     pub urls: ShowUrls,
+    /// Buyers a restock wakes per new unit (on the show's own view).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restock_wake_factor: Option<i64>,
 }
 
 /// Which node a creator streams a show to: this one when it ingests, else
@@ -81,11 +84,10 @@ impl ShowPrivate {
     /// What the owner sees, with this node's (or the cluster's) ingest.
     pub async fn load(state: &AppState, show: &ShowRow) -> Result<ShowPrivate, ApiError> {
         let choice = IngestChoice::load(state).await?;
-        Ok(ShowPrivate::of(
-            show,
-            &state.settings,
-            choice.for_show(show),
-        ))
+        let mut private = ShowPrivate::of(show, &state.settings, choice.for_show(show));
+        private.restock_wake_factor =
+            Some(store::announcements::wake_factor(&state.pool, &show.id).await?);
+        Ok(private)
     }
 
     pub fn of(show: &ShowRow, settings: &Settings, ingest: Option<&IngestBase>) -> ShowPrivate {
@@ -105,6 +107,7 @@ impl ShowPrivate {
                 embed: format!("{base}/embed.js"),
                 embed_html: format!(r#"<script src="{base}/embed.js" data-show="{id}"></script>"#),
             },
+            restock_wake_factor: None,
         }
     }
 }

@@ -15,6 +15,7 @@
 
 mod clips;
 mod golive;
+mod notices;
 mod sales;
 mod shipments;
 mod show;
@@ -328,6 +329,7 @@ fn Console(ctx: Ctx, private: Option<Value>) -> impl IntoView {
                 </div>
                 <div class="st-col">
                     <sales::Stats ctx=ctx />
+                    <notices::Notices ctx=ctx private=private.clone() />
                     <sales::Orders ctx=ctx />
                     <golive::StreamHealth ctx=ctx />
                     <golive::GoLive private=private.clone() />
