@@ -32,6 +32,10 @@ start_localstripe "$(free_port)" "$work/localstripe.log"
 DROPCAST_BENCH_PG_URL="$PG_URL/postgres" DROPCAST_BENCH_STRIPE_URL="$LOCALSTRIPE_URL" \
     "$ROOT/target/release/dropcast-bench" checkout "$@"
 
+say "announcements: one notice to 10,000 by Web Push and 10,000 by email, checkout beside it"
+ensure_localstripe
+DROPCAST_BENCH_STRIPE_URL="$LOCALSTRIPE_URL" "$ROOT/target/release/dropcast-bench" notices
+
 say "scale-out: fan-out over three nodes (45k and 54k sockets) beside one node, the Redis hop, the hold path over three nodes"
 DROPCAST_BENCH_PG_URL="$PG_URL/postgres" "$ROOT/target/release/dropcast-bench" cluster "$@"
 

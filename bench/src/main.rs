@@ -12,6 +12,7 @@
 //! dropcast-bench fanout-floor      the fan-out floor: bare writes, no server (started by `fanout`)
 //! dropcast-bench checkout [--runs N] [--db D] flash sale: hold path and whole path, SQLite and PostgreSQL
 //! dropcast-bench ingest [--streams 1,3,10]  server CPU and memory per live 720p30 stream
+//! dropcast-bench notices           one notice to 10k browsers and 10k addresses, checkout beside it
 //! dropcast-bench report            rewrites BENCHMARKS.md from target/bench/*.json
 //! ```
 //!
@@ -25,6 +26,7 @@
 //! - [`checkout`]: a flash sale, on the hold path alone and through Stripe.
 //! - [`ingest`]: CPU and memory per live stream.
 //! - [`machine`]: what the figures were measured on.
+//! - [`notices`]: a notice to 10,000 by Web Push and by email, with checkout.
 //! - [`widget`]: the size of the pages' module.
 //! - [`report`]: rewrites `BENCHMARKS.md` from the figures.
 //! - [`server`]: a release `dropcast serve` of the benchmarks' own.
@@ -36,6 +38,7 @@ mod fanout;
 mod floor;
 mod ingest;
 mod machine;
+mod notices;
 mod report;
 mod server;
 mod widget;
@@ -93,7 +96,7 @@ fn save(name: &str, result: &serde_json::Value) -> Result<(), Box<dyn std::error
 
 fn usage() -> ! {
     eprintln!(
-        "usage: dropcast-bench clip [--runs N] | clip-vertical [--runs N] | widget | fanout [--sockets N,N…] [--runs N] | cluster [--per-node N,N…] [--runs N] | checkout [--runs N] [--db sqlite|postgres] | ingest [--streams N,N…] | report"
+        "usage: dropcast-bench clip [--runs N] | clip-vertical [--runs N] | widget | fanout [--sockets N,N…] [--runs N] | cluster [--per-node N,N…] [--runs N] | checkout [--runs N] [--db sqlite|postgres] | ingest [--streams N,N…] | notices | report"
     );
     std::process::exit(2)
 }
@@ -153,6 +156,7 @@ async fn main() {
             }
             _ => usage(),
         },
+        Some("notices") => notices::run().await,
         Some("widget") => widget::run(),
         Some("report") => report::write(),
         _ => usage(),

@@ -612,6 +612,55 @@ fn tap_to_paid_section(out: &mut String, r: &Value) {
     );
 }
 
+fn notices_section(out: &mut String, r: &Value) {
+    let _ = write!(
+        out,
+        "## Announcements: one notice to 10,000 by Web Push and 10,000 by email\n\n\
+         `dropcast-bench notices`: a release `dropcast serve` on SQLite, one notice by hand \
+         (`POST …/notices`) to 10,000 browsers and 10,000 confirmed addresses. The push service \
+         is the bench's own (hyper on loopback), taking a message only when its VAPID token \
+         verifies and its payload decrypts with the subscription's key; the SMTP server is \
+         aiosmtpd (`tests/smtp_sink.py`), which parses and keeps every letter. Time from the \
+         POST to the last message taken, per channel (both channels share the node's pace, \
+         `DROPCAST_NOTICE_RATE`). {checkout}\n\n\
+         | pace (messages/s) | push: all 10,000 taken | email: all 10,000 taken | refused | checkout p50 / p99 before | checkout p50 / p99 during (orders) | CPU stolen |\n\
+         |---|---|---|---|---|---|---|\n",
+        checkout = if r["checkout"].as_bool() == Some(true) {
+            "Four buyers with saved cards order one after another through localstripe all the while; \
+             their order latency before and during the send shows what checkout kept."
+        } else {
+            "(No localstripe was given: checkout was not measured.)"
+        },
+    );
+    for p in r["paces"].as_array().into_iter().flatten() {
+        let secs = |k: &str| {
+            p[k].as_f64()
+                .map_or("—".to_string(), |s| format!("{s:.1} s"))
+        };
+        let lat = |k: &str| {
+            let c = &p[k];
+            format!(
+                "{:.0} / {:.0} ms ({})",
+                c["p50_ms"].as_f64().unwrap_or(f64::NAN),
+                c["p99_ms"].as_f64().unwrap_or(f64::NAN),
+                c["orders"].as_u64().unwrap_or(0)
+            )
+        };
+        let _ = writeln!(
+            out,
+            "| {} | **{}** | **{}** | {} | {} | {} | {:.0}% |",
+            p["pace_per_second"].as_u64().unwrap_or(0),
+            secs("push_all_s"),
+            secs("email_all_s"),
+            p["push_refused"].as_u64().unwrap_or(0),
+            lat("checkout_before"),
+            lat("checkout_during"),
+            p["steal_pct"].as_f64().unwrap_or(0.0),
+        );
+    }
+    out.push('\n');
+}
+
 fn glass_to_glass_section(out: &mut String, r: &Value) {
     let _ = write!(
         out,
@@ -727,6 +776,9 @@ pub fn write() -> Result<(), Error> {
     }
     if let Some(g2g) = load("glass_to_glass") {
         glass_to_glass_section(&mut out, &g2g);
+    }
+    if let Some(notices) = load("notices") {
+        notices_section(&mut out, &notices);
     }
     std::fs::write(crate::root().join("BENCHMARKS.md"), out)?;
     eprintln!("wrote BENCHMARKS.md");

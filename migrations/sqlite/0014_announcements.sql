@@ -2,6 +2,20 @@
 -- and each telling, as rows any node's worker claims. Same in
 -- ../postgres/0015_announcements.sql.
 
+-- A show's cover picture (its pages before it starts): the 640-wide size's
+-- URL, its bytes kept here (as product pictures are) so every node serves it.
+ALTER TABLE shows ADD COLUMN cover_url TEXT;
+CREATE TABLE show_images (
+    id            TEXT PRIMARY KEY,
+    show_id       TEXT NOT NULL REFERENCES shows (id),
+    content_type  TEXT NOT NULL,
+    width         BIGINT NOT NULL,
+    height        BIGINT NOT NULL,
+    bytes         BLOB NOT NULL,
+    created_at_ms BIGINT NOT NULL
+);
+CREATE INDEX show_images_show ON show_images (show_id);
+
 -- How many waiting buyers a restock wakes per unit of new stock: 10 units
 -- at 3 wake 30, not the whole waitlist.
 ALTER TABLE shows ADD COLUMN restock_wake_factor BIGINT NOT NULL DEFAULT 3;

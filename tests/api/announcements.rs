@@ -566,6 +566,110 @@ async fn a_forgotten_browser_is_dropped(db: Db) {
     );
 }
 
+async fn a_scheduled_show_has_a_cover_and_says_when_it_starts(db: Db) {
+    let app = announcing(db, None).await;
+    let (_, token) = app.creator("Ada").await;
+    let show_id = app.show(&token, "Drop night").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let at = dropcast::now_ms() + 3 * 3_600_000;
+    app.patch(
+        &format!("/api/v1/shows/{show_id}"),
+        Some(&token),
+        json!({"scheduled_at_ms": at}),
+    )
+    .await
+    .expect(200);
+    let path = format!("/api/v1/shows/{show_id}/cover");
+    let png = {
+        let img = image::RgbImage::from_fn(900, 600, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+        });
+        let mut out = std::io::Cursor::new(Vec::new());
+        image::DynamicImage::ImageRgb8(img)
+            .write_to(&mut out, image::ImageFormat::Png)
+            .unwrap();
+        out.into_inner()
+    };
+    let put = async |token: Option<&str>, content_type: &str, body: Vec<u8>| {
+        app.raw(reqwest::Method::PUT, &path, token, Some(content_type), body)
+            .await
+    };
+    let cover = put(Some(&token), "image/png", png.clone())
+        .await
+        .expect(200)["cover_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cover.starts_with(&app.url("/images/img_")) && cover.ends_with("-640.jpg"),
+        "{cover}"
+    );
+    let res = app.client.get(&cover).send().await.unwrap();
+    assert_eq!(res.headers()["content-type"], "image/jpeg");
+    // Viewers get both in the first frame; the show's view carries them.
+    let mut live = app.live(&show_id).await;
+    let (snapshot, _) = live.until("snapshot").await;
+    assert_eq!(snapshot["show"]["scheduled_at_ms"], at);
+    assert_eq!(snapshot["show"]["cover_url"], cover.as_str());
+    let view = app
+        .get(&format!("/api/v1/shows/{show_id}"), None)
+        .await
+        .expect(200);
+    assert_eq!(
+        (view["scheduled_at_ms"].as_i64(), view["cover_url"].as_str()),
+        (Some(at), Some(cover.as_str()))
+    );
+    // Not a picture, or not the creator's show: refused, nothing changes.
+    let (_, other) = app.creator("Someone else").await;
+    for (token, content_type, body, status, code) in [
+        (
+            Some(token.as_str()),
+            "image/png",
+            b"not a picture".to_vec(),
+            415,
+            "unsupported_image",
+        ),
+        (
+            Some(token.as_str()),
+            "image/png",
+            Vec::new(),
+            400,
+            "empty_body",
+        ),
+        (
+            Some(other.as_str()),
+            "image/png",
+            png.clone(),
+            403,
+            "forbidden",
+        ),
+        (None, "image/png", png.clone(), 401, "unauthorized"),
+    ] {
+        let answer = put(token, content_type, body).await;
+        assert_eq!(answer.status.as_u16(), status, "{:?}", answer.body);
+        if status != 401 && status != 403 {
+            assert_eq!(answer.code(), code);
+        }
+    }
+    let view = app
+        .get(&format!("/api/v1/shows/{show_id}"), None)
+        .await
+        .expect(200);
+    assert_eq!(view["cover_url"], cover.as_str());
+    let gone = app
+        .call(reqwest::Method::DELETE, &path, Some(&token), None)
+        .await
+        .expect(200);
+    assert_eq!(gone["cover_url"], Value::Null);
+    let view = app
+        .get(&format!("/api/v1/shows/{show_id}"), None)
+        .await
+        .expect(200);
+    assert_eq!(view["cover_url"], Value::Null);
+}
+
 async fn bad_announcement_input_is_refused_and_changes_nothing(db: Db) {
     let pushes = PushService::start().await;
     // No SMTP server here, and plain-HTTP push endpoints are refused (as
@@ -735,6 +839,7 @@ crate::db_tests!(
     double_opt_in_is_honoured,
     a_restock_wakes_the_first_batch_of_the_waitlist_only,
     going_live_tells_everyone_once,
+    a_scheduled_show_has_a_cover_and_says_when_it_starts,
     a_forgotten_browser_is_dropped,
     bad_announcement_input_is_refused_and_changes_nothing,
 );

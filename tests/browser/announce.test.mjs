@@ -7,7 +7,9 @@
 // service, so the browser's own subscribe() fails and the page says to use
 // email); and inside another site's frame only email is offered.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -48,9 +50,22 @@ test("before a scheduled show: when it starts, Remind me by email, confirmed fro
   const { token, show } = await showWithProduct(ctx.server, { stock: 2 });
   const at = Date.now() + (2 * 60 + 14) * 60_000 - 20_000;
   await ctx.server.api("PATCH", `/api/v1/shows/${show.id}`, token, { scheduled_at_ms: at });
+  // Its cover picture, a real PNG made by ffmpeg.
+  const dir = mkdtempSync(path.join(tmpdir(), "dropcast-cover-"));
+  const file = path.join(dir, "cover.png");
+  execFileSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=s=960x640", "-frames:v", "1", file]);
+  const res = await fetch(`${ctx.server.base}/api/v1/shows/${show.id}/cover`, {
+    method: "PUT", headers: { authorization: `Bearer ${token}`, "content-type": "image/png" }, body: readFileSync(file),
+  });
+  assert.equal(res.status, 200);
+  const { cover_url } = await res.json();
   const { context, page, errors } = await newPage();
   await page.goto(`${ctx.server.base}/watch/${show.id}`);
   await reads(page.locator(".dc-starts"), "Live in 2 h 14 min");
+  await page.locator(".dc-cover").waitFor({ state: "visible" });
+  assert.equal(await page.locator(".dc-cover").getAttribute("src"), cover_url);
+  assert.ok(await page.locator(".dc-cover").evaluate((i) => i.complete && i.naturalWidth === 640));
+  await page.screenshot({ path: path.join(SHOTS, "scheduled-cover-phone.png") });
   const remind = page.locator(".dc-before");
   await remind.locator(".dc-remind-open").click();
   // On the show's own page the browser can be asked too.

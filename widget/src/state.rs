@@ -12,6 +12,8 @@ pub struct ShowState {
     pub live: bool,
     /// When the show is planned to go live, if it is.
     pub scheduled_at_ms: Option<i64>,
+    /// Its cover picture, shown before it starts.
+    pub cover_url: Option<String>,
     pub products: Vec<Product>,
     pub pinned: Option<String>,
     pub countdowns: Vec<Countdown>,
@@ -49,6 +51,7 @@ impl ShowState {
                 title: show.title,
                 live: show.live,
                 scheduled_at_ms: show.scheduled_at_ms,
+                cover_url: show.cover_url,
                 products: products.into_iter().filter(|p| !p.archived).collect(),
                 pinned: pinned_product_id,
                 countdowns,
@@ -271,6 +274,7 @@ mod tests {
                 title: "Launch".into(),
                 live: false,
                 scheduled_at_ms: None,
+                cover_url: None,
             },
             products: vec![product("a", 5), product("b", 1)],
             pinned_product_id: Some("a".into()),

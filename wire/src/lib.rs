@@ -163,6 +163,12 @@ pub struct ShowView {
     /// Shipping charged once per buyer's parcel instead of the products' own.
     #[serde(default)]
     pub shipping_flat_cents: Option<i64>,
+    /// When it is planned to go live.
+    #[serde(default)]
+    pub scheduled_at_ms: Option<i64>,
+    /// Its cover picture, shown before it starts.
+    #[serde(default)]
+    pub cover_url: Option<String>,
 }
 
 /// The show summary carried in a snapshot frame.
@@ -174,6 +180,9 @@ pub struct ShowSummary {
     /// When the show is planned to go live (pages say "Live in 2 h 14 min").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled_at_ms: Option<i64>,
+    /// Its cover picture, shown before it starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cover_url: Option<String>,
 }
 
 /// A moment of a show's commerce, stamped with the server's wall clock, for

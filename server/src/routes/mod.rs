@@ -165,6 +165,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/clips/{clip}/poster.jpg").route(get().to(clips::poster)))
                 .service(resource("/clips/{clip}/events").route(post().to(clips::event)))
                 .service(
+                    resource("/shows/{show}/cover")
+                        .route(put().to(shows::put_cover))
+                        .route(delete().to(shows::delete_cover)),
+                )
+                .service(
                     resource("/shows/{show}/subscriptions")
                         .route(post().to(announcements::subscribe)),
                 )

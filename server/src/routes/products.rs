@@ -178,7 +178,7 @@ pub async fn update(
     }
 }
 
-fn image_refused(e: crate::images::ImageError) -> ApiError {
+pub(crate) fn image_refused(e: crate::images::ImageError) -> ApiError {
     use crate::images::ImageError;
     use actix_web::http::StatusCode;
     let (status, code) = match &e {
@@ -193,7 +193,7 @@ fn image_refused(e: crate::images::ImageError) -> ApiError {
 /// Reads the request body, refusing it as soon as it is known to be
 /// larger than an image may be (by its `Content-Length` before a byte is
 /// read, else while reading).
-async fn image_body(
+pub(crate) async fn image_body(
     req: &actix_web::HttpRequest,
     mut payload: web::Payload,
 ) -> Result<Vec<u8>, ApiError> {

@@ -286,6 +286,7 @@ pub async fn update(
         "shipping_flat_cents": show.shipping_flat_cents,
         "scheduled_at_ms": show.scheduled_at_ms,
         "went_live_at_ms": show.went_live_at_ms,
+        "cover_url": show.cover_url,
         "restock_wake_factor": factor,
     })))
 }
@@ -345,4 +346,62 @@ pub async fn pin(
         },
     );
     Ok(HttpResponse::Ok().json(serde_json::json!({ "pinned_product_id": product_id })))
+}
+
+/// `PUT /api/v1/shows/{show}/cover` (creator): the body is the picture
+/// itself (PNG, JPEG or WebP, at most 8 MB and 8000 px a side, as product
+/// pictures), resized to 640 and 160 wide; the 640 becomes the show's
+/// `cover_url`, shown by its pages before it starts. Refusals as for
+/// product pictures; a refused upload changes nothing. → 200 `{"cover_url"}`.
+pub async fn put_cover(
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let show = owned_show(&state, &caller, &path).await?;
+    let body = super::products::image_body(&req, payload).await?;
+    let variants = web::block(move || crate::images::prepare(&body))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(super::products::image_refused)?;
+    let image_id = crate::domain::ids::new_id("img");
+    let files: Vec<String> = variants
+        .iter()
+        .map(|v| crate::images::file_name(&image_id, v.size))
+        .collect();
+    let stored: Vec<store::images::StoredVariant<'_>> = variants
+        .iter()
+        .zip(&files)
+        .map(|(v, file)| store::images::StoredVariant {
+            file,
+            width: i64::from(v.width),
+            height: i64::from(v.height),
+            jpeg: &v.jpeg,
+        })
+        .collect();
+    let url = format!(
+        "{}/images/{}",
+        state.settings.public_base(),
+        crate::images::file_name(&image_id, crate::images::LARGE)
+    );
+    if !store::images::set_show_cover(&state.pool, &show.id, &stored, &url).await? {
+        return Err(show_not_found());
+    }
+    for (v, file) in variants.iter().zip(&files) {
+        crate::routes::images::keep(&state.settings.data_dir, file, &v.jpeg).await;
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "cover_url": url })))
+}
+
+/// `DELETE /api/v1/shows/{show}/cover` (creator): no cover any more.
+pub async fn delete_cover(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let show = owned_show(&state, &caller, &path).await?;
+    store::images::clear_show_cover(&state.pool, &show.id).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "cover_url": null })))
 }

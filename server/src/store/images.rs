@@ -77,10 +77,60 @@ pub async fn clear_product_image(
     .await
 }
 
-/// The bytes of a stored size, by its file name.
+/// The bytes of a stored size, by its file name (a product's picture or a
+/// show's cover).
 pub async fn image_bytes(pool: &AnyPool, file: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
-    sqlx::query_scalar("SELECT bytes FROM product_images WHERE id = $1")
-        .bind(file)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_scalar(
+        "SELECT bytes FROM product_images WHERE id = $1
+         UNION ALL SELECT bytes FROM show_images WHERE id = $1",
+    )
+    .bind(file)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Keeps the sizes of a new cover and makes it the show's (`cover_url`,
+/// the large size); the show's version moves. `false` if there is no such
+/// show (nothing is kept).
+pub async fn set_show_cover(
+    pool: &AnyPool,
+    show_id: &str,
+    variants: &[StoredVariant<'_>],
+    cover_url: &str,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query("UPDATE shows SET cover_url = $2, version = version + 1 WHERE id = $1")
+        .bind(show_id)
+        .bind(cover_url)
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    for v in variants {
+        sqlx::query(
+            "INSERT INTO show_images (id, show_id, content_type, width, height, bytes, created_at_ms)
+             VALUES ($1, $2, 'image/jpeg', $3, $4, $5, $6)",
+        )
+        .bind(v.file)
+        .bind(show_id)
+        .bind(v.width)
+        .bind(v.height)
+        .bind(v.jpeg)
+        .bind(crate::now_ms())
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Takes the show's cover away (its stored sizes stay, for pages still
+/// showing them).
+pub async fn clear_show_cover(pool: &AnyPool, show_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE shows SET cover_url = NULL, version = version + 1 WHERE id = $1")
+        .bind(show_id)
+        .execute(pool)
+        .await?;
+    Ok(())
 }

@@ -377,6 +377,8 @@ pub struct ShowRow {
     pub went_live_at_ms: Option<i64>,
     /// The node publishing it now (its ingest lease), if any.
     pub ingest_node: Option<String>,
+    /// Its cover picture (640 wide), shown before it starts.
+    pub cover_url: Option<String>,
 }
 
 #[macro_export]
@@ -384,7 +386,7 @@ pub struct ShowRow {
 macro_rules! show_columns {
     () => {
         "id, creator_id, title, stream_key, pinned_product_id, live, version, created_at_ms, \
-         shipping_flat_cents, scheduled_at_ms, went_live_at_ms, ingest_node"
+         shipping_flat_cents, scheduled_at_ms, went_live_at_ms, ingest_node, cover_url"
     };
 }
 
@@ -1007,6 +1009,8 @@ impl ShowState {
             pinned_product_id: self.show.pinned_product_id.clone(),
             countdowns: self.countdowns.clone(),
             shipping_flat_cents: self.show.shipping_flat_cents,
+            scheduled_at_ms: self.show.scheduled_at_ms,
+            cover_url: self.show.cover_url.clone(),
         }
     }
 }

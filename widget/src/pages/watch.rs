@@ -405,6 +405,10 @@ pub fn Watch(live: Live, api: Api, show_id: String) -> impl IntoView {
     let video = NodeRef::<html::Video>::new();
     let url = format!("{}/hls/{show_id}/index.m3u8", api.base);
     let known = move || live.state.with(|s| s.is_some());
+    let cover = move || {
+        live.state
+            .with(|s| s.as_ref().and_then(|s| s.cover_url.clone()))
+    };
     let is_live = move || live.state.with(|s| s.as_ref().is_some_and(|s| s.live));
     let title = move || {
         live.state
@@ -507,6 +511,10 @@ pub fn Watch(live: Live, api: Api, show_id: String) -> impl IntoView {
                     </button>
                 </div>
                 <div class="dc-offline-card" hidden=move || mode.get() != Mode::Waiting role="status">
+                    // The show's cover, before it starts (always in the
+                    // page, hidden without one: no view rebuilt under it).
+                    <img class="dc-cover" alt="" hidden=move || cover().is_none()
+                        src=move || cover().unwrap_or_default() />
                     <div class="dc-offline-title">{title}</div>
                     <div>{move || if known() && !is_live() {
                         "Offline — the show starts soon. This page will start playing by itself."
