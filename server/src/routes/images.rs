@@ -1,4 +1,4 @@
-//! `GET /images/{file}`: product images, every size as its own file
+//! `GET /images/{file}`: product pictures and show covers, every size as its own file
 //! (`img_…-640.jpg`). A file's name never changes what it shows (a new
 //! upload is a new id), so it is cached for a year. Each node answers
 //! from its data dir and, for an image uploaded through another node,
@@ -30,6 +30,69 @@ pub async fn keep(data_dir: &Path, file: &str, bytes: &[u8]) {
     if let Err(e) = written {
         tracing::warn!(%file, error = %e, "cannot keep a copy of an image");
         let _ = tokio::fs::remove_file(&tmp).await;
+    }
+}
+
+/// An uploaded picture, read (bounded), checked and resized: its sizes
+/// and the file name of each, under one new image id.
+pub struct Upload {
+    pub id: String,
+    pub variants: Vec<crate::images::Variant>,
+    files: Vec<String>,
+}
+
+impl Upload {
+    /// Reads the request body as a picture (see
+    /// [`crate::routes::products::image_body`]) and makes its sizes off
+    /// the async threads. Refusals are the API's image errors.
+    pub async fn read(
+        req: &actix_web::HttpRequest,
+        payload: web::Payload,
+    ) -> Result<Upload, ApiError> {
+        let body = super::products::image_body(req, payload).await?;
+        let variants = web::block(move || crate::images::prepare(&body))
+            .await
+            .map_err(|_| ApiError::internal())?
+            .map_err(super::products::image_refused)?;
+        let id = crate::domain::ids::new_id("img");
+        let files = variants
+            .iter()
+            .map(|v| crate::images::file_name(&id, v.size))
+            .collect();
+        Ok(Upload {
+            id,
+            variants,
+            files,
+        })
+    }
+
+    /// The sizes as the store keeps them.
+    pub fn stored(&self) -> Vec<crate::store::images::StoredVariant<'_>> {
+        self.variants
+            .iter()
+            .zip(&self.files)
+            .map(|(v, file)| crate::store::images::StoredVariant {
+                file,
+                width: i64::from(v.width),
+                height: i64::from(v.height),
+                jpeg: &v.jpeg,
+            })
+            .collect()
+    }
+
+    /// `{public}/images/{file}` of one size.
+    pub fn url(&self, public_base: &str, size: crate::images::Size) -> String {
+        format!(
+            "{public_base}/images/{}",
+            crate::images::file_name(&self.id, size)
+        )
+    }
+
+    /// A copy of every size under this node's data dir.
+    pub async fn keep_copies(&self, data_dir: &Path) {
+        for (v, file) in self.variants.iter().zip(&self.files) {
+            keep(data_dir, file, &v.jpeg).await;
+        }
     }
 }
 

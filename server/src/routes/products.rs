@@ -251,46 +251,19 @@ pub async fn put_image(
     store::get_product(&state.pool, &show.id, &product_id)
         .await?
         .ok_or_else(product_not_found)?;
-    let body = image_body(&req, payload).await?;
-    let variants = web::block(move || crate::images::prepare(&body))
-        .await
-        .map_err(|_| ApiError::internal())?
-        .map_err(image_refused)?;
-    let image_id = new_id("img");
-    let files: Vec<String> = variants
-        .iter()
-        .map(|v| crate::images::file_name(&image_id, v.size))
-        .collect();
-    let stored: Vec<store::images::StoredVariant<'_>> = variants
-        .iter()
-        .zip(&files)
-        .map(|(v, file)| store::images::StoredVariant {
-            file,
-            width: i64::from(v.width),
-            height: i64::from(v.height),
-            jpeg: &v.jpeg,
-        })
-        .collect();
-    let url = |size| {
-        format!(
-            "{}/images/{}",
-            state.settings.public_base(),
-            crate::images::file_name(&image_id, size)
-        )
-    };
+    let upload = crate::routes::images::Upload::read(&req, payload).await?;
+    let base = state.settings.public_base();
     let product = store::images::set_product_image(
         &state.pool,
         &show.id,
         &product_id,
-        &stored,
-        &url(crate::images::LARGE),
-        &url(crate::images::SMALL),
+        &upload.stored(),
+        &upload.url(&base, crate::images::LARGE),
+        &upload.url(&base, crate::images::SMALL),
     )
     .await?
     .ok_or_else(product_not_found)?;
-    for (v, file) in variants.iter().zip(&files) {
-        crate::routes::images::keep(&state.settings.data_dir, file, &v.jpeg).await;
-    }
+    upload.keep_copies(&state.settings.data_dir).await;
     publish(&state, &product);
     Ok(HttpResponse::Ok().json(product.to_wire()))
 }

@@ -361,37 +361,12 @@ pub async fn put_cover(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let show = owned_show(&state, &caller, &path).await?;
-    let body = super::products::image_body(&req, payload).await?;
-    let variants = web::block(move || crate::images::prepare(&body))
-        .await
-        .map_err(|_| ApiError::internal())?
-        .map_err(super::products::image_refused)?;
-    let image_id = crate::domain::ids::new_id("img");
-    let files: Vec<String> = variants
-        .iter()
-        .map(|v| crate::images::file_name(&image_id, v.size))
-        .collect();
-    let stored: Vec<store::images::StoredVariant<'_>> = variants
-        .iter()
-        .zip(&files)
-        .map(|(v, file)| store::images::StoredVariant {
-            file,
-            width: i64::from(v.width),
-            height: i64::from(v.height),
-            jpeg: &v.jpeg,
-        })
-        .collect();
-    let url = format!(
-        "{}/images/{}",
-        state.settings.public_base(),
-        crate::images::file_name(&image_id, crate::images::LARGE)
-    );
-    if !store::images::set_show_cover(&state.pool, &show.id, &stored, &url).await? {
+    let upload = crate::routes::images::Upload::read(&req, payload).await?;
+    let url = upload.url(&state.settings.public_base(), crate::images::LARGE);
+    if !store::images::set_show_cover(&state.pool, &show.id, &upload.stored(), &url).await? {
         return Err(show_not_found());
     }
-    for (v, file) in variants.iter().zip(&files) {
-        crate::routes::images::keep(&state.settings.data_dir, file, &v.jpeg).await;
-    }
+    upload.keep_copies(&state.settings.data_dir).await;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "cover_url": url })))
 }
 

@@ -41,22 +41,43 @@ pub async fn set_product_image(
     if product.is_none() {
         return Ok(None);
     }
-    for v in variants {
-        sqlx::query(
-            "INSERT INTO product_images (id, product_id, content_type, width, height, bytes, created_at_ms)
-             VALUES ($1, $2, 'image/jpeg', $3, $4, $5, $6)",
-        )
-        .bind(v.file)
-        .bind(product_id)
-        .bind(v.width)
-        .bind(v.height)
-        .bind(v.jpeg)
-        .bind(crate::now_ms())
-        .execute(&mut *tx)
-        .await?;
-    }
+    keep_variants(
+        &mut tx,
+        "product_images",
+        "product_id",
+        product_id,
+        variants,
+    )
+    .await?;
     tx.commit().await?;
     Ok(product)
+}
+
+/// Keeps the sizes of an image as rows of `table` (`product_images`,
+/// `show_images`), owned by `owner_id` in `owner_column`.
+async fn keep_variants(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    table: &'static str,
+    owner_column: &'static str,
+    owner_id: &str,
+    variants: &[StoredVariant<'_>],
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO {table} (id, {owner_column}, content_type, width, height, bytes, created_at_ms)
+         VALUES ($1, $2, 'image/jpeg', $3, $4, $5, $6)"
+    );
+    for v in variants {
+        sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(v.file)
+            .bind(owner_id)
+            .bind(v.width)
+            .bind(v.height)
+            .bind(v.jpeg)
+            .bind(crate::now_ms())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Takes the product's picture away (its stored sizes stay, for pages
@@ -107,20 +128,7 @@ pub async fn set_show_cover(
     if done.rows_affected() == 0 {
         return Ok(false);
     }
-    for v in variants {
-        sqlx::query(
-            "INSERT INTO show_images (id, show_id, content_type, width, height, bytes, created_at_ms)
-             VALUES ($1, $2, 'image/jpeg', $3, $4, $5, $6)",
-        )
-        .bind(v.file)
-        .bind(show_id)
-        .bind(v.width)
-        .bind(v.height)
-        .bind(v.jpeg)
-        .bind(crate::now_ms())
-        .execute(&mut *tx)
-        .await?;
-    }
+    keep_variants(&mut tx, "show_images", "show_id", show_id, variants).await?;
     tx.commit().await?;
     Ok(true)
 }
