@@ -110,12 +110,24 @@ async fn fan_out_due(worker: &Worker) -> Result<(), sqlx::Error> {
             return Ok(());
         }
         for notice in notices {
-            match message::word(pool, &notice).await? {
-                Some(text) => {
-                    let reached = rows::fan_out(pool, &notice, &text, &worker.claimer).await?;
-                    tracing::info!(notice = %notice.id, kind = %notice.kind, reached, "notice going out");
+            let fanned = match message::word(pool, &notice).await {
+                Ok(Some(text)) => rows::fan_out(pool, &notice, &text, &worker.claimer).await,
+                Ok(None) => {
+                    rows::retry_notice(pool, &notice.id, crate::now_ms() + 60_000).await?;
+                    continue;
                 }
-                None => rows::retry_notice(pool, &notice.id, crate::now_ms() + 60_000).await?,
+                Err(e) => Err(e),
+            };
+            match fanned {
+                Ok(reached) => {
+                    tracing::info!(notice = %notice.id, kind = %notice.kind, reached, "notice going out")
+                }
+                Err(e) => {
+                    // Given back at once (not held until the claim lapses):
+                    // the next tick tries again.
+                    tracing::warn!(notice = %notice.id, error = %e, "cannot fan a notice out; trying again");
+                    rows::retry_notice(pool, &notice.id, crate::now_ms() + 250).await?;
+                }
             }
         }
     }

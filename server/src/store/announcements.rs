@@ -458,6 +458,27 @@ pub async fn fan_out(
 ) -> Result<i64, sqlx::Error> {
     let now = now_ms();
     let mut tx = pool.begin().await?;
+    // Written first, so the transaction holds the write lock from its first
+    // statement (SQLite cannot turn a read into a write while others write:
+    // SQLITE_BUSY_SNAPSHOT); and it is still ours only if nobody cancelled
+    // it or took over our lapsed claim.
+    let ours = sqlx::query(
+        "UPDATE notices SET status = 'fanned_out', text = $2, fanned_out_at_ms = $3,
+             claimed_by = NULL, claimed_until_ms = NULL, updated_at_ms = $3
+         WHERE id = $1 AND status = 'pending' AND claimed_by = $4",
+    )
+    .bind(&notice.id)
+    .bind(text)
+    .bind(now)
+    .bind(claimer)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if !ours {
+        tx.rollback().await?;
+        return Ok(0);
+    }
     let subscribers: Vec<SubscriptionRow> = match (notice.kind, &notice.product_id) {
         (NoticeKind::Restock, Some(product)) => {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -499,23 +520,11 @@ pub async fn fan_out(
             .await?;
         }
     }
-    let done = sqlx::query(
-        "UPDATE notices SET status = 'fanned_out', text = $2, recipients = $3,
-             fanned_out_at_ms = $4, claimed_by = NULL, claimed_until_ms = NULL, updated_at_ms = $4
-         WHERE id = $1 AND status = 'pending' AND claimed_by = $5",
-    )
-    .bind(&notice.id)
-    .bind(text)
-    .bind(subscribers.len() as i64)
-    .bind(now)
-    .bind(claimer)
-    .execute(&mut *tx)
-    .await?;
-    if done.rows_affected() == 0 {
-        // Cancelled, or our claim lapsed and another worker has it.
-        tx.rollback().await?;
-        return Ok(0);
-    }
+    sqlx::query("UPDATE notices SET recipients = $2 WHERE id = $1")
+        .bind(&notice.id)
+        .bind(subscribers.len() as i64)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(reached)
 }
