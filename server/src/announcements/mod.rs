@@ -134,10 +134,6 @@ impl Announcer {
         self.pusher.public_key()
     }
 
-    pub fn links(&self) -> &AnnounceLinks {
-        &self.links
-    }
-
     /// Takes a "remind me" (no product) or "notify me when back" (a
     /// product): an email gets its confirmation letter (double opt-in), a
     /// browser is told from now on. Asking again is the same subscription.
@@ -149,12 +145,7 @@ impl Announcer {
         source: &str,
     ) -> Result<Subscribed, SubscribeError> {
         let address = match ask {
-            Ask::Email(e) => {
-                if !self.mail_on {
-                    return Err(SubscribeError::NoMail);
-                }
-                EmailAddress::parse(e).map_err(SubscribeError::Email)?
-            }
+            Ask::Email(e) => EmailAddress::parse(e).map_err(SubscribeError::Email)?,
             Ask::Push {
                 endpoint,
                 p256dh,
@@ -199,6 +190,9 @@ impl Announcer {
             && store::get_product(&self.pool, show_id, p).await?.is_none()
         {
             return Err(SubscribeError::NoProduct);
+        }
+        if matches!(address, rows::Address::Email(_)) && !self.mail_on {
+            return Err(SubscribeError::NoMail);
         }
         let done = rows::subscribe(
             &self.pool,
@@ -264,12 +258,6 @@ impl Announcer {
         .unwrap_or_default();
         self.wake.notify_one();
         Ok(id)
-    }
-
-    /// Something may be due now (a countdown shorter than two minutes, a
-    /// restock): the worker looks at once instead of at its next tick.
-    pub fn nudge(&self) {
-        self.wake.notify_one();
     }
 
     /// A followed tracking link: where it leads (the show's watch page), or

@@ -6,7 +6,7 @@
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
 
-use super::{find_show, owned_show, product_not_found, show_not_found};
+use super::{owned_show, product_not_found, show_not_found};
 use crate::announcements::{Ask, NOTICE_COOKIE, SubscribeError};
 use crate::auth::{Caller, ClientIp};
 use crate::domain::announce::{
@@ -48,25 +48,26 @@ pub async fn subscribe(
 ) -> Result<HttpResponse, ApiError> {
     ip.limit(&state, Limit::SubscriptionsPerIp).await?;
     let channel: Channel = body.required("channel")?;
-    let (email, push) = match channel {
-        Channel::Email => (Some(body.required::<EmailAddress>("email")?), None),
-        Channel::Push => (
-            None,
-            Some(body.required::<PushSubscriptionJson>("subscription")?),
-        ),
+    // Only the chosen channel's field is read: the other one is unknown.
+    let (email, push): (Option<EmailAddress>, Option<PushSubscriptionJson>) = match channel {
+        Channel::Email => (Some(body.required("email")?), None),
+        Channel::Push => (None, Some(body.required("subscription")?)),
     };
     let product: Option<IdRef> = body.optional("product_id")?;
     let source: Option<ConsentSource> = body.optional("source")?;
     body.finish()?;
-    let show = find_show(&state, &path).await?;
+    // The show is checked by the announcer (one read), after its id's shape.
+    if !looks_like_id(&path) {
+        return Err(show_not_found());
+    }
     let ask = match (&email, &push) {
         (Some(e), _) => Ask::Email(e.as_str()),
-        (_, Some(p)) => Ask::Push {
+        (None, Some(p)) => Ask::Push {
             endpoint: &p.endpoint,
             p256dh: &p.p256dh,
             auth: &p.auth,
         },
-        _ => unreachable!("one channel was read"),
+        (None, None) => unreachable!("one channel was read"),
     };
     let product_id = product.as_ref().map(|IdRef(id)| id.as_str());
     if product_id.is_some_and(|p| !looks_like_id(p)) {
@@ -75,7 +76,7 @@ pub async fn subscribe(
     let source = source.as_ref().map_or("api", ConsentSource::as_str);
     let done = state
         .announcer
-        .subscribe(&show.id, product_id, ask, source)
+        .subscribe(&path, product_id, ask, source)
         .await?;
     Ok(HttpResponse::Created()
         .insert_header(("access-control-allow-origin", "*"))

@@ -342,10 +342,7 @@ pub async fn schedule_restock(
     if waiting == 0 {
         return Ok(());
     }
-    let factor: i64 = sqlx::query_scalar("SELECT restock_wake_factor FROM shows WHERE id = $1")
-        .bind(show_id)
-        .fetch_one(&mut **tx)
-        .await?;
+    let factor = wake_factor(&mut **tx, show_id).await?;
     schedule(
         &mut **tx,
         NewNotice {
@@ -363,10 +360,13 @@ pub async fn schedule_restock(
 }
 
 /// Buyers a restock of the show wakes per new unit.
-pub async fn wake_factor(pool: &AnyPool, show_id: &str) -> Result<i64, sqlx::Error> {
+pub async fn wake_factor<'e, E>(exec: E, show_id: &str) -> Result<i64, sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     sqlx::query_scalar("SELECT restock_wake_factor FROM shows WHERE id = $1")
         .bind(show_id)
-        .fetch_one(pool)
+        .fetch_one(exec)
         .await
 }
 
@@ -437,13 +437,6 @@ pub async fn claim_due_notices(
     limit: i64,
 ) -> Result<Vec<NoticeRow>, sqlx::Error> {
     super::claim_due_rows(pool, "notices", NOTICE_COLUMNS, claimer, CLAIM_MS, limit).await
-}
-
-/// The earliest time a pending notice is due (the worker sleeps until then).
-pub async fn next_notice_due(pool: &AnyPool) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT MIN(next_attempt_at_ms) FROM notices WHERE status = 'pending'")
-        .fetch_one(pool)
-        .await
 }
 
 /// Fans a claimed notice out: one delivery per active subscriber of the
