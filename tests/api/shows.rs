@@ -132,6 +132,8 @@ async fn countdowns_start_now_and_show_in_the_view(db: Db) {
     let after = dropcast::now_ms();
     let ends = cd["ends_at_ms"].as_i64().unwrap();
     assert!(ends >= before + 120_000 && ends <= after + 120_000);
+    // Its full length rides with it: pages never show more of it.
+    assert_eq!(ends - cd["set_at_ms"].as_i64().unwrap(), 120_000);
     assert_eq!(cd["kind"], "drop_opens");
     assert_eq!(cd["product_id"], product_id.as_str());
     assert_eq!(cd["label"], "Drop opens in");

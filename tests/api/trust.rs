@@ -143,6 +143,10 @@ async fn countdowns_are_replaced_and_cancelled_and_sales_reopen(db: Db) {
         .await
         .expect(200);
     assert_eq!(replaced["label"], "Back on!");
+    // A new end is a new length, counted from when it was set.
+    let set_at = replaced["set_at_ms"].as_i64().unwrap();
+    assert!(set_at > sale["set_at_ms"].as_i64().unwrap());
+    assert_eq!(replaced["ends_at_ms"].as_i64().unwrap() - set_at, 60_000);
     let (frame, _) = live.until("countdown").await;
     assert_eq!(frame["countdown"]["id"], sale_id);
     assert_eq!(frame["countdown"]["ends_at_ms"], replaced["ends_at_ms"]);

@@ -231,8 +231,15 @@ pub fn price_text(cents: i64, currency: &str) -> String {
 }
 
 /// "Drop opens in 1:59", "Sale ends in 0:07" (the label, when the creator gave one).
+/// Never more than the countdown's full length: `now_ms` is an estimate of the
+/// server's clock and may run a few ms behind, which would make a minute's
+/// countdown open on "1:01".
 pub fn countdown_text(c: &Countdown, now_ms: i64) -> String {
-    let left = ((c.ends_at_ms - now_ms).max(0) + 999) / 1000;
+    let mut left_ms = (c.ends_at_ms - now_ms).max(0);
+    if let Some(set_at) = c.set_at_ms {
+        left_ms = left_ms.min((c.ends_at_ms - set_at).max(0));
+    }
+    let left = (left_ms + 999) / 1000;
     let clock = format!("{}:{:02}", left / 60, left % 60);
     let what = match (&c.label, c.kind) {
         (Some(label), _) => label.clone(),
@@ -290,6 +297,7 @@ mod tests {
             product_id: product.map(str::to_string),
             label: None,
             ends_at_ms: ends,
+            set_at_ms: None,
             hold_seconds: None,
         }
     }
@@ -383,5 +391,14 @@ mod tests {
         assert_eq!(countdown_text(&c, 0), "Drop opens in 2:00");
         assert_eq!(countdown_text(&c, 119_001), "Drop opens in 0:01");
         assert_eq!(countdown_text(&c, 200_000), "Drop opens in 0:00");
+        // A clock estimate behind the server's never shows more than its length.
+        let set = Countdown {
+            set_at_ms: Some(60_000),
+            ends_at_ms: 120_000,
+            ..c.clone()
+        };
+        assert_eq!(countdown_text(&set, 59_990), "Drop opens in 1:00");
+        assert_eq!(countdown_text(&set, 60_001), "Drop opens in 1:00");
+        assert_eq!(countdown_text(&set, 61_000), "Drop opens in 0:59");
     }
 }

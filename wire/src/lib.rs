@@ -144,6 +144,11 @@ pub struct Countdown {
     /// Server wall-clock time at which it ends; clients correct for their clock
     /// offset with ping/pong.
     pub ends_at_ms: i64,
+    /// Server time at which its end was last set: `ends_at_ms - set_at_ms` is
+    /// its full length, which clients never show more of, however their clock
+    /// estimate errs. `None` from servers before v1.1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_at_ms: Option<i64>,
     /// How long an order placed under it holds its stock (the drop's own
     /// hold lifetime); `None`: the server's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]

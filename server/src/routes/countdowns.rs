@@ -48,12 +48,14 @@ pub async fn create(
     {
         return Err(product_not_found().with_field("product_id"));
     }
+    let now = crate::now_ms();
     let countdown = Countdown {
         id: new_id("cd"),
         kind,
         product_id: product_id.map(|IdRef(id)| id),
         label: label.map(|l| l.as_str().to_string()),
-        ends_at_ms: crate::now_ms() + seconds.get() * 1000,
+        ends_at_ms: now + seconds.get() * 1000,
+        set_at_ms: Some(now),
         hold_seconds: hold.map(HoldSeconds::get),
     };
     store::insert_countdown(&state.pool, &show.id, &countdown).await?;
@@ -90,8 +92,10 @@ pub async fn update(
             "send at least one of `seconds`, `label`, `hold_seconds`",
         ));
     }
+    let now = crate::now_ms();
     let patch = store::CountdownPatch {
-        ends_at_ms: seconds.map(|s| crate::now_ms() + s.get() * 1000),
+        ends_at_ms: seconds.map(|s| now + s.get() * 1000),
+        set_at_ms: seconds.map(|_| now),
         label: label.as_ref().map(Label::as_str),
         hold_seconds: hold.map(HoldSeconds::get),
     };

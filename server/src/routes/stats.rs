@@ -203,6 +203,7 @@ mod tests {
             product_id: product.map(str::to_string),
             label: None,
             ends_at_ms,
+            set_at_ms: None,
             hold_seconds: None,
         }
     }

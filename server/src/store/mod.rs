@@ -854,6 +854,7 @@ struct CountdownRow {
     product_id: Option<String>,
     label: Option<String>,
     ends_at_ms: i64,
+    set_at_ms: Option<i64>,
     hold_seconds: Option<i64>,
 }
 
@@ -865,6 +866,7 @@ impl CountdownRow {
             product_id: self.product_id.clone(),
             label: self.label.clone(),
             ends_at_ms: self.ends_at_ms,
+            set_at_ms: self.set_at_ms,
             hold_seconds: self.hold_seconds,
         })
     }
@@ -881,8 +883,8 @@ pub async fn insert_countdown(
     let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO countdowns (id, show_id, kind, product_id, label, ends_at_ms, position,
-             created_at_ms, hold_seconds)
-         SELECT $1, $2, $3, $4, $5, $6, COALESCE(MAX(position), 0) + 1, $7, $8
+             created_at_ms, hold_seconds, set_at_ms)
+         SELECT $1, $2, $3, $4, $5, $6, COALESCE(MAX(position), 0) + 1, $7, $8, $9
          FROM countdowns WHERE show_id = $2",
     )
     .bind(&c.id)
@@ -893,6 +895,7 @@ pub async fn insert_countdown(
     .bind(c.ends_at_ms)
     .bind(now_ms())
     .bind(c.hold_seconds)
+    .bind(c.set_at_ms)
     .execute(&mut *tx)
     .await?;
     if c.kind == wire::CountdownKind::DropOpens {
@@ -934,6 +937,8 @@ pub async fn delete_countdown(
 /// What replacing a countdown changes; `None` keeps the field.
 pub struct CountdownPatch<'a> {
     pub ends_at_ms: Option<i64>,
+    /// When the new end was set (with `ends_at_ms`).
+    pub set_at_ms: Option<i64>,
     pub label: Option<&'a str>,
     pub hold_seconds: Option<i64>,
 }
@@ -948,15 +953,17 @@ pub async fn update_countdown(
     let mut tx = pool.begin().await?;
     let row: Option<CountdownRow> = sqlx::query_as(
         "UPDATE countdowns SET ends_at_ms = COALESCE($3, ends_at_ms),
-             label = COALESCE($4, label), hold_seconds = COALESCE($5, hold_seconds)
+             label = COALESCE($4, label), hold_seconds = COALESCE($5, hold_seconds),
+             set_at_ms = COALESCE($6, set_at_ms)
          WHERE id = $1 AND show_id = $2
-         RETURNING id, kind, product_id, label, ends_at_ms, hold_seconds",
+         RETURNING id, kind, product_id, label, ends_at_ms, set_at_ms, hold_seconds",
     )
     .bind(countdown_id)
     .bind(show_id)
     .bind(patch.ends_at_ms)
     .bind(patch.label)
     .bind(patch.hold_seconds)
+    .bind(patch.set_at_ms)
     .fetch_optional(&mut *tx)
     .await?;
     if let (Some(r), Some(_)) = (&row, patch.ends_at_ms) {
@@ -980,7 +987,7 @@ where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     let rows: Vec<CountdownRow> = sqlx::query_as(
-        "SELECT id, kind, product_id, label, ends_at_ms, hold_seconds FROM countdowns
+        "SELECT id, kind, product_id, label, ends_at_ms, set_at_ms, hold_seconds FROM countdowns
          WHERE show_id = $1 ORDER BY position, id",
     )
     .bind(show_id)
