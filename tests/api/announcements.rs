@@ -621,6 +621,24 @@ async fn a_scheduled_show_has_a_cover_and_says_when_it_starts(db: Db) {
         (view["scheduled_at_ms"].as_i64(), view["cover_url"].as_str()),
         (Some(at), Some(cover.as_str()))
     );
+    // Moving the show reaches the pages already open.
+    let later = at + 1_800_000;
+    app.patch(
+        &format!("/api/v1/shows/{show_id}"),
+        Some(&token),
+        json!({"scheduled_at_ms": later, "title": "Drop night, later"}),
+    )
+    .await
+    .expect(200);
+    let (frame, _) = live.until("show").await;
+    assert_eq!(
+        (
+            frame["title"].as_str(),
+            frame["scheduled_at_ms"].as_i64(),
+            frame["cover_url"].as_str()
+        ),
+        (Some("Drop night, later"), Some(later), Some(cover.as_str()))
+    );
     // Not a picture, or not the creator's show: refused, nothing changes.
     let (_, other) = app.creator("Someone else").await;
     for (token, content_type, body, status, code) in [
@@ -663,6 +681,15 @@ async fn a_scheduled_show_has_a_cover_and_says_when_it_starts(db: Db) {
         .await
         .expect(200);
     assert_eq!(gone["cover_url"], Value::Null);
+    // Taking the cover away, too (the refusals above sent nothing).
+    let (frame, _) = live.until("show").await;
+    assert_eq!(
+        (
+            frame["cover_url"].clone(),
+            frame["scheduled_at_ms"].as_i64()
+        ),
+        (Value::Null, Some(later))
+    );
     let view = app
         .get(&format!("/api/v1/shows/{show_id}"), None)
         .await

@@ -66,6 +66,16 @@ test("before a scheduled show: when it starts, Remind me by email, confirmed fro
   assert.equal(await page.locator(".dc-cover").getAttribute("src"), cover_url);
   assert.ok(await page.locator(".dc-cover").evaluate((i) => i.complete && i.naturalWidth === 640));
   await page.screenshot({ path: path.join(SHOTS, "scheduled-cover-phone.png") });
+  // A new cover reaches the open page.
+  const bars = path.join(dir, "bars.png");
+  execFileSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "smptebars=s=960x640", "-frames:v", "1", bars]);
+  const second = await fetch(`${ctx.server.base}/api/v1/shows/${show.id}/cover`, {
+    method: "PUT", headers: { authorization: `Bearer ${token}`, "content-type": "image/png" }, body: readFileSync(bars),
+  });
+  assert.equal(second.status, 200);
+  const newCover = (await second.json()).cover_url;
+  assert.notEqual(newCover, cover_url);
+  await page.waitForFunction((src) => document.querySelector(".dc-cover")?.getAttribute("src") === src, newCover, { timeout: 10000 });
   const remind = page.locator(".dc-before");
   await remind.locator(".dc-remind-open").click();
   // On the show's own page the browser can be asked too.
@@ -197,6 +207,9 @@ test("embedded on another site: Remind me by email only (browsers refuse prompts
   await frame.locator(".dc-before .dc-remind-email").waitFor({ state: "visible" });
   assert.equal(await frame.locator(".dc-before .dc-remind-push").count(), 0);
   await page.screenshot({ path: path.join(SHOTS, "remind-embedded-phone.png"), fullPage: true });
+  // The creator moves the show: the open frame says the new time, no reload.
+  await ctx.server.api("PATCH", `/api/v1/shows/${show.id}`, token, { scheduled_at_ms: Date.now() + 90 * 60_000 });
+  await reads(frame.locator(".dc-starts"), "Live in 1 h 30 min");
   assert.deepEqual(errors, []);
   await context.close();
   await new Promise((r) => host.close(r));

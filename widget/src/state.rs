@@ -98,6 +98,16 @@ impl ShowState {
             }
             ServerMsg::Viewers { count, .. } => self.viewers = count,
             ServerMsg::Live { live, .. } => self.live = live,
+            ServerMsg::Show {
+                title,
+                scheduled_at_ms,
+                cover_url,
+                ..
+            } => {
+                self.title = title;
+                self.scheduled_at_ms = scheduled_at_ms;
+                self.cover_url = cover_url;
+            }
             ServerMsg::Sold {
                 product_id,
                 quantity,
@@ -158,6 +168,7 @@ fn seq_of(msg: &ServerMsg) -> Option<u64> {
         | ServerMsg::Viewers { seq, .. }
         | ServerMsg::Sold { seq, .. }
         | ServerMsg::Live { seq, .. }
+        | ServerMsg::Show { seq, .. }
         | ServerMsg::Clip { seq, .. } => Some(*seq),
         ServerMsg::Pong { .. } | ServerMsg::Error { .. } => None,
     }
@@ -357,6 +368,31 @@ mod tests {
         assert_eq!(s.countdown_for("a", 2_000).unwrap().id, "show-sale");
         assert_eq!(s.countdown_for("a", 5_000), None);
         assert_eq!(s.countdown_for("b", 1_000).unwrap().id, "b-drop");
+    }
+
+    #[test]
+    fn a_show_frame_moves_the_schedule_and_cover() {
+        let mut s = ShowState::default();
+        s.apply(snapshot(1));
+        let moved = ServerMsg::Show {
+            seq: 2,
+            title: "Later".into(),
+            scheduled_at_ms: Some(7_200_000),
+            cover_url: Some("/images/c-640.jpg".into()),
+        };
+        assert_eq!(s.apply(moved), Applied::Changed);
+        assert_eq!(
+            (s.title.as_str(), s.scheduled_at_ms, s.cover_url.as_deref()),
+            ("Later", Some(7_200_000), Some("/images/c-640.jpg"))
+        );
+        let cleared = ServerMsg::Show {
+            seq: 3,
+            title: "Later".into(),
+            scheduled_at_ms: None,
+            cover_url: None,
+        };
+        s.apply(cleared);
+        assert_eq!((s.scheduled_at_ms, s.cover_url), (None, None));
     }
 
     #[test]

@@ -343,6 +343,16 @@ pub enum ServerMsg {
         seq: u64,
         live: bool,
     },
+    /// The show's title, schedule or cover changed (pages waiting for it to
+    /// start say the new time and show the new picture).
+    Show {
+        seq: u64,
+        title: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scheduled_at_ms: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cover_url: Option<String>,
+    },
     /// A clip's status and progress; only to the creator's and editors' sockets.
     Clip {
         seq: u64,

@@ -75,6 +75,13 @@ pub enum Change {
     },
     /// A publisher started or stopped streaming; `version` is the show row's.
     Live { live: bool, version: i64 },
+    /// The show's title, schedule or cover as of the show row's `version`.
+    Show {
+        title: String,
+        scheduled_at_ms: Option<i64>,
+        cover_url: Option<String>,
+        version: i64,
+    },
     /// A clip's status or progress changed (staff sockets only).
     Clip { clip: wire::Clip },
 }
@@ -104,7 +111,9 @@ fn edge_mark(change: &Change) -> Option<crate::edge::Mark> {
             available: product.available,
             version: *version,
         },
-        Change::Sold { .. } | Change::Live { .. } | Change::Clip { .. } => return None,
+        Change::Sold { .. } | Change::Live { .. } | Change::Show { .. } | Change::Clip { .. } => {
+            return None;
+        }
     })
 }
 

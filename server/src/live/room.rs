@@ -283,6 +283,8 @@ struct Model {
     /// so a late pin is not mistaken for stale by a newer live change.
     pin_version: i64,
     live_version: i64,
+    /// The show row's version its title, schedule and cover are of.
+    show_version: i64,
     product_versions: HashMap<String, i64>,
     /// Products whose latest stock has not been sent yet (rate limit).
     pending_stock: HashSet<String>,
@@ -319,6 +321,7 @@ impl Model {
             },
             pin_version: state.show.version,
             live_version: state.show.version,
+            show_version: state.show.version,
             product_versions,
             pending_stock: HashSet::new(),
             last_stock_at: HashMap::new(),
@@ -384,6 +387,31 @@ impl Model {
                 if self.snapshot.show.live != live {
                     self.snapshot.show.live = live;
                     self.emit(|seq| ServerMsg::Live { seq, live });
+                }
+            }
+            Change::Show {
+                title,
+                scheduled_at_ms,
+                cover_url,
+                version,
+            } => {
+                if version <= self.show_version {
+                    return;
+                }
+                self.show_version = version;
+                let show = &mut self.snapshot.show;
+                if (&show.title, show.scheduled_at_ms, &show.cover_url)
+                    != (&title, scheduled_at_ms, &cover_url)
+                {
+                    show.title.clone_from(&title);
+                    show.scheduled_at_ms = scheduled_at_ms;
+                    show.cover_url.clone_from(&cover_url);
+                    self.emit(|seq| ServerMsg::Show {
+                        seq,
+                        title,
+                        scheduled_at_ms,
+                        cover_url,
+                    });
                 }
             }
             Change::Countdown { countdown } => {
@@ -714,6 +742,7 @@ mod tests {
             },
             pin_version: 1,
             live_version: 1,
+            show_version: 1,
             product_versions: HashMap::from([("p".to_string(), 1)]),
             pending_stock: HashSet::new(),
             last_stock_at: HashMap::new(),
@@ -873,6 +902,32 @@ mod tests {
             &settings,
         );
         assert_eq!(m.snapshot.pinned_product_id.as_deref(), Some("p"));
+        assert_eq!(m.out.len(), 1);
+    }
+
+    #[test]
+    fn a_new_schedule_or_cover_is_told_once_and_never_undone_by_an_older_one() {
+        let settings = LiveSettings::default();
+        let mut m = model();
+        let t = Instant::now();
+        let show = |title: &str, at: Option<i64>, cover: Option<&str>, version| Change::Show {
+            title: title.into(),
+            scheduled_at_ms: at,
+            cover_url: cover.map(str::to_string),
+            version,
+        };
+        m.apply(show("Later", Some(9), Some("/c.jpg"), 4), t, &settings);
+        // The same again (another route read it back), then an older one.
+        m.apply(show("Later", Some(9), Some("/c.jpg"), 5), t, &settings);
+        m.apply(show("Sooner", Some(1), None, 3), t, &settings);
+        assert_eq!(
+            (
+                m.snapshot.show.title.as_str(),
+                m.snapshot.show.scheduled_at_ms,
+                m.snapshot.show.cover_url.as_deref()
+            ),
+            ("Later", Some(9), Some("/c.jpg"))
+        );
         assert_eq!(m.out.len(), 1);
     }
 }

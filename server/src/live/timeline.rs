@@ -103,7 +103,8 @@ fn to_event(change: &Change) -> Option<(i64, TimelineKind)> {
             },
         ),
         Change::Live { live, version } => (*version, TimelineKind::Live { live: *live }),
-        Change::Clip { .. } => return None,
+        // Not a moment of the show's commerce.
+        Change::Show { .. } | Change::Clip { .. } => return None,
     })
 }
 

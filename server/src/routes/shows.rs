@@ -279,6 +279,7 @@ pub async fn update(
     let show = store::update_show(&state.pool, &show.id, patch)
         .await?
         .ok_or_else(show_not_found)?;
+    publish_show(&state, &show);
     let factor = store::announcements::wake_factor(&state.pool, &show.id).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "id": show.id,
@@ -367,6 +368,7 @@ pub async fn put_cover(
         return Err(show_not_found());
     }
     upload.keep_copies(&state.settings.data_dir).await;
+    publish_show_as_stored(&state, &show.id).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "cover_url": url })))
 }
 
@@ -378,5 +380,28 @@ pub async fn delete_cover(
 ) -> Result<HttpResponse, ApiError> {
     let show = owned_show(&state, &caller, &path).await?;
     store::images::clear_show_cover(&state.pool, &show.id).await?;
+    publish_show_as_stored(&state, &show.id).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "cover_url": null })))
+}
+
+/// Tells the show's live rooms (on every node) its title, schedule and cover.
+fn publish_show(state: &AppState, show: &store::ShowRow) {
+    state.hub.publish(
+        &show.id,
+        Change::Show {
+            title: show.title.clone(),
+            scheduled_at_ms: show.scheduled_at_ms,
+            cover_url: show.cover_url.clone(),
+            version: show.version,
+        },
+    );
+}
+
+/// The same, read back after a change that does not return the row: the
+/// row read is at least as new as the change, and rooms keep the newest.
+async fn publish_show_as_stored(state: &AppState, show_id: &str) -> Result<(), ApiError> {
+    if let Some(show) = store::get_show(&state.pool, show_id).await? {
+        publish_show(state, &show);
+    }
+    Ok(())
 }
