@@ -27,26 +27,6 @@ type Error = Box<dyn std::error::Error>;
 /// How long the CPU is measured, once every stream is live.
 const WINDOW: Duration = Duration::from_secs(20);
 
-/// utime + stime of `pid`, in clock ticks.
-fn cpu_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces) in parentheses.
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
-}
-
-fn clock_ticks_per_s() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
 /// Publishers killed on drop.
 struct Publishers(Vec<Child>);
 
@@ -116,18 +96,18 @@ async fn measure(file: &std::path::Path, streams: usize) -> Result<Value, Error>
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     tokio::time::sleep(Duration::from_secs(6)).await;
-    let t0 = cpu_ticks(pid).ok_or("no /proc stat for the server")?;
+    let t0 = crate::machine::cpu_ticks(pid).ok_or("no /proc stat for the server")?;
     let wall = Instant::now();
     let cpu = crate::machine::CpuTimes::now();
     tokio::time::sleep(WINDOW).await;
-    let t1 = cpu_ticks(pid).ok_or("no /proc stat for the server")?;
+    let t1 = crate::machine::cpu_ticks(pid).ok_or("no /proc stat for the server")?;
     let seconds = wall.elapsed().as_secs_f64();
     let steal_pct = cpu.steal_pct_since();
     let rss = crate::server::rss_kib(pid).unwrap_or(0);
     // Still live at the end (no publisher fell over).
     let still_live = live_count(&client, &server.base, &shows).await?;
     drop(publishers);
-    let core_pct = (t1 - t0) as f64 / clock_ticks_per_s() / seconds * 100.0;
+    let core_pct = (t1 - t0) as f64 / crate::machine::clock_ticks_per_s() / seconds * 100.0;
     let result = json!({
         "streams": streams,
         "still_live": still_live,

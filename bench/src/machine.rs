@@ -71,6 +71,8 @@ fn gstreamer_version() -> String {
 pub struct CpuTimes {
     steal: u64,
     total: u64,
+    /// All but idle and iowait.
+    busy: u64,
 }
 
 impl CpuTimes {
@@ -86,10 +88,18 @@ impl CpuTimes {
             .take(8)
             .filter_map(|n| n.parse().ok())
             .collect();
+        let total: u64 = ticks.iter().sum();
+        let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
         CpuTimes {
             steal: ticks.get(7).copied().unwrap_or(0),
-            total: ticks.iter().sum(),
+            total,
+            busy: total.saturating_sub(idle),
         }
+    }
+
+    /// CPU seconds the whole machine (every core) was busy since `self`.
+    pub fn busy_s_since(&self) -> f64 {
+        CpuTimes::now().busy.saturating_sub(self.busy) as f64 / clock_ticks_per_s()
     }
 
     /// Percent of all CPU time since `self` that was stolen.
@@ -101,4 +111,30 @@ impl CpuTimes {
         }
         now.steal.saturating_sub(self.steal) as f64 * 100.0 / total as f64
     }
+}
+
+/// utime + stime of `pid`, in clock ticks.
+pub fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// The unit of /proc's CPU times.
+pub fn clock_ticks_per_s() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// CPU seconds (user + system) process `pid` has used so far; 0 once it is gone.
+pub fn process_cpu_s(pid: u32) -> f64 {
+    cpu_ticks(pid).unwrap_or(0) as f64 / clock_ticks_per_s()
 }

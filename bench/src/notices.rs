@@ -400,6 +400,8 @@ async fn once(pace: u32, stripe: Option<&str>) -> Result<Value, Error> {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let during_load = load(stop.clone());
     let cpu = crate::machine::CpuTimes::now();
+    let pids = [server.pid(), smtp.child.id(), std::process::id()];
+    let cpu_at_start = pids.map(crate::machine::process_cpu_s);
     let started = Instant::now();
     server
         .post(
@@ -420,6 +422,13 @@ async fn once(pace: u32, stripe: Option<&str>) -> Result<Value, Error> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Where the machine's CPU went while it sent: the server, the SMTP
+    // server, this process (the push service and the buyers), the rest
+    // (localstripe, mostly).
+    let wall_s = started.elapsed().as_secs_f64();
+    let used = |i: usize| crate::machine::process_cpu_s(pids[i]) - cpu_at_start[i];
+    let (server_s, smtp_s, bench_s) = (used(0), used(1), used(2));
+    let busy_s = cpu.busy_s_since();
     stop.store(true, Ordering::Relaxed);
     let during = during_load.await?;
     let steal_pct = cpu.steal_pct_since();
@@ -444,6 +453,9 @@ async fn once(pace: u32, stripe: Option<&str>) -> Result<Value, Error> {
         "checkout_before": latencies(&before),
         "checkout_during": latencies(&during),
         "steal_pct": steal_pct,
+        "cpu_s": {"wall": wall_s, "machine_busy": busy_s, "dropcast": server_s,
+                  "smtp_server": smtp_s, "bench": bench_s,
+                  "rest": (busy_s - server_s - smtp_s - bench_s).max(0.0)},
     });
     eprintln!("notices at {pace}/s: {figure}");
     Ok(figure)

@@ -621,10 +621,11 @@ fn notices_section(out: &mut String, r: &Value) {
          is the bench's own (hyper on loopback), taking a message only when its VAPID token \
          verifies and its payload decrypts with the subscription's key; the SMTP server is \
          aiosmtpd (`tests/smtp_sink.py`), which parses and keeps every letter. Time from the \
-         POST to the last message taken, per channel (both channels share the node's pace, \
-         `DROPCAST_NOTICE_RATE`). {checkout}\n\n\
-         | pace (messages/s) | push: all 10,000 taken | email: all 10,000 taken | refused | checkout p50 / p99 before | checkout p50 / p99 during (orders) | CPU stolen |\n\
-         |---|---|---|---|---|---|---|\n",
+         POST to the last message taken, per channel (each channel is its own lane; both share \
+         the node's pace, `DROPCAST_NOTICE_RATE`). {checkout} CPU: seconds each process used \
+         from the POST until both channels were done, of the machine's busy total (all cores).\n\n\
+         | pace (messages/s) | push: all 10,000 taken | email: all 10,000 taken | refused | checkout p50 / p99 before | checkout p50 / p99 during (orders) | CPU s: dropcast / SMTP server / bench / rest of busy, over wall | CPU stolen |\n\
+         |---|---|---|---|---|---|---|---|\n",
         checkout = if r["checkout"].as_bool() == Some(true) {
             "Four buyers with saved cards order one after another through localstripe all the while; \
              their order latency before and during the send shows what checkout kept."
@@ -646,15 +647,23 @@ fn notices_section(out: &mut String, r: &Value) {
                 c["orders"].as_u64().unwrap_or(0)
             )
         };
+        let c = &p["cpu_s"];
+        let cpu = |k: &str| c[k].as_f64().map_or("—".to_string(), |s| format!("{s:.0}"));
         let _ = writeln!(
             out,
-            "| {} | **{}** | **{}** | {} | {} | {} | {:.0}% |",
+            "| {} | **{}** | **{}** | {} | {} | {} | {} / {} / {} / {} of {}, over {} s | {:.0}% |",
             p["pace_per_second"].as_u64().unwrap_or(0),
             secs("push_all_s"),
             secs("email_all_s"),
             p["push_refused"].as_u64().unwrap_or(0),
             lat("checkout_before"),
             lat("checkout_during"),
+            cpu("dropcast"),
+            cpu("smtp_server"),
+            cpu("bench"),
+            cpu("rest"),
+            cpu("machine_busy"),
+            cpu("wall"),
             p["steal_pct"].as_f64().unwrap_or(0.0),
         );
     }

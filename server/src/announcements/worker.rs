@@ -1,7 +1,9 @@
-//! The announcement worker: one per node with the workers role. It fans out
-//! due notices it claims, then sends due deliveries batch after batch —
-//! at most `DROPCAST_NOTICE_RATE` a second from this node, 64 at a time —
-//! and records what each push service or SMTP server answered. Claims are
+//! The announcement worker: one per node with the workers role. Its
+//! dispatcher fans out due notices it claims; a lane per channel then sends
+//! due deliveries batch after batch — at most `DROPCAST_NOTICE_RATE` a
+//! second from this node in all, 64 at a time per lane —
+//! and records what each push service or SMTP server answered, many
+//! outcomes to a commit (a recorder beside the senders). Claims are
 //! leases in the database, so any number of nodes share the queue and a
 //! crashed node's claims lapse to the others.
 
@@ -17,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::Announcer;
 use super::message::{self, Sender};
 use crate::domain::announce::{Channel, NoticeKind, SubscriptionStatus};
-use crate::store::announcements::{self as rows, DeliveryOutcome, DueDelivery};
+use crate::store::announcements::{self as rows, DeliveryOutcome, DueDelivery, Finished};
 use crate::telemetry::{Metrics, NoticeLabels};
 
 /// How often the worker looks for due work when nobody wakes it: a notice
@@ -27,6 +29,10 @@ const TICK: Duration = Duration::from_millis(200);
 /// Deliveries claimed at once, and sent at once.
 const BATCH: i64 = 256;
 const IN_FLIGHT: usize = 64;
+
+/// Outcomes written in one transaction at most: whatever finished while
+/// the last write ran, so the rows lag the sends by about one commit.
+const RECORD_AT_ONCE: usize = 256;
 
 /// Attempts before a message is given up.
 const MAX_ATTEMPTS: i64 = 8;
@@ -46,58 +52,136 @@ pub struct Worker {
     pub rate_per_second: u32,
 }
 
-/// Runs the worker until shutdown.
+/// One channel's lane: push services and SMTP servers answer at their own
+/// speeds, so each channel claims and sends its own batches, and a slow
+/// mail server never holds up a browser's notice (nor the other way round).
+struct Lane {
+    channel: Channel,
+    /// Rung by the dispatcher when there may be work for the lane.
+    wake: tokio::sync::Notify,
+}
+
+/// Runs the worker until shutdown: the dispatcher (due notices fanned out
+/// into deliveries) and one lane per channel, sharing the node's pace.
 pub async fn run(worker: Worker, shutdown: CancellationToken) {
     let rate = NonZeroU32::new(worker.rate_per_second.max(1)).expect("at least 1");
     let limiter = RateLimiter::direct(Quota::per_second(rate));
+    let lanes = [Channel::Push, Channel::Email].map(|channel| Lane {
+        channel,
+        wake: tokio::sync::Notify::new(),
+    });
+    tokio::join!(
+        dispatch(&worker, &lanes, &shutdown),
+        send_lane(&worker, &limiter, &lanes[0], &shutdown),
+        send_lane(&worker, &limiter, &lanes[1], &shutdown),
+    );
+}
+
+/// Fans out due notices whenever woken (a notice or a subscription was
+/// written) or every tick, and then rings the lanes (a retry may have come
+/// due too).
+async fn dispatch(worker: &Worker, lanes: &[Lane], shutdown: &CancellationToken) {
     let wake = worker.announcer.wake.clone();
-    let mut batch = 0u64;
     loop {
-        if let Err(e) = fan_out_due(&worker).await {
+        if let Err(e) = fan_out_due(worker).await {
             tracing::warn!(error = %e, "announcements: cannot fan out due notices");
         }
-        loop {
-            batch += 1;
-            let claim = format!("{}:{batch}", worker.claimer);
-            let due = match rows::claim_due_deliveries(&worker.announcer.pool, &claim, BATCH).await
-            {
-                Ok(due) => due,
-                Err(e) => {
-                    tracing::warn!(error = %e, "announcements: cannot claim deliveries");
-                    break;
-                }
-            };
-            if due.is_empty() {
-                break;
-            }
-            let senders = senders_of(&worker, &due).await;
-            futures_util::stream::iter(due)
-                .for_each_concurrent(IN_FLIGHT, |d| {
-                    let limiter = &limiter;
-                    let senders = &senders;
-                    let worker = &worker;
-                    async move {
-                        limiter.until_ready().await;
-                        let sender = senders.get(&d.show_id).and_then(Option::as_ref);
-                        if let Err(e) = send_one(worker, sender, &d).await {
-                            tracing::warn!(delivery = %d.id, error = %e, "announcement outcome not recorded; its claim will lapse");
-                        }
-                    }
-                })
-                .await;
-            if shutdown.is_cancelled() {
-                return;
-            }
-            // A notice that came due meanwhile goes before the next batch.
-            if let Err(e) = fan_out_due(&worker).await {
-                tracing::warn!(error = %e, "announcements: cannot fan out due notices");
-            }
+        for lane in lanes {
+            lane.wake.notify_one();
         }
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = wake.notified() => {}
             _ = tokio::time::sleep(TICK) => {}
         }
+    }
+}
+
+/// Claims one channel's due deliveries batch after batch, sends each batch
+/// `IN_FLIGHT` at a time at the node's pace, and records the outcomes.
+async fn send_lane(
+    worker: &Worker,
+    limiter: &governor::DefaultDirectRateLimiter,
+    lane: &Lane,
+    shutdown: &CancellationToken,
+) {
+    let mut batch = 0u64;
+    loop {
+        loop {
+            batch += 1;
+            let claim = format!("{}:{}:{batch}", worker.claimer, lane.channel.as_str());
+            let due = match rows::claim_due_deliveries(
+                &worker.announcer.pool,
+                &claim,
+                lane.channel,
+                BATCH,
+            )
+            .await
+            {
+                Ok(due) => due,
+                Err(e) => {
+                    tracing::warn!(error = %e, channel = lane.channel.as_str(), "announcements: cannot claim deliveries");
+                    break;
+                }
+            };
+            if due.is_empty() {
+                break;
+            }
+            let senders = senders_of(worker, &due).await;
+            let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
+            let sending = async {
+                // Moved in: the recorder ends once every send has finished.
+                let done_tx = done_tx;
+                futures_util::stream::iter(due)
+                    .for_each_concurrent(IN_FLIGHT, |d| {
+                        let senders = &senders;
+                        let done_tx = &done_tx;
+                        async move {
+                            limiter.until_ready().await;
+                            let sender = senders.get(&d.show_id).and_then(Option::as_ref);
+                            match send_one(worker, sender, &d).await {
+                                Ok(finished) => {
+                                    let _ = done_tx.send(finished);
+                                }
+                                Err(e) => {
+                                    tracing::warn!(delivery = %d.id, error = %e, "announcement outcome not recorded; its claim will lapse")
+                                }
+                            }
+                        }
+                    })
+                    .await;
+            };
+            tokio::join!(sending, record(&worker.announcer.pool, &mut done_rx));
+            if shutdown.is_cancelled() {
+                return;
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = lane.wake.notified() => {}
+        }
+    }
+}
+
+/// Writes outcomes as they come, as many to a commit as finished meanwhile;
+/// a write that fails is tried twice more before the claims are left to
+/// lapse (those messages then go again: at least once, never lost).
+async fn record(pool: &sqlx::AnyPool, done: &mut tokio::sync::mpsc::UnboundedReceiver<Finished>) {
+    let mut batch = Vec::with_capacity(RECORD_AT_ONCE);
+    while done.recv_many(&mut batch, RECORD_AT_ONCE).await > 0 {
+        for attempt in 1..=3 {
+            match rows::finish_deliveries(pool, &batch).await {
+                Ok(()) => break,
+                Err(e) if attempt < 3 => {
+                    tracing::info!(error = %e, attempt, "announcement outcomes not written yet; trying again");
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, outcomes = batch.len(), "announcement outcomes not recorded; their claims will lapse and they go again")
+                }
+            }
+        }
+        batch.clear();
     }
 }
 
@@ -160,12 +244,12 @@ fn push_terms(kind: Option<NoticeKind>) -> (Duration, push::Urgency) {
     }
 }
 
-/// Tries one delivery once and records how it went.
+/// Tries one delivery once; how it went, for the recorder.
 async fn send_one(
     worker: &Worker,
     sender: Option<&Sender>,
     d: &DueDelivery,
-) -> Result<(), sqlx::Error> {
+) -> Result<Finished, sqlx::Error> {
     let pool = &worker.announcer.pool;
     let kind = d.kind.clone().and_then(|k| NoticeKind::try_from(k).ok());
     let count = |outcome: &str| {
@@ -186,9 +270,14 @@ async fn send_one(
         (None, s) => s == SubscriptionStatus::Pending,
         (Some(_), s) => s != SubscriptionStatus::Pending,
     };
+    let finished = |outcome| Finished {
+        delivery_id: d.id.clone(),
+        outcome,
+        at_ms: crate::now_ms(),
+    };
     let Some(sender) = sender.filter(|_| wanted) else {
         count("dropped");
-        return rows::finish_delivery(pool, &d.id, DeliveryOutcome::Dropped).await;
+        return Ok(finished(DeliveryOutcome::Dropped));
     };
     let links = &worker.announcer.links;
     let text = d.text.clone().unwrap_or_default();
@@ -268,26 +357,21 @@ async fn send_one(
     match result {
         Ok(()) => {
             count("delivered");
-            rows::finish_delivery(pool, &d.id, DeliveryOutcome::Sent).await
+            Ok(finished(DeliveryOutcome::Sent))
         }
         Err((true, error, after)) if d.attempts < MAX_ATTEMPTS => {
             count("retried");
             let wait = backoff_ms(d.attempts).max(after.map_or(0, |a| a.as_millis() as i64));
             tracing::info!(delivery = %d.id, attempts = d.attempts, error = %error, "announcement not taken yet; trying again");
-            rows::finish_delivery(
-                pool,
-                &d.id,
-                DeliveryOutcome::Retry {
-                    error: &error,
-                    next_at_ms: crate::now_ms() + wait,
-                },
-            )
-            .await
+            Ok(finished(DeliveryOutcome::Retry {
+                error,
+                next_at_ms: crate::now_ms() + wait,
+            }))
         }
         Err((_, error, _)) => {
             count("failed");
             tracing::warn!(delivery = %d.id, channel = d.channel.as_str(), error = %error, "announcement not delivered");
-            rows::finish_delivery(pool, &d.id, DeliveryOutcome::Failed { error: &error }).await
+            Ok(finished(DeliveryOutcome::Failed { error }))
         }
     }
 }

@@ -564,15 +564,24 @@ pub struct DueDelivery {
     pub text: Option<String>,
 }
 
-/// Claims up to `limit` due deliveries for `claim` (a fresh name for each
-/// batch), and reads them with their subscriber and notice.
+/// Claims up to `limit` due deliveries of one channel for `claim` (a fresh
+/// name for each batch), and reads them with their subscriber and notice.
 pub async fn claim_due_deliveries(
     pool: &AnyPool,
     claim: &str,
+    channel: Channel,
     limit: i64,
 ) -> Result<Vec<DueDelivery>, sqlx::Error> {
-    let claimed: Vec<(String,)> =
-        super::claim_due_rows(pool, "notice_deliveries", "id", claim, CLAIM_MS, limit).await?;
+    let claimed: Vec<(String,)> = super::claim_due_rows_where(
+        pool,
+        "notice_deliveries",
+        "id",
+        Some(("channel", channel.as_str())),
+        claim,
+        CLAIM_MS,
+        limit,
+    )
+    .await?;
     if claimed.is_empty() {
         return Ok(Vec::new());
     }
@@ -600,47 +609,65 @@ pub async fn claim_due_deliveries(
 }
 
 /// How a claimed delivery ended (for now).
-pub enum DeliveryOutcome<'a> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryOutcome {
     /// The push service or SMTP server took it.
     Sent,
     Retry {
-        error: &'a str,
+        error: String,
         next_at_ms: i64,
     },
     Failed {
-        error: &'a str,
+        error: String,
     },
     /// Its subscriber left before its turn.
     Dropped,
 }
 
-pub async fn finish_delivery(
-    pool: &AnyPool,
-    delivery_id: &str,
-    outcome: DeliveryOutcome<'_>,
-) -> Result<(), sqlx::Error> {
-    let now = now_ms();
-    let (status, error, next) = match outcome {
-        DeliveryOutcome::Sent => ("sent", None, None),
-        DeliveryOutcome::Retry { error, next_at_ms } => ("pending", Some(error), Some(next_at_ms)),
-        DeliveryOutcome::Failed { error } => ("failed", Some(error), None),
-        DeliveryOutcome::Dropped => ("dropped", None, None),
-    };
-    sqlx::query(
-        "UPDATE notice_deliveries SET status = $2, last_error = COALESCE($3, last_error),
-             next_attempt_at_ms = COALESCE($4, next_attempt_at_ms),
-             sent_at_ms = CASE WHEN $2 = 'sent' THEN $5 ELSE sent_at_ms END,
-             claimed_by = NULL, claimed_until_ms = NULL, updated_at_ms = $5
-         WHERE id = $1 AND status = 'pending'",
-    )
-    .bind(delivery_id)
-    .bind(status)
-    .bind(error)
-    .bind(next)
-    .bind(now)
-    .execute(pool)
-    .await?;
-    Ok(())
+/// One claimed delivery's outcome, and when it happened (a batch of them
+/// is written together, a little later).
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub delivery_id: String,
+    pub outcome: DeliveryOutcome,
+    pub at_ms: i64,
+}
+
+/// Records how claimed deliveries ended, in one transaction: one commit
+/// for the lot instead of one per message, so a send of thousands does not
+/// queue thousands of writers on SQLite's one write lock (beside checkout).
+/// A delivery already finished (its claim lapsed and another node sent it)
+/// is left as it is.
+pub async fn finish_deliveries(pool: &AnyPool, done: &[Finished]) -> Result<(), sqlx::Error> {
+    if done.is_empty() {
+        return Ok(());
+    }
+    let mut tx = pool.begin().await?;
+    for f in done {
+        let (status, error, next) = match &f.outcome {
+            DeliveryOutcome::Sent => ("sent", None, None),
+            DeliveryOutcome::Retry { error, next_at_ms } => {
+                ("pending", Some(error.as_str()), Some(*next_at_ms))
+            }
+            DeliveryOutcome::Failed { error } => ("failed", Some(error.as_str()), None),
+            DeliveryOutcome::Dropped => ("dropped", None, None),
+        };
+        sqlx::query(
+            "UPDATE notice_deliveries SET status = $2, last_error = COALESCE($3, last_error),
+                 next_attempt_at_ms = COALESCE($4, next_attempt_at_ms),
+                 sent_at_ms = CASE WHEN $2 = 'sent' THEN $5 ELSE sent_at_ms END,
+                 claimed_by = NULL, claimed_until_ms = NULL, updated_at_ms = $5
+             WHERE id = $1 AND status = 'pending'",
+        )
+        .bind(&f.delivery_id)
+        .bind(status)
+        .bind(error)
+        .bind(next)
+        .bind(f.at_ms)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
 }
 
 /// Where a followed tracking link leads, and whether it was the first click.

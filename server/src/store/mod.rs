@@ -278,6 +278,24 @@ pub(crate) async fn claim_due_rows<T>(
 where
     T: Send + Unpin + for<'r> FromRow<'r, sqlx::any::AnyRow>,
 {
+    claim_due_rows_where(pool, table, columns, None, claimer, claim_ms, limit).await
+}
+
+/// [`claim_due_rows`] of the rows whose `column` is `value` only (one
+/// lane of a queue).
+pub(crate) async fn claim_due_rows_where<T>(
+    pool: &AnyPool,
+    table: &'static str,
+    columns: &'static str,
+    only: Option<(&'static str, &str)>,
+    claimer: &str,
+    claim_ms: i64,
+    limit: i64,
+) -> Result<Vec<T>, sqlx::Error>
+where
+    T: Send + Unpin + for<'r> FromRow<'r, sqlx::any::AnyRow>,
+{
+    let lane = only.map_or(String::new(), |(column, _)| format!(" AND {column} = $5"));
     let skip_locked = match crate::db::Backend::of_pool(pool) {
         crate::db::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         crate::db::Backend::Sqlite => "",
@@ -288,17 +306,19 @@ where
              attempts = attempts + 1, updated_at_ms = $3
          WHERE id IN (SELECT id FROM {table}
                       WHERE status = 'pending' AND next_attempt_at_ms <= $3
-                        AND (claimed_until_ms IS NULL OR claimed_until_ms < $3)
+                        AND (claimed_until_ms IS NULL OR claimed_until_ms < $3){lane}
                       ORDER BY next_attempt_at_ms LIMIT $4{skip_locked})
          RETURNING {columns}"
     );
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(claimer)
         .bind(now + claim_ms)
         .bind(now)
-        .bind(limit)
-        .fetch_all(pool)
-        .await
+        .bind(limit);
+    match only {
+        Some((_, value)) => query.bind(value).fetch_all(pool).await,
+        None => query.fetch_all(pool).await,
+    }
 }
 
 // ---------------------------------------------------------------- secrets
