@@ -436,7 +436,16 @@ pub async fn claim_due_notices(
     claimer: &str,
     limit: i64,
 ) -> Result<Vec<NoticeRow>, sqlx::Error> {
-    super::claim_due_rows(pool, "notices", NOTICE_COLUMNS, claimer, CLAIM_MS, limit).await
+    super::claim_due_rows(
+        pool,
+        "notices",
+        NOTICE_COLUMNS,
+        None,
+        claimer,
+        CLAIM_MS,
+        limit,
+    )
+    .await
 }
 
 /// Fans a claimed notice out: one delivery per active subscriber of the
@@ -572,7 +581,7 @@ pub async fn claim_due_deliveries(
     channel: Channel,
     limit: i64,
 ) -> Result<Vec<DueDelivery>, sqlx::Error> {
-    let claimed: Vec<(String,)> = super::claim_due_rows_where(
+    let claimed: Vec<(String,)> = super::claim_due_rows(
         pool,
         "notice_deliveries",
         "id",

@@ -89,7 +89,7 @@ pub async fn claim_due(
     claimer: &str,
     limit: i64,
 ) -> Result<Vec<MailJob>, sqlx::Error> {
-    super::claim_due_rows(pool, "mail_jobs", COLUMNS, claimer, CLAIM_MS, limit).await
+    super::claim_due_rows(pool, "mail_jobs", COLUMNS, None, claimer, CLAIM_MS, limit).await
 }
 
 /// How a claimed letter ended (for now).

@@ -266,24 +266,9 @@ pub async fn forget_viewer_card(pool: &AnyPool, viewer_id: &str) -> Result<(), s
 /// `mail_jobs`: `status`, `next_attempt_at_ms`, `claimed_by`,
 /// `claimed_until_ms`, `attempts`) for `claimer` until `now + claim_ms`:
 /// rows another worker holds are skipped (`FOR UPDATE SKIP LOCKED` on
-/// PostgreSQL; SQLite's single writer makes the claim atomic).
+/// PostgreSQL; SQLite's single writer makes the claim atomic). With `only`
+/// `(column, value)`, just the rows of one lane of the queue.
 pub(crate) async fn claim_due_rows<T>(
-    pool: &AnyPool,
-    table: &'static str,
-    columns: &'static str,
-    claimer: &str,
-    claim_ms: i64,
-    limit: i64,
-) -> Result<Vec<T>, sqlx::Error>
-where
-    T: Send + Unpin + for<'r> FromRow<'r, sqlx::any::AnyRow>,
-{
-    claim_due_rows_where(pool, table, columns, None, claimer, claim_ms, limit).await
-}
-
-/// [`claim_due_rows`] of the rows whose `column` is `value` only (one
-/// lane of a queue).
-pub(crate) async fn claim_due_rows_where<T>(
     pool: &AnyPool,
     table: &'static str,
     columns: &'static str,

@@ -182,6 +182,7 @@ pub async fn claim_due(pool: &AnyPool, claimer: &str, limit: i64) -> Result<Vec<
         pool,
         "stripe_outbox",
         job_columns!(),
+        None,
         claimer,
         CLAIM_MS,
         limit,
