@@ -2,7 +2,7 @@
 # Builds the pages (the `widget` crate) for the browser, twice: the module
 # viewers load (widget, overlay, watch page) and the same with the studio
 # (`--features studio`), so the widget does not carry the studio's code:
-#   cargo (wasm32, release) -> wasm-bindgen --target web -> wasm-opt -Oz (npm binaryen)
+#   cargo (wasm32, profile `wasm`: release for size) -> wasm-bindgen --target web -> wasm-opt -Oz (npm binaryen)
 #   -> content-hashed names in target/widget/dist, with manifest.json
 #   (and hls.js from npm, for the watch page)
 # The server reads the manifest at start (DROPCAST_ASSETS_DIR overrides where).
@@ -22,10 +22,10 @@ mkdir -p "$out/pkg" "$out/dist.new"
 build() {
     local name="$1"
     shift
-    say "building the $name module (wasm32, release)"
-    cargo build --locked --release -p widget --target wasm32-unknown-unknown "$@"
+    say "building the $name module (wasm32, profile wasm)"
+    cargo build --locked --profile wasm -p widget --target wasm32-unknown-unknown "$@"
     "$WASM_BINDGEN" --target web --no-typescript --out-dir "$out/pkg" --out-name "$name" \
-        "$ROOT/target/wasm32-unknown-unknown/release/widget.wasm"
+        "$ROOT/target/wasm32-unknown-unknown/wasm/widget.wasm"
     # The features rustc's wasm32 target emits by default.
     "$ROOT/widget/node_modules/.bin/wasm-opt" -Oz --strip-debug --strip-producers \
         --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \

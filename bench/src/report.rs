@@ -141,8 +141,8 @@ fn widget_section(out: &mut String, r: &Value) {
         out,
         "## Widget size\n\n\
          `dropcast-bench widget`: the wasm module of the viewers' pages (widget, overlay, \
-         watch page) and its JS glue, as `scripts/build_widget.sh` builds them (release, \
-         `wasm-opt -Oz`), gzipped with `gzip -9`.\n\n\
+         watch page) and its JS glue, as `scripts/build_widget.sh` builds them (profile \
+         `wasm`: `opt-level = \"z\"`, fat LTO; then `wasm-opt -Oz`), gzipped with `gzip -9`.\n\n\
          | | raw | gzipped |\n|---|---|---|\n\
          | wasm | {wasm:.1} kB | {wasm_gz:.1} kB |\n\
          | JS | {js:.1} kB | {js_gz:.1} kB |\n\
